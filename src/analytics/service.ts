@@ -1,0 +1,161 @@
+// The analytics service: consumer + store + HTTP API. build() wires the parts; start() and
+// close() run them (STYLE.md convention 1). It stays up while RabbitMQ or the store is away.
+import type { Channel } from 'amqplib';
+import type { FastifyInstance } from 'fastify';
+import { BrokerConnection } from '../broker/connection.js';
+import { BatchingConsumer } from '../broker/consumer.js';
+import { type Config, deadLetterNames } from '../config.js';
+import { describe } from '../errors.js';
+import { listen } from '../http.js';
+import type { Logger } from '../log.js';
+import { declare } from '../topology.js';
+import { buildApi, type QueueStatus } from './api.js';
+import { AnalyticsHandler } from './consumer.js';
+import { createMetrics } from './metrics.js';
+import { createStore, type Store } from './store/index.js';
+
+export interface Analytics {
+  app: FastifyInstance;
+  handler: AnalyticsHandler;
+  broker: BrokerConnection;
+  start(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function build(config: Config, log: Logger): Analytics {
+  const metrics = createMetrics();
+  const broker = new BrokerConnection({
+    urls: config.amqpUrls,
+    log: log.child({ part: 'broker' }),
+    name: 'warren-analytics',
+  });
+  let store: Store | undefined;
+  let storeUp = false;
+  let statusChannel: Channel | undefined;
+  let closing = false;
+  const handler = new AnalyticsHandler(() => (storeUp ? store : undefined), metrics);
+
+  broker.onConnect(async (conn) => {
+    const ch = await conn.createChannel();
+    await declare(ch, config, { audit: config.audit });
+    await ch.close();
+    const status = await conn.createChannel();
+    status.on('error', () => undefined);
+    status.on('close', () => (statusChannel = undefined));
+    statusChannel = status;
+  });
+  const consumer = new BatchingConsumer(broker, {
+    queue: config.queue,
+    prefetch: config.prefetch,
+    batchSize: config.batchSize,
+    batchWaitMs: config.batchWaitMs,
+    handler: handler.handle,
+    log: log.child({ part: 'consumer' }),
+    onHealth: (healthy, err) => {
+      storeUp = healthy && store !== undefined;
+      metrics.storeUp.set(storeUp ? 1 : 0);
+      if (!healthy)
+        log.warn(
+          { err: describe(err) },
+          'the store is failing; holding the batch and retrying (nothing acked)',
+        );
+      else log.info('the store answers again');
+    },
+  });
+  broker.on('connected', () => metrics.brokerUp.set(1));
+  broker.on('disconnected', () => metrics.brokerUp.set(0));
+
+  async function openStore(): Promise<void> {
+    let attempt = 0;
+    while (!closing) {
+      try {
+        const s = createStore(config.databaseUrl);
+        await s.migrate();
+        store = s;
+        storeUp = true;
+        metrics.storeUp.set(1);
+        log.info({ store: s.kind }, 'store ready');
+        return;
+      } catch (err) {
+        attempt++;
+        if (attempt === 1) {
+          log.warn(
+            { err: describe(err) },
+            'the store is not reachable; retrying in the background (check DATABASE_URL)',
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  }
+
+  async function queueStatus(): Promise<QueueStatus> {
+    const { dlq } = deadLetterNames(config);
+    const out: QueueStatus = { name: config.queue, messages: null, consumers: null, deadLetters: null };
+    const ch = statusChannel;
+    if (!ch) return out;
+    try {
+      const q = await ch.checkQueue(config.queue);
+      out.messages = q.messageCount;
+      out.consumers = q.consumerCount;
+      out.deadLetters = (await ch.checkQueue(dlq)).messageCount;
+      metrics.queueMessages.set(out.messages);
+      metrics.deadLetters.set(out.deadLetters);
+    } catch (err) {
+      log.debug({ err: describe(err) }, 'queue status unavailable');
+    }
+    return out;
+  }
+
+  // Keep the store's health visible even when no batch arrives (readiness).
+  let healthTimer: NodeJS.Timeout | undefined;
+  function watchStore(): void {
+    healthTimer = setInterval(() => {
+      if (!store) return;
+      store.ping().then(
+        () => {
+          if (!storeUp) log.info('the store answers again');
+          storeUp = true;
+          metrics.storeUp.set(1);
+        },
+        (err) => {
+          if (storeUp) log.warn({ err: describe(err) }, 'the store stopped answering');
+          storeUp = false;
+          metrics.storeUp.set(0);
+        },
+      );
+    }, 2000);
+    healthTimer.unref();
+  }
+
+  const app = buildApi({
+    log,
+    store: () => store,
+    handler,
+    metrics,
+    queueStatus,
+    ready: () => ({ broker: broker.connected && consumer.consuming, store: storeUp }),
+  });
+
+  return {
+    app,
+    handler,
+    broker,
+    async start() {
+      const port = await listen(app, config.host, config.analyticsPort, 'ANALYTICS_PORT');
+      log.info({ port }, `analytics listening on http://${config.host}:${port}`);
+      void openStore();
+      broker.start();
+      watchStore();
+      return port;
+    },
+    async close() {
+      closing = true;
+      if (healthTimer) clearInterval(healthTimer);
+      await app.close();
+      await consumer.close();
+      await broker.close();
+      await store?.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+-- Ids of counted events: the unique key makes "count once" a property of the store.
+-- t is the event time (epoch seconds), used by the dedupe-window pruning.
+CREATE TABLE IF NOT EXISTS seen_ids (
+  id TEXT PRIMARY KEY,
+  t INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_ids_t ON seen_ids (t);
+
+-- Counters per (bucket start in epoch seconds UTC, cliente, evento), one table per resolution.
+CREATE TABLE IF NOT EXISTS counts_minute (
+  t INTEGER NOT NULL, cliente TEXT NOT NULL, evento TEXT NOT NULL, count INTEGER NOT NULL,
+  PRIMARY KEY (t, cliente, evento)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counts_minute_cliente ON counts_minute (cliente, t);
+CREATE TABLE IF NOT EXISTS counts_hour (
+  t INTEGER NOT NULL, cliente TEXT NOT NULL, evento TEXT NOT NULL, count INTEGER NOT NULL,
+  PRIMARY KEY (t, cliente, evento)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counts_hour_cliente ON counts_hour (cliente, t);
+CREATE TABLE IF NOT EXISTS counts_day (
+  t INTEGER NOT NULL, cliente TEXT NOT NULL, evento TEXT NOT NULL, count INTEGER NOT NULL,
+  PRIMARY KEY (t, cliente, evento)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counts_day_cliente ON counts_day (cliente, t);
+
+-- All-time totals, kept in the same transaction, so /reporte never scans the counters.
+CREATE TABLE IF NOT EXISTS totals (
+  cliente TEXT NOT NULL, evento TEXT NOT NULL, count INTEGER NOT NULL,
+  PRIMARY KEY (cliente, evento)
+) WITHOUT ROWID;

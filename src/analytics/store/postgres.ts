@@ -1,0 +1,214 @@
+// PostgreSQL store (pg): one database shared by several analytics consumers. Dedupe and counter
+// updates commit together; two batches touching one counter row serialise on its row lock, and
+// the unique key on ids settles races on the same id (DESIGN.md, "Scale-out").
+import pg from 'pg';
+import type { ParsedEvent } from '../../event.js';
+import {
+  aggregate,
+  BUCKET_SECONDS,
+  type Bucket,
+  type CommitResult,
+  type CountRow,
+  type ExportRow,
+  type Filter,
+  type Point,
+  readMigrations,
+  type Store,
+} from './types.js';
+
+const LEVELS = ['counts_minute', 'counts_hour', 'counts_day'] as const;
+// Any constant works; it only has to be the same in every Warren process.
+const MIGRATION_LOCK = 4_711_046;
+
+function where(filter: Filter, params: unknown[]): string {
+  const parts: string[] = [];
+  const add = (sql: string, v: unknown) => {
+    params.push(v);
+    parts.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filter.from !== undefined) add('t >= ?', filter.from);
+  if (filter.to !== undefined) add('t < ?', filter.to);
+  if (filter.cliente !== undefined) add('cliente = ?', filter.cliente);
+  if (filter.evento !== undefined) add('evento = ?', filter.evento);
+  return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+}
+
+function unionAll(cols: string, filter: Filter, params: unknown[]): string {
+  const w = where(filter, params);
+  return LEVELS.map((tbl) => `SELECT ${cols} FROM ${tbl} ${w}`).join(' UNION ALL ');
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+
+  constructor(url: string) {
+    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
+    // An idle client losing its server (PostgreSQL restarted) must not crash the process.
+    this.pool.on('error', () => undefined);
+  }
+
+  async migrate(): Promise<void> {
+    const migrations = await readMigrations('postgres');
+    const c = await this.pool.connect();
+    try {
+      // Several analytics processes may start at once against one empty database.
+      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)');
+      const done = new Set(
+        (await c.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+      );
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        await c.query('BEGIN');
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+        await c.query('COMMIT');
+      }
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      c.release();
+    }
+  }
+
+  async commit(events: ParsedEvent[]): Promise<CommitResult> {
+    const withId = new Map<string, ParsedEvent>();
+    const fresh: ParsedEvent[] = [];
+    let duplicates = 0;
+    let withoutId = 0;
+    for (const e of events) {
+      if (e.id === undefined) {
+        withoutId++;
+        fresh.push(e);
+      } else if (withId.has(e.id)) duplicates++;
+      else withId.set(e.id, e);
+    }
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      if (withId.size > 0) {
+        const ids = [...withId.keys()];
+        const ts = ids.map((id) => Math.floor(withId.get(id)!.ms / 1000));
+        const res = await c.query(
+          'INSERT INTO seen_ids (id, t) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING id',
+          [ids, ts],
+        );
+        for (const row of res.rows as { id: string }[]) fresh.push(withId.get(row.id)!);
+        duplicates += withId.size - res.rowCount!;
+      }
+      // Sorted upserts: concurrent batches lock counter rows in the same order (no deadlock).
+      const groups = [...aggregate(fresh).values()].sort((a, b) =>
+        a.t !== b.t
+          ? a.t - b.t
+          : a.cliente < b.cliente
+            ? -1
+            : a.cliente > b.cliente
+              ? 1
+              : a.evento < b.evento
+                ? -1
+                : 1,
+      );
+      if (groups.length > 0) {
+        await c.query(
+          'INSERT INTO counts_minute (t, cliente, evento, count) ' +
+            'SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) ' +
+            'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = counts_minute.count + excluded.count',
+          [
+            groups.map((g) => g.t),
+            groups.map((g) => g.cliente),
+            groups.map((g) => g.evento),
+            groups.map((g) => g.n),
+          ],
+        );
+        const totals = new Map<string, { cliente: string; evento: string; n: number }>();
+        for (const g of groups) {
+          const k = `${g.cliente}\u0000${g.evento}`;
+          const tot = totals.get(k);
+          if (tot) tot.n += g.n;
+          else totals.set(k, { cliente: g.cliente, evento: g.evento, n: g.n });
+        }
+        const tl = [...totals.values()].sort((a, b) =>
+          a.cliente < b.cliente
+            ? -1
+            : a.cliente > b.cliente
+              ? 1
+              : a.evento < b.evento
+                ? -1
+                : a.evento > b.evento
+                  ? 1
+                  : 0,
+        );
+        await c.query(
+          'INSERT INTO totals (cliente, evento, count) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ' +
+            'ON CONFLICT (cliente, evento) DO UPDATE SET count = totals.count + excluded.count',
+          [tl.map((x) => x.cliente), tl.map((x) => x.evento), tl.map((x) => x.n)],
+        );
+      }
+      await c.query('COMMIT');
+      return { counted: fresh.length, duplicates, withoutId };
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async report(filter: Filter): Promise<CountRow[]> {
+    const params: unknown[] = [];
+    let sql: string;
+    if (filter.from === undefined && filter.to === undefined) {
+      sql = `SELECT cliente, evento, count::float8 AS count FROM totals ${where(filter, params)}`;
+    } else {
+      const u = unionAll('cliente, evento, count', filter, params);
+      sql = `SELECT cliente, evento, SUM(count)::float8 AS count FROM (${u}) x GROUP BY cliente, evento`;
+    }
+    return (await this.pool.query(sql, params)).rows;
+  }
+
+  async timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
+    const size = BUCKET_SECONDS[bucket];
+    const params: unknown[] = [];
+    const u = unionAll('t, count', filter, params);
+    const sql = `SELECT (t - (t % ${size}))::float8 AS t, SUM(count)::float8 AS count FROM (${u}) x GROUP BY 1 ORDER BY 1`;
+    return (await this.pool.query(sql, params)).rows;
+  }
+
+  async *exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow> {
+    const size = BUCKET_SECONDS[bucket];
+    const params: unknown[] = [];
+    const u = unionAll('t, cliente, evento, count', filter, params);
+    const sql =
+      `SELECT (t - (t % ${size}))::float8 AS t, cliente, evento, SUM(count)::float8 AS count FROM (${u}) x ` +
+      'GROUP BY 1, 2, 3 ORDER BY 1, 2, 3';
+    const c = await this.pool.connect();
+    let done = false;
+    try {
+      // A server-side cursor: rows come in pages, never all in memory.
+      await c.query('BEGIN READ ONLY');
+      await c.query(`DECLARE export_cur NO SCROLL CURSOR FOR ${sql}`, params);
+      for (;;) {
+        const page = await c.query('FETCH 5000 FROM export_cur');
+        for (const row of page.rows as ExportRow[]) yield row;
+        if (page.rows.length < 5000) break;
+      }
+      await c.query('COMMIT');
+      done = true;
+    } finally {
+      // Also when the reader stopped early (client went away): end the transaction first.
+      if (!done) await c.query('ROLLBACK').catch(() => undefined);
+      c.release();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

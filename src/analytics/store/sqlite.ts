@@ -1,0 +1,182 @@
+// SQLite store (better-sqlite3, WAL): the single-consumer default.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ParsedEvent } from '../../event.js';
+import {
+  aggregate,
+  BUCKET_SECONDS,
+  type Bucket,
+  type CommitResult,
+  type CountRow,
+  type ExportRow,
+  type Filter,
+  type Point,
+  readMigrations,
+  type Store,
+} from './types.js';
+
+const LEVELS = ['counts_minute', 'counts_hour', 'counts_day'] as const;
+
+function where(filter: Filter): { sql: string; params: Record<string, unknown> } {
+  const parts: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.from !== undefined) {
+    parts.push('t >= @from');
+    params.from = filter.from;
+  }
+  if (filter.to !== undefined) {
+    parts.push('t < @to');
+    params.to = filter.to;
+  }
+  if (filter.cliente !== undefined) {
+    parts.push('cliente = @cliente');
+    params.cliente = filter.cliente;
+  }
+  if (filter.evento !== undefined) {
+    parts.push('evento = @evento');
+    params.evento = filter.evento;
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+function unionAll(cols: string, filter: Filter): { sql: string; params: Record<string, unknown> } {
+  const w = where(filter);
+  return {
+    sql: LEVELS.map((tbl) => `SELECT ${cols} FROM ${tbl} ${w.sql}`).join(' UNION ALL '),
+    params: w.params,
+  };
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  private stmts: ReturnType<SqliteStore['prepare']> | undefined;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // WAL + NORMAL: a commit survives a process crash; only an OS crash may lose the last ones,
+    // and those were not acked, so the broker redelivers them.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 10000');
+  }
+
+  async migrate(): Promise<void> {
+    const migrations = await readMigrations('sqlite');
+    // BEGIN IMMEDIATE takes the write lock first, so processes starting together take turns.
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)');
+      const done = new Set(
+        (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+          (r) => r.version,
+        ),
+      );
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version) VALUES (?)').run(m.version);
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    this.stmts = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    const insertId = db.prepare('INSERT INTO seen_ids (id, t) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    const upsertMinute = db.prepare(
+      'INSERT INTO counts_minute (t, cliente, evento, count) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
+    );
+    const upsertTotal = db.prepare(
+      'INSERT INTO totals (cliente, evento, count) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (cliente, evento) DO UPDATE SET count = count + excluded.count',
+    );
+    const commit = db.transaction((events: ParsedEvent[]): CommitResult => {
+      const fresh: ParsedEvent[] = [];
+      let duplicates = 0;
+      let withoutId = 0;
+      for (const e of events) {
+        if (e.id === undefined) {
+          withoutId++;
+          fresh.push(e);
+        } else if (insertId.run(e.id, Math.floor(e.ms / 1000)).changes === 1) fresh.push(e);
+        else duplicates++;
+      }
+      const totals = new Map<string, { cliente: string; evento: string; n: number }>();
+      for (const g of aggregate(fresh).values()) {
+        upsertMinute.run(g.t, g.cliente, g.evento, g.n);
+        const k = `${g.cliente}\u0000${g.evento}`;
+        const tot = totals.get(k);
+        if (tot) tot.n += g.n;
+        else totals.set(k, { cliente: g.cliente, evento: g.evento, n: g.n });
+      }
+      for (const tot of totals.values()) upsertTotal.run(tot.cliente, tot.evento, tot.n);
+      return { counted: fresh.length, duplicates, withoutId };
+    });
+    return { commit };
+  }
+
+  async commit(events: ParsedEvent[]): Promise<CommitResult> {
+    if (!this.stmts) throw new Error('store not migrated');
+    return this.stmts.commit.immediate(events);
+  }
+
+  async report(filter: Filter): Promise<CountRow[]> {
+    if (filter.from === undefined && filter.to === undefined) {
+      const w = where(filter);
+      return this.db
+        .prepare(`SELECT cliente, evento, count FROM totals ${w.sql}`)
+        .all(w.params) as CountRow[];
+    }
+    const u = unionAll('cliente, evento, count', filter);
+    return this.db
+      .prepare(`SELECT cliente, evento, SUM(count) AS count FROM (${u.sql}) GROUP BY cliente, evento`)
+      .all(u.params) as CountRow[];
+  }
+
+  async timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
+    const size = BUCKET_SECONDS[bucket];
+    const u = unionAll('t, count', filter);
+    return this.db
+      .prepare(`SELECT t - (t % ${size}) AS t, SUM(count) AS count FROM (${u.sql}) GROUP BY 1 ORDER BY 1`)
+      .all(u.params) as Point[];
+  }
+
+  async *exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow> {
+    const size = BUCKET_SECONDS[bucket];
+    const u = unionAll('t, cliente, evento, count', filter);
+    // A connection of its own: an open iterator keeps its connection busy, and the consumer's
+    // commits must not wait for an export. WAL lets this reader see one consistent snapshot.
+    const reader = this.path === ':memory:' ? this.db : new Database(this.path, { readonly: true });
+    reader.pragma('busy_timeout = 10000');
+    const stmt = reader.prepare(
+      `SELECT t - (t % ${size}) AS t, cliente, evento, SUM(count) AS count FROM (${u.sql}) ` +
+        'GROUP BY 1, 2, 3 ORDER BY 1, 2, 3',
+    );
+    let n = 0;
+    try {
+      for (const row of stmt.iterate(u.params) as Iterable<ExportRow>) {
+        yield row;
+        // Let the event loop breathe on long exports (the consumer shares this thread).
+        if (++n % 5000 === 0) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      if (reader !== this.db) reader.close();
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,83 @@
+// The store interface: SQLite (default, one consumer) and PostgreSQL (shared by many consumers)
+// implement it with the same semantics. Times are epoch seconds (UTC).
+import type { ParsedEvent } from '../../event.js';
+
+export type Bucket = 'minute' | 'hour' | 'day';
+export const BUCKET_SECONDS: Record<Bucket, number> = { minute: 60, hour: 3600, day: 86400 };
+
+export interface CommitResult {
+  /** Events counted by this commit (new ids, and events without an id). */
+  counted: number;
+  /** Events whose id was already known: nothing changed for them. */
+  duplicates: number;
+  /** Events counted without deduplication (no id and no AMQP message_id). */
+  withoutId: number;
+}
+
+export interface Filter {
+  from?: number;
+  to?: number;
+  cliente?: string;
+  evento?: string;
+}
+
+export interface CountRow {
+  cliente: string;
+  evento: string;
+  count: number;
+}
+
+export interface Point {
+  t: number;
+  count: number;
+}
+
+export interface ExportRow extends CountRow {
+  t: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates or upgrades the schema; safe when several processes start at once. */
+  migrate(): Promise<void>;
+  /** Records new ids and counts them in ONE transaction; known ids change nothing. */
+  commit(events: ParsedEvent[]): Promise<CommitResult>;
+  /** Counts per (cliente, evento) in a range, or all time when the filter has no range. */
+  report(filter: Filter): Promise<CountRow[]>;
+  timeseries(filter: Filter, bucket: Bucket): Promise<Point[]>;
+  /** Streams counters per (cliente, evento, bucket), ordered by bucket, without loading them all. */
+  exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Groups new events by (cliente, evento, minute): each counter row is upserted once per batch. */
+export function aggregate(
+  events: ParsedEvent[],
+): Map<string, { t: number; cliente: string; evento: string; n: number }> {
+  const groups = new Map<string, { t: number; cliente: string; evento: string; n: number }>();
+  for (const e of events) {
+    const t = Math.floor(e.ms / 60_000) * 60;
+    const key = `${t}\u0000${e.cliente}\u0000${e.evento}`;
+    const g = groups.get(key);
+    if (g) g.n++;
+    else groups.set(key, { t, cliente: e.cliente, evento: e.evento, n: 1 });
+  }
+  return groups;
+}
+
+/** Reads a migrations folder of NNN_name.sql files in order. */
+export async function readMigrations(
+  dialect: 'sqlite' | 'postgres',
+): Promise<{ version: number; sql: string }[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  // Resolved from the package root so it works from src/ (tsx) and dist/ alike.
+  const dir = new URL(`../../../src/analytics/store/migrations/${dialect}/`, import.meta.url);
+  const files = (await readdir(dir)).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+  return Promise.all(
+    files.map(async (f) => ({
+      version: Number.parseInt(f, 10),
+      sql: await readFile(new URL(f, dir), 'utf8'),
+    })),
+  );
+}

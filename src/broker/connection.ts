@@ -1,0 +1,154 @@
+// One AMQP connection that keeps itself up: tries each configured node in turn, backs off,
+// and runs every registered setup (topology, channels) again after each reconnect.
+import { EventEmitter } from 'node:events';
+import amqp, { type ChannelModel as Connection } from 'amqplib';
+import { describe } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export type Setup = (conn: Connection) => Promise<void>;
+
+export interface BrokerConnectionOptions {
+  urls: string[];
+  log: Logger;
+  /** Shown in the broker's connection list. */
+  name: string;
+  heartbeatS?: number;
+}
+
+/** Hides the password of an AMQP URL for logs. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+export class BrokerConnection extends EventEmitter {
+  private conn: Connection | undefined;
+  private readonly setups: Setup[] = [];
+  private closing = false;
+  private attempt = 0;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private downSince: number | undefined = Date.now();
+  private warned = false;
+
+  constructor(private readonly opts: BrokerConnectionOptions) {
+    super();
+  }
+
+  get connected(): boolean {
+    return this.conn !== undefined;
+  }
+
+  get connection(): Connection | undefined {
+    return this.conn;
+  }
+
+  /** Registers a setup run on every (re)connect, in registration order. */
+  onConnect(setup: Setup): void {
+    this.setups.push(setup);
+    if (this.conn) void this.runSetup(this.conn, setup);
+  }
+
+  start(): void {
+    this.closing = false;
+    void this.connect();
+  }
+
+  /** Resolves once connected and set up, or rejects after timeoutMs. */
+  waitConnected(timeoutMs: number): Promise<void> {
+    if (this.conn) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.off('connected', ok);
+        reject(new Error(`RabbitMQ not reachable at ${this.opts.urls.map(redact).join(', ')}`));
+      }, timeoutMs);
+      const ok = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.once('connected', ok);
+    });
+  }
+
+  private async runSetup(conn: Connection, setup: Setup): Promise<void> {
+    try {
+      await setup(conn);
+    } catch (err) {
+      this.opts.log.error({ err: describe(err) }, 'broker setup failed; reconnecting');
+      await conn.close().catch(() => undefined);
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closing) return;
+    const url = this.opts.urls[this.attempt % this.opts.urls.length]!;
+    this.attempt++;
+    let conn: Connection;
+    try {
+      conn = await amqp.connect(url, {
+        heartbeat: this.opts.heartbeatS ?? 10,
+        clientProperties: { connection_name: this.opts.name },
+      });
+    } catch (err) {
+      this.onFailure(url, err);
+      return;
+    }
+    if (this.closing) {
+      await conn.close().catch(() => undefined);
+      return;
+    }
+    conn.on('error', (err) => this.opts.log.warn({ err: describe(err) }, 'broker connection error'));
+    conn.on('close', () => this.onClose(conn));
+    conn.on('blocked', (reason) =>
+      this.opts.log.warn({ reason }, 'broker blocked publishing (resource alarm)'),
+    );
+    conn.on('unblocked', () => this.opts.log.info('broker unblocked publishing'));
+    try {
+      for (const setup of this.setups) await setup(conn);
+    } catch (err) {
+      this.opts.log.error({ err: describe(err) }, 'broker setup failed');
+      await conn.close().catch(() => undefined);
+      return;
+    }
+    this.conn = conn;
+    const downMs = this.downSince === undefined ? 0 : Date.now() - this.downSince;
+    this.downSince = undefined;
+    this.warned = false;
+    this.failures = 0;
+    this.opts.log.info({ url: redact(url), downMs }, 'connected to RabbitMQ');
+    this.emit('connected', conn);
+  }
+
+  private onFailure(url: string, err: unknown): void {
+    this.failures++;
+    const delay = Math.min(5000, 100 * 2 ** Math.min(this.failures, 6)) * (0.8 + Math.random() * 0.4);
+    if (!this.warned) {
+      this.warned = true;
+      this.opts.log.warn(
+        { url: redact(url), err: describe(err) },
+        'RabbitMQ is not reachable; retrying in the background (start it with `rabbitmq-server -detached` or set AMQP_URL)',
+      );
+    } else {
+      this.opts.log.debug({ url: redact(url), err: describe(err), delay }, 'still waiting for RabbitMQ');
+    }
+    this.timer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private onClose(conn: Connection): void {
+    if (this.conn !== conn) return;
+    this.conn = undefined;
+    this.downSince = Date.now();
+    this.emit('disconnected');
+    if (this.closing) return;
+    this.opts.log.warn('lost the RabbitMQ connection; reconnecting');
+    // The next attempt goes to the next node, so a cluster fails over at once.
+    this.timer = setTimeout(() => void this.connect(), 100);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) await conn.close().catch(() => undefined);
+  }
+}

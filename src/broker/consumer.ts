@@ -1,0 +1,145 @@
+// A batching consumer (DESIGN.md, "The consumer loop"): deliveries are gathered up to a batch
+// size or a short wait, the handler returns one outcome per delivery, and this one wrapper
+// settles them: dead-letters with nack(requeue=false) (the broker moves it through the queue's
+// DLX atomically, no copy), then one ack with multiple=true for the whole batch. A handler that
+// throws (a failure of our own, e.g. the store is down) gets the same batch again after a
+// backoff; nothing is acked or dead-lettered meanwhile.
+import type { Channel, ChannelModel as Connection, ConsumeMessage } from 'amqplib';
+import { describe } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BrokerConnection } from './connection.js';
+
+export type Outcome = { ack: true } | { deadLetter: string };
+export const ACK: Outcome = { ack: true };
+
+export type BatchHandler = (batch: ConsumeMessage[]) => Promise<Outcome[]> | Outcome[];
+
+export interface ConsumerOptions {
+  queue: string;
+  prefetch: number;
+  batchSize: number;
+  batchWaitMs: number;
+  handler: BatchHandler;
+  log: Logger;
+  /** Called when a failing batch starts or stops failing (readiness). */
+  onHealth?: (healthy: boolean, err?: unknown) => void;
+}
+
+export class BatchingConsumer {
+  private channel: Channel | undefined;
+  private gen = 0;
+  private buffer: ConsumeMessage[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private closing = false;
+  private consumerTag: string | undefined;
+
+  constructor(
+    broker: BrokerConnection,
+    private readonly opts: ConsumerOptions,
+  ) {
+    broker.onConnect((conn) => this.open(conn));
+  }
+
+  get consuming(): boolean {
+    return this.channel !== undefined && this.consumerTag !== undefined;
+  }
+
+  private async open(conn: Connection): Promise<void> {
+    if (this.closing) return;
+    const ch = await conn.createChannel();
+    const gen = ++this.gen;
+    ch.on('error', (err) => this.opts.log.warn({ err: describe(err) }, 'consumer channel error'));
+    ch.on('close', () => {
+      if (gen !== this.gen) return;
+      this.channel = undefined;
+      this.consumerTag = undefined;
+      // Unacked deliveries go back to the queue with the channel; drop our copies.
+      this.buffer = [];
+    });
+    await ch.prefetch(this.opts.prefetch);
+    this.channel = ch;
+    const { consumerTag } = await ch.consume(this.opts.queue, (msg) => msg && this.onMessage(gen, msg), {
+      noAck: false,
+    });
+    this.consumerTag = consumerTag;
+    this.opts.log.info({ queue: this.opts.queue, prefetch: this.opts.prefetch }, 'consuming');
+  }
+
+  private onMessage(gen: number, msg: ConsumeMessage): void {
+    if (gen !== this.gen) return;
+    this.buffer.push(msg);
+    if (this.buffer.length >= this.opts.batchSize) this.kick();
+    else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.opts.batchWaitMs);
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (!this.running) this.running = this.drain().finally(() => (this.running = undefined));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0 && this.channel) {
+      const gen = this.gen;
+      const batch = this.buffer.splice(0, this.opts.batchSize);
+      await this.processBatch(gen, batch);
+    }
+  }
+
+  private async processBatch(gen: number, batch: ConsumeMessage[]): Promise<void> {
+    let failures = 0;
+    for (;;) {
+      if (gen !== this.gen) return; // the channel is gone: the broker redelivers these
+      if (this.closing && failures > 0) return; // shutting down: leave them to the broker
+      try {
+        const outcomes = await this.opts.handler(batch);
+        if (failures > 0) this.opts.onHealth?.(true);
+        this.settle(gen, batch, outcomes);
+        return;
+      } catch (err) {
+        failures++;
+        if (failures === 1) this.opts.onHealth?.(false, err);
+        const delay = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+        this.opts.log.warn(
+          { err: describe(err), failures, retryInMs: delay },
+          'batch failed; retrying the same batch',
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private settle(gen: number, batch: ConsumeMessage[], outcomes: Outcome[]): void {
+    const ch = this.channel;
+    if (!ch || gen !== this.gen) return;
+    let lastAck: ConsumeMessage | undefined;
+    try {
+      batch.forEach((msg, i) => {
+        const outcome = outcomes[i] ?? ACK;
+        if ('deadLetter' in outcome) ch.nack(msg, false, false);
+        else lastAck = msg;
+      });
+      // One frame for the batch: acks every outstanding delivery up to this tag (AMQP 0-9-1
+      // basic.ack multiple). The dead-lettered ones were settled just above.
+      if (lastAck) ch.ack(lastAck, true);
+    } catch (err) {
+      this.opts.log.warn({ err: describe(err) }, 'could not settle a batch; the broker will redeliver it');
+    }
+  }
+
+  /** Stops taking deliveries, finishes the batch in hand, and closes the channel. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
+    if (this.timer) clearTimeout(this.timer);
+    this.kick();
+    await this.running;
+    this.gen++;
+    this.channel = undefined;
+    if (ch) await ch.close().catch(() => undefined);
+  }
+}

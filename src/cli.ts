@@ -1,0 +1,139 @@
+// `warren <command>`: parses arguments, loads config, calls one part's command module.
+// Results go to stdout, diagnostics to stderr. Exit codes: 0 done, 1 failed, 2 bad usage or setting.
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type Config, loadConfig } from './config.js';
+import { ConfigError, describe, WarrenError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+
+export class UsageError extends Error {}
+
+export interface CommandContext {
+  config: Config;
+  log: Logger;
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+  /** Resolves when SIGINT or SIGTERM arrives (for long-running commands). */
+  stopSignal: Promise<NodeJS.Signals>;
+}
+
+export interface CommandSpec {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Help text per option. */
+  help: Record<string, string>;
+  allowPositionals?: boolean;
+  /** Returns the exit code. */
+  run: (ctx: CommandContext) => Promise<number>;
+}
+
+type Loader = () => Promise<CommandSpec>;
+
+const commands: Record<string, Loader> = {
+  analytics: async () => (await import('./analytics/command.js')).command,
+  client: async () => (await import('./clients/command.js')).command,
+  topology: async () => (await import('./commands/topology.js')).command,
+};
+
+function helpText(name: string, spec: CommandSpec): string {
+  const lines = [`warren ${name}: ${spec.summary}`, '', `usage: ${spec.usage}`];
+  const opts = Object.entries(spec.options);
+  if (opts.length) {
+    lines.push('', 'options:');
+    for (const [opt, o] of opts) {
+      const flag = `--${opt}${o.type === 'string' ? ' VALUE' : ''}`;
+      lines.push(`  ${flag.padEnd(24)} ${spec.help[opt] ?? ''}`);
+    }
+  }
+  lines.push(`  ${'--help'.padEnd(24)} show this help`);
+  return lines.join('\n');
+}
+
+async function mainHelp(): Promise<string> {
+  const lines = [
+    'warren: self-hostable event analytics on RabbitMQ',
+    '',
+    'usage: warren <command> [options]',
+    '',
+    'commands:',
+  ];
+  for (const [name, load] of Object.entries(commands)) {
+    const spec = await load().catch(() => undefined);
+    lines.push(`  ${name.padEnd(11)} ${spec?.summary ?? ''}`);
+  }
+  lines.push(
+    '',
+    'Run `warren <command> --help` for its options. Settings come from the environment (see .env.example).',
+  );
+  return lines.join('\n');
+}
+
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${await mainHelp()}\n`);
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`warren: unknown command "${name}"; run \`warren --help\` for the list\n`);
+    return 2;
+  }
+  const spec = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${helpText(name, spec)}\n`);
+    return 0;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: spec.options,
+      allowPositionals: spec.allowPositionals ?? false,
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`warren ${name}: ${describe(err)}; run \`warren ${name} --help\`\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`warren: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel, name);
+  try {
+    return await spec.run({
+      config,
+      log,
+      values: parsed.values as CommandContext['values'],
+      positionals: parsed.positionals,
+      stopSignal: stopSignal(),
+    });
+  } catch (err) {
+    if (err instanceof UsageError || (err instanceof WarrenError && err.code === 'config')) {
+      process.stderr.write(`warren ${name}: ${err.message}\n`);
+      return 2;
+    }
+    log.error({ err: describe(err) }, `${name} failed`);
+    process.stderr.write(`warren ${name}: ${describe(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,57 @@
+import { type CommandSpec, UsageError } from '../cli.js';
+import { CLIENTE_RE, EVENTO_RE, RULES } from '../event.js';
+import { build } from './simulated.js';
+
+function num(v: unknown, flag: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min)
+    throw new UsageError(`--${flag} must be a number >= ${min}, got "${v}"`);
+  return n;
+}
+
+export const command: CommandSpec = {
+  summary: "a simulated client (the seed's servicio-cliente-X) publishing events to RabbitMQ",
+  usage: 'warren client --name cliente_uno [--rate 5] [--count N] [--events click,view] [--http URL]',
+  options: {
+    name: { type: 'string' },
+    rate: { type: 'string' },
+    count: { type: 'string' },
+    events: { type: 'string' },
+    http: { type: 'string' },
+  },
+  help: {
+    name: 'the client name (cliente), e.g. cliente_uno (required)',
+    rate: 'events per second (default 5; 0 = as fast as confirms allow)',
+    count: 'stop after N confirmed events; the last line printed is "N confirmed"',
+    events: 'comma-separated event names to pick from (default click,view,purchase)',
+    http: 'publish through the HTTP gateway at this URL instead of straight to RabbitMQ',
+  },
+  async run({ config, log, values, stopSignal }) {
+    const name = values.name as string | undefined;
+    if (!name || !CLIENTE_RE.test(name)) throw new UsageError(`--name is required: ${RULES.cliente}`);
+    const events = ((values.events as string | undefined) ?? 'click,view,purchase')
+      .split(',')
+      .filter(Boolean);
+    for (const e of events)
+      if (!EVENTO_RE.test(e)) throw new UsageError(`--events: "${e}" is not ${RULES.evento}`);
+    const rate = num(values.rate, 'rate', 0) ?? 5;
+    const count = num(values.count, 'count', 1);
+    const opts = { name, rate, count: count === undefined ? undefined : Math.floor(count), events };
+    const http = values.http as string | undefined;
+    const client = http
+      ? (await import('./http.js')).build(config, log, { ...opts, url: http })
+      : build(config, log, opts);
+    await client.start();
+    const progress = setInterval(() => {
+      log.info({ published: client.published, confirmed: client.confirmed }, 'progress');
+    }, 5000);
+    const sig = stopSignal.then(() => client.stop());
+    void sig;
+    const n = await client.done;
+    clearInterval(progress);
+    await client.close();
+    process.stdout.write(`${n} confirmed\n`);
+    return 0;
+  },
+};

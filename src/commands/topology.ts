@@ -1,0 +1,40 @@
+import amqp from 'amqplib';
+import { redact } from '../broker/connection.js';
+import type { CommandSpec } from '../cli.js';
+import { deadLetterNames } from '../config.js';
+import { describe } from '../errors.js';
+import { declare } from '../topology.js';
+
+export const command: CommandSpec = {
+  summary: 'declare the exchange, queues and bindings on RabbitMQ, then exit',
+  usage: 'warren topology [--audit]',
+  options: { audit: { type: 'boolean' } },
+  help: { audit: `also declare the audit queue (cola_auditoria) bound to the exchange` },
+  async run({ config, values }) {
+    let lastErr: unknown;
+    for (const url of config.amqpUrls) {
+      let conn: amqp.ChannelModel;
+      try {
+        conn = await amqp.connect(url);
+      } catch (err) {
+        lastErr = err;
+        process.stderr.write(`warren topology: cannot reach ${redact(url)}: ${describe(err)}\n`);
+        continue;
+      }
+      try {
+        const ch = await conn.createChannel();
+        await declare(ch, config, { audit: values.audit === true || config.audit });
+        const { dlx, dlq } = deadLetterNames(config);
+        process.stdout.write(
+          `declared exchange ${config.exchange} (fanout), queue ${config.queue} (${config.queueType}), ${dlx} -> ${dlq}\n`,
+        );
+        return 0;
+      } finally {
+        await conn.close().catch(() => undefined);
+      }
+    }
+    throw new Error(
+      `RabbitMQ is not reachable (${describe(lastErr)}); start it with \`rabbitmq-server -detached\` or set AMQP_URL`,
+    );
+  },
+};

@@ -1,0 +1,117 @@
+// The only reader of process.env. Every setting has a documented default and a validator;
+// a bad value stops the process at start with one line naming the variable (exit code 2).
+// `.env.example` lists the same variables.
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().min(1);
+const nonNegativeInt = z.coerce.number().int().min(0);
+const bool = z
+  .enum(['0', '1', 'true', 'false', 'yes', 'no'])
+  .transform((v) => ['1', 'true', 'yes'].includes(v));
+const name = z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/);
+
+interface Setting<T> {
+  env: string;
+  default: string | undefined;
+  schema: z.ZodType<T>;
+  expects: string;
+}
+
+function setting<T>(env: string, def: string | undefined, schema: z.ZodType<T>, expects: string): Setting<T> {
+  return { env, default: def, schema, expects };
+}
+
+const amqpUrls = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^amqps?:\/\/[^\s]+$/)).min(1));
+
+const databaseUrl = z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/);
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/);
+
+/** Every setting Warren reads, with its default and what it expects. */
+export const settings = {
+  amqpUrls: setting(
+    'AMQP_URL',
+    'amqp://guest:guest@127.0.0.1:5672',
+    amqpUrls,
+    'one or more amqp:// URLs, comma-separated',
+  ),
+  databaseUrl: setting(
+    'DATABASE_URL',
+    'sqlite:./data/warren.db',
+    databaseUrl,
+    'sqlite:PATH or postgres://user@host:port/db',
+  ),
+  logLevel: setting(
+    'LOG_LEVEL',
+    'info',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    'one of fatal, error, warn, info, debug, trace, silent',
+  ),
+  host: setting('HOST', '0.0.0.0', z.string().min(1), 'an address to listen on, e.g. 0.0.0.0'),
+  ingestPort: setting('INGEST_PORT', '5046', port, 'a port number (0-65535)'),
+  analyticsPort: setting('ANALYTICS_PORT', '5064', port, 'a port number (0-65535)'),
+  panelPort: setting('PANEL_PORT', '8080', port, 'a port number (0-65535)'),
+  proxyPort: setting('PROXY_PORT', '8000', port, 'a port number (0-65535)'),
+  traefikApiPort: setting('TRAEFIK_API_PORT', '8081', port, 'a port number (0-65535)'),
+  analyticsUrl: setting('ANALYTICS_URL', 'http://127.0.0.1:5064', httpUrl, 'an http:// URL of analytics'),
+  exchange: setting('EXCHANGE', 'eventos_clientes', name, 'an exchange name'),
+  queue: setting('QUEUE', 'cola_analiticas', name, 'a queue name'),
+  auditQueue: setting('AUDIT_QUEUE', 'cola_auditoria', name, 'a queue name'),
+  queueType: setting('QUEUE_TYPE', 'quorum', z.enum(['quorum', 'classic']), 'quorum or classic'),
+  deliveryLimit: setting('DELIVERY_LIMIT', '20', positiveInt, 'a whole number of deliveries (>= 1)'),
+  prefetch: setting('PREFETCH', '2000', positiveInt, 'a whole number of messages (>= 1)'),
+  batchSize: setting('BATCH_SIZE', '500', positiveInt, 'a whole number of messages (>= 1)'),
+  batchWaitMs: setting('BATCH_WAIT_MS', '20', nonNegativeInt, 'milliseconds (>= 0)'),
+  confirmWindow: setting('CONFIRM_WINDOW', '1000', positiveInt, 'a whole number of messages (>= 1)'),
+  publishTimeoutMs: setting('PUBLISH_TIMEOUT_MS', '5000', positiveInt, 'milliseconds (>= 1)'),
+  maxPending: setting('INGEST_MAX_PENDING', '20000', positiveInt, 'a whole number of events (>= 1)'),
+  bodyLimit: setting('INGEST_BODY_LIMIT', '1048576', positiveInt, 'bytes (>= 1)'),
+  apiKeysFile: setting('API_KEYS_FILE', './data/keys.json', z.string().min(1), 'a file path'),
+  rateLimit: setting('RATE_LIMIT', '0', nonNegativeInt, 'events per second per client, 0 for none'),
+  rateBurst: setting('RATE_BURST', '0', nonNegativeInt, 'events, 0 for the same as RATE_LIMIT'),
+  traefikBin: setting('TRAEFIK_BIN', '', z.string(), 'the path of a traefik binary'),
+  dashboardUser: setting('TRAEFIK_DASHBOARD_USER', '', z.string(), 'a user name for basic auth'),
+  dashboardPassword: setting('TRAEFIK_DASHBOARD_PASSWORD', '', z.string(), 'a password for basic auth'),
+  mqttPort: setting('MQTT_PORT', '1884', port, 'a port number (0-65535)'),
+  stompPort: setting('STOMP_PORT', '61613', port, 'a port number (0-65535)'),
+  topicPattern: setting('TOPIC_PATTERN', 'eventos.#', z.string().min(1), 'an AMQP topic pattern'),
+  dedupeWindowDays: setting('DEDUPE_WINDOW_DAYS', '7', positiveInt, 'days (>= 1)'),
+  minuteRetentionHours: setting('MINUTE_RETENTION_HOURS', '48', positiveInt, 'hours (>= 1)'),
+  hourRetentionDays: setting('HOUR_RETENTION_DAYS', '90', positiveInt, 'days (>= 1)'),
+  retentionIntervalS: setting('RETENTION_INTERVAL_S', '300', nonNegativeInt, 'seconds, 0 to turn it off'),
+  auditDir: setting('AUDIT_DIR', './data/audit', z.string().min(1), 'a directory path'),
+  auditMaxBytes: setting('AUDIT_MAX_BYTES', '67108864', positiveInt, 'bytes per audit file (>= 1)'),
+  audit: setting('AUDIT', 'false', bool, 'true or false'),
+  readyTimeoutS: setting('READY_TIMEOUT_S', '60', positiveInt, 'seconds (>= 1)'),
+} as const;
+
+type Settings = typeof settings;
+export type Config = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+/** Reads and validates every setting; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(settings) as [string, Setting<unknown>][]) {
+    const raw = env[s.env] === undefined || env[s.env] === '' ? s.default : env[s.env];
+    const parsed = s.schema.safeParse(raw ?? '');
+    if (!parsed.success) {
+      throw new ConfigError(`${s.env} must be ${s.expects}; got ${JSON.stringify(raw)}`, s.env);
+    }
+    out[key] = parsed.data;
+  }
+  return { ...(out as Config), ...overrides };
+}
+
+/** Names derived from the configured exchange and queue (CONTRACT.md, RabbitMQ topology). */
+export function deadLetterNames(config: Pick<Config, 'exchange' | 'queue'>): { dlx: string; dlq: string } {
+  return { dlx: `${config.exchange}.dlx`, dlq: `${config.queue}.dlq` };
+}

@@ -1,0 +1,67 @@
+// Few typed errors, each with a code and a cause (after rabbitmq-client's exception.ts).
+
+/** The error codes of CONTRACT.md's HTTP section, plus the internal ones. */
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_event'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate_limited'
+  | 'broker_unavailable'
+  | 'store_unavailable'
+  | 'not_found'
+  | 'bad_request'
+  | 'invalid_query'
+  | 'config'
+  | 'internal';
+
+export class WarrenError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown[];
+  readonly status: number;
+  readonly retryAfterS: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { status?: number; details?: unknown[]; cause?: unknown; retryAfterS?: number } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = 'WarrenError';
+    this.code = code;
+    this.status = opts.status ?? 500;
+    this.details = opts.details ?? [];
+    this.retryAfterS = opts.retryAfterS;
+  }
+}
+
+/** A bad setting: the process stops with one line and exit code 2. */
+export class ConfigError extends WarrenError {
+  readonly variable: string;
+  constructor(message: string, variable: string) {
+    super('config', message);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** The broker could not take or confirm a message in time. */
+export class BrokerUnavailableError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('broker_unavailable', message, { status: 503, cause, retryAfterS: 1 });
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+/** One line for a person, without a stack trace. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !(err instanceof WarrenError)
+      ? `${err.message} (${code})`
+      : err.message;
+  }
+  return String(err);
+}

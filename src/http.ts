@@ -1,0 +1,88 @@
+// Pieces every Warren HTTP server shares: one error handler answering CONTRACT.md's JSON error
+// shape (never a stack trace or a file path), the not-found answer, and a listen that names
+// the setting when a port is taken.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type ErrorCode, WarrenError } from './errors.js';
+
+export interface ErrorBody {
+  error: ErrorCode | string;
+  message: string;
+  details: unknown[];
+}
+
+export function errorBody(code: ErrorCode | string, message: string, details: unknown[] = []): ErrorBody {
+  return { error: code, message, details };
+}
+
+/** Maps Fastify's own errors (body parsing, limits, content type) onto the contract's codes. */
+function fromFastify(err: FastifyError): WarrenError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new WarrenError('too_large', 'The request body is larger than the limit.', { status: 413 });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new WarrenError('unsupported_media_type', 'Send the body as application/json.', { status: 415 });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new WarrenError('invalid_json', 'The body is not valid JSON.', { status: 400 });
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
+    return new WarrenError('invalid_json', 'The body is not valid JSON.', { status: 400 });
+  }
+  if (err.validation) {
+    return new WarrenError('bad_request', 'The request does not match the API.', {
+      status: 400,
+      details: err.validation.map((v) => ({ field: v.instancePath || v.params, rule: v.message })),
+    });
+  }
+  return undefined;
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const known = err instanceof WarrenError ? err : fromFastify(err);
+    if (!known) {
+      req.log.error({ err }, 'unhandled error');
+      return reply
+        .status(500)
+        .send(errorBody('internal', 'Something went wrong on our side; it has been logged.'));
+    }
+    if (known.status >= 500) req.log.warn({ err: known.message, code: known.code }, 'request failed');
+    if (known.retryAfterS !== undefined) reply.header('retry-after', String(known.retryAfterS));
+    return reply.status(known.status).send(errorBody(known.code, known.message, known.details));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(errorBody('not_found', `No route for ${req.method} ${req.url.split('?')[0]}.`));
+  });
+}
+
+/** Listens, or throws a one-line error naming the variable when the port is taken. */
+export async function listen(
+  app: FastifyInstance,
+  host: string,
+  port: number,
+  variable: string,
+): Promise<number> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') {
+      throw new WarrenError(
+        'config',
+        `port ${port} (${variable}) is already in use; stop what holds it or set ${variable}`,
+      );
+    }
+    if (code === 'EACCES') {
+      throw new WarrenError(
+        'config',
+        `port ${port} (${variable}) needs privileges; choose a port above 1023 with ${variable}`,
+      );
+    }
+    throw err;
+  }
+  const addr = app.server.address();
+  return typeof addr === 'object' && addr ? addr.port : port;
+}

@@ -1,0 +1,202 @@
+// Shared test helpers: unique names per test, free ports, waiting on conditions with a deadline,
+// and warren processes run as children (from the built dist/, which `npm test` builds first).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+
+export const ROOT = join(import.meta.dirname, '..');
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh exchange/queue/store per test, so tests never see each other's events. */
+export interface TestEnv {
+  id: string;
+  exchange: string;
+  queue: string;
+  dlq: string;
+  auditQueue: string;
+  dir: string;
+  dbPath: string;
+  env: Record<string, string>;
+  cleanup: () => Promise<void>;
+}
+
+export function testEnv(prefix = 't'): TestEnv {
+  const id = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), `warren-${id}-`));
+  const exchange = `${id}.eventos`;
+  const queue = `${id}.cola`;
+  const auditQueue = `${id}.auditoria`;
+  const dbPath = join(dir, 'warren.db');
+  const env = {
+    AMQP_URL,
+    EXCHANGE: exchange,
+    QUEUE: queue,
+    AUDIT_QUEUE: auditQueue,
+    DATABASE_URL: `sqlite:${dbPath}`,
+    AUDIT_DIR: join(dir, 'audit'),
+    API_KEYS_FILE: join(dir, 'keys.json'),
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    // The shared broker must not route MQTT/STOMP traffic into test exchanges by accident.
+    TOPIC_PATTERN: `${id}.#`,
+  };
+  return {
+    id,
+    exchange,
+    queue,
+    dlq: `${queue}.dlq`,
+    auditQueue,
+    dir,
+    dbPath,
+    env,
+    cleanup: async () => {
+      await deleteTopology(env.AMQP_URL, exchange, queue, auditQueue).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function deleteTopology(url: string, exchange: string, queue: string, auditQueue: string) {
+  const conn = await amqp.connect(url);
+  try {
+    for (const q of [queue, `${queue}.dlq`, auditQueue]) {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue(q).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    }
+    for (const x of [exchange, `${exchange}.dlx`]) {
+      const ch = await conn.createChannel();
+      await ch.deleteExchange(x).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls until fn returns a truthy value; throws with the last value or error at the deadline. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface WarrenProcess {
+  child: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output: () => string;
+  stdout: () => string;
+  exited: Promise<number | null>;
+  kill: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Runs `node bin/warren.js ...args` with env on top of the test process's environment. */
+export function warren(args: string[], env: Record<string, string> = {}): WarrenProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'warren.js'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    stdout: () => stdout,
+    exited,
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function getJson<T = unknown>(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: body as T };
+}
+
+/** Publishes raw bodies to an exchange with confirms (a client outside Warren). */
+export async function publishRaw(
+  exchange: string,
+  bodies: (string | Buffer)[],
+  props: amqp.Options.Publish = {},
+) {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    const ch = await conn.createConfirmChannel();
+    for (const b of bodies)
+      ch.publish(exchange, '', Buffer.isBuffer(b) ? b : Buffer.from(b), { persistent: true, ...props });
+    await ch.waitForConfirms();
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Message count of a queue (declared passively). */
+export async function queueDepth(queue: string): Promise<number> {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    const ch = await conn.createChannel();
+    const q = await ch.checkQueue(queue);
+    return q.messageCount;
+  } finally {
+    await conn.close();
+  }
+}
+
+export { tmpdir };
