@@ -61,7 +61,7 @@ function enablePlugins() {
   if (has.status !== 0) return;
   const list = spawnSync('rabbitmq-plugins', ['list', '-e', '-m'], { encoding: 'utf8', timeout: 30_000 });
   if (list.status !== 0) return;
-  const wanted = ['rabbitmq_management', 'rabbitmq_mqtt', 'rabbitmq_stomp'].filter(
+  const wanted = ['rabbitmq_management'].filter(
     (p) => !list.stdout.includes(p),
   );
   if (wanted.length === 0) return;

@@ -97,13 +97,13 @@ export async function waitFor<T>(
   fn: () => Promise<T> | T,
   timeoutMs = 30_000,
   everyMs = 100,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
       last = v;
     } catch (err) {
       last = err;
@@ -200,3 +200,25 @@ export async function queueDepth(queue: string): Promise<number> {
 }
 
 export { tmpdir };
+
+/** A fresh, empty PostgreSQL database for one test (`warren_<id>`); drop() removes it. */
+export async function pgDatabase(
+  id: string,
+): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  const { default: pg } = await import('pg');
+  const name = `warren_${id.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  // FORCE ends sessions a killed child may have left behind (PostgreSQL 13+).
+  return { name, url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
