@@ -68,11 +68,19 @@ export function parseTimestamp(value: string): number | undefined {
     offsetMin = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
   }
   const frac = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
-  const date = new Date(0);
-  date.setUTCFullYear(y!, mo! - 1, d!);
   // A leap second (:60) is counted in the second before it, so it stays in its own minute.
-  date.setUTCHours(h!, mi!, Math.min(s!, 59), s === 60 ? 999 : frac);
-  return date.getTime() - offsetMin * 60_000;
+  const sec = Math.min(s!, 59);
+  const milli = s === 60 ? 999 : frac;
+  let ms: number;
+  if (y! >= 100) ms = Date.UTC(y!, mo! - 1, d!, h!, mi!, sec, milli);
+  else {
+    // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
+    const date = new Date(0);
+    date.setUTCFullYear(y!, mo! - 1, d!);
+    date.setUTCHours(h!, mi!, sec, milli);
+    ms = date.getTime();
+  }
+  return ms - offsetMin * 60_000;
 }
 
 function checkString(
