@@ -49,7 +49,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
         .status(500)
         .send(errorBody('internal', 'Something went wrong on our side; it has been logged.'));
     }
-    if (known.status >= 500) req.log.warn({ err: known.message, code: known.code }, 'request failed');
+    // An outage answers many requests the same way; the broker connection logs it once.
+    if (known.status >= 500 && known.code !== 'broker_unavailable')
+      req.log.warn({ err: known.message, code: known.code }, 'request failed');
     if (known.retryAfterS !== undefined) reply.header('retry-after', String(known.retryAfterS));
     return reply.status(known.status).send(errorBody(known.code, known.message, known.details));
   });

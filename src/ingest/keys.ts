@@ -1,0 +1,86 @@
+// The API keys file (API_KEYS_FILE): JSON that stores, per key, only its SHA-256 and its client,
+// never the key itself, so a leaked file grants nothing. `warren keys add` writes it; every ingest
+// instance reads it (the only state instances share).
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { CLIENTE_RE, RULES } from '../event.js';
+
+const entrySchema = z.object({
+  cliente: z.string().regex(CLIENTE_RE),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  created: z.string().optional(),
+});
+const fileSchema = z.object({ keys: z.array(entrySchema) });
+
+export type KeyEntry = z.infer<typeof entrySchema>;
+export type KeysFile = z.infer<typeof fileSchema>;
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/** A new key: 32 random bytes (256 bits), base64url, with a prefix that makes it easy to spot. */
+export function newKey(): string {
+  return `wrn_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Reads the keys file; a missing file is an empty one. A broken file throws naming the fix. */
+export function readKeysFile(path: string): KeysFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { keys: [] };
+    throw new ConfigError(`API_KEYS_FILE ${path} cannot be read: ${(err as Error).message}`, 'API_KEYS_FILE');
+  }
+  if (text.trim() === '') return { keys: [] };
+  let parsed: ReturnType<typeof fileSchema.safeParse>;
+  try {
+    parsed = fileSchema.safeParse(JSON.parse(text));
+  } catch {
+    parsed = { success: false } as typeof parsed;
+  }
+  if (!parsed.success) {
+    throw new ConfigError(
+      `API_KEYS_FILE ${path} is not a Warren keys file ({"keys": [{"cliente", "sha256"}]}); fix it or recreate it with \`warren keys add <cliente>\``,
+      'API_KEYS_FILE',
+    );
+  }
+  return parsed.data;
+}
+
+/** Writes the file atomically (temp file + rename), so a reader never sees half of it. */
+export function writeKeysFile(path: string, file: KeysFile): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+/** Creates a key for a client, stores its hash, and returns the key (shown once, never stored). */
+export function addKey(path: string, cliente: string): string {
+  if (!CLIENTE_RE.test(cliente)) {
+    throw new ConfigError(
+      `the client name must be ${RULES.cliente}; got ${JSON.stringify(cliente)}`,
+      'cliente',
+    );
+  }
+  const file = readKeysFile(path);
+  const key = newKey();
+  file.keys.push({ cliente, sha256: hashKey(key), created: new Date().toISOString() });
+  writeKeysFile(path, file);
+  return key;
+}
+
+/** Removes every key of a client; returns how many were removed. */
+export function revokeKeys(path: string, cliente: string): number {
+  const file = readKeysFile(path);
+  const kept = file.keys.filter((k) => k.cliente !== cliente);
+  const removed = file.keys.length - kept.length;
+  if (removed > 0) writeKeysFile(path, { keys: kept });
+  return removed;
+}

@@ -1,0 +1,58 @@
+// POST /events and POST /send (CONTRACT.md, "Ingest"): fill, check, authorize, rate-limit, then
+// publish and answer 202 only after the broker confirmed every event.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Event } from '../event.js';
+import type { IngestDeps } from './app.js';
+import {
+  checkIdempotencyKey,
+  checkOwnership,
+  countByClient,
+  type Defaults,
+  eventFromSend,
+  eventsFromBody,
+} from './events.js';
+import { eventsRouteSchema, sendRouteSchema } from './openapi.js';
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : Array.isArray(v) ? v.join(', ') : undefined;
+}
+
+function defaults(req: FastifyRequest): Defaults {
+  const idempotencyKey = header(req, 'idempotency-key');
+  checkIdempotencyKey(idempotencyKey);
+  return {
+    keyCliente: req.cliente,
+    headerCliente: header(req, 'x-client-name'),
+    idempotencyKey,
+    now: new Date().toISOString(),
+  };
+}
+
+// The schemas document the API (OpenAPI); the checks are event.ts's, which name every bad index
+// and field in the contract's error shape. So Fastify's own validation is switched off here.
+const documentOnly = { validatorCompiler: () => () => true };
+
+export function registerRoutes(app: FastifyInstance, deps: IngestDeps): void {
+  async function accept(events: Event[], d: Defaults) {
+    checkOwnership(events, d);
+    deps.limiter.take(countByClient(events));
+    const stop = deps.metrics.confirmSeconds.startTimer();
+    await deps.publisher.publish(events, deps.publishTimeoutMs);
+    stop();
+    deps.metrics.accepted.inc(events.length);
+    return { accepted: events.length, ids: events.map((e) => e.id!) };
+  }
+
+  app.post('/events', { schema: eventsRouteSchema, ...documentOnly }, async (req, reply) => {
+    const d = defaults(req);
+    const body = await accept(eventsFromBody(req.body, d), d);
+    return reply.status(202).send(body);
+  });
+
+  app.post('/send', { schema: sendRouteSchema, ...documentOnly }, async (req, reply) => {
+    const d = defaults(req);
+    const body = await accept([eventFromSend(req.body, d)], d);
+    return reply.status(202).send(body);
+  });
+}

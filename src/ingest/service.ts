@@ -1,0 +1,106 @@
+// The ingest service: HTTP app + broker connection + confirmed publisher. build() wires them;
+// start() and close() run them (STYLE.md conventions 1 and 7). It stays up while RabbitMQ is
+// away (answering 503) and publishes again as soon as the connection is back.
+import type { FastifyInstance } from 'fastify';
+import { BrokerConnection } from '../broker/connection.js';
+import { ConfirmedPublisher } from '../broker/publisher.js';
+import type { Config } from '../config.js';
+import { listen } from '../http.js';
+import type { Logger } from '../log.js';
+import { declare } from '../topology.js';
+import { buildApp } from './app.js';
+import { KeyStore } from './auth.js';
+import { createMetrics, markInstance } from './metrics.js';
+import { RateLimiter } from './ratelimit.js';
+
+export interface Ingest {
+  app: FastifyInstance;
+  broker: BrokerConnection;
+  publisher: ConfirmedPublisher;
+  /** Starts connecting to RabbitMQ (in the background; idempotent). start() does it too. */
+  connect(): void;
+  start(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function build(config: Config, log: Logger): Ingest {
+  // Read at scrape time, after the publisher below exists.
+  const metrics = createMetrics(() => publisher.pending);
+  const keys = new KeyStore(config.apiKeysFile, log.child({ part: 'keys' }));
+  const broker = new BrokerConnection({
+    urls: config.amqpUrls,
+    log: log.child({ part: 'broker' }),
+    name: 'warren-ingest',
+  });
+  // Registered before the publisher's own setup, so the exchange exists before anything is sent.
+  broker.onConnect(async (conn) => {
+    const ch = await conn.createChannel();
+    await declare(ch, config, { audit: config.audit });
+    await ch.close();
+  });
+  const publisher = new ConfirmedPublisher(broker, {
+    exchange: config.exchange,
+    window: config.confirmWindow,
+    maxPending: config.maxPending,
+    failFast: true,
+    log: log.child({ part: 'publisher' }),
+  });
+  broker.on('connected', () => metrics.brokerUp.set(1));
+  broker.on('disconnected', () => metrics.brokerUp.set(0));
+
+  const app = buildApp({
+    log,
+    publisher,
+    keys,
+    limiter: new RateLimiter(config.rateLimit, config.rateBurst),
+    metrics,
+    bodyLimit: config.bodyLimit,
+    publishTimeoutMs: config.publishTimeoutMs,
+    ready: () => broker.connected && publisher.ready,
+  });
+
+  let connecting = false;
+  function connect(): void {
+    if (connecting) return;
+    connecting = true;
+    broker.start();
+  }
+
+  return {
+    app,
+    broker,
+    publisher,
+    connect,
+    async start() {
+      connect();
+      const port = await listen(app, config.host, config.ingestPort, 'INGEST_PORT');
+      markInstance(metrics, port);
+      if (!keys.keyed) {
+        log.info(
+          { file: config.apiKeysFile },
+          'open mode: no API keys configured, anyone may publish (add one with `warren keys add <cliente>`)',
+        );
+      }
+      if (config.rateLimit > 0) {
+        log.info(
+          { rate: config.rateLimit, burst: config.rateBurst || config.rateLimit },
+          'per-client rate limit on',
+        );
+      }
+      log.info(
+        { port },
+        `ingest listening on http://${config.host}:${port} (POST /send, POST /events, /docs)`,
+      );
+      return port;
+    },
+    async close() {
+      // Stop taking requests (those in flight finish: they wait for their confirms), then make
+      // sure nothing published is left unconfirmed, then close the channel and the connection.
+      await app.close();
+      const flushed = await publisher.flush(config.publishTimeoutMs);
+      if (!flushed) log.warn({ pending: publisher.pending }, 'closing with events still unconfirmed');
+      await publisher.close();
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// Keyed mode (401 / 403, no spoofing through the header or the body, keys picked up while running),
+// `warren keys`, and the per-client rate limit (429 with Retry-After).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { addKey, hashKey, revokeKeys } from '../src/ingest/keys.js';
+import { queueDepth, testEnv, waitFor, warren } from './helpers.js';
+import { json, startIngest } from './ingest-fixture.js';
+
+const ev = (cliente?: string, evento = 'click') => (cliente === undefined ? { evento } : { cliente, evento });
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+test('keyed mode: 401 without a good key, 403 for another client however it is named', async (t) => {
+  const te = testEnv('ingest_keys');
+  const uno = addKey(te.env.API_KEYS_FILE!, 'cliente_uno');
+  addKey(te.env.API_KEYS_FILE!, 'cliente_dos');
+  const f = await startIngest(t, {}, { te });
+  const cases: [string, string, unknown, Record<string, string>, number, string][] = [
+    ['no key', '/events', ev('cliente_uno'), {}, 401, 'unauthorized'],
+    ['unknown key', '/events', ev('cliente_uno'), bearer('wrn_not-a-key'), 401, 'unauthorized'],
+    ['basic auth', '/events', ev('cliente_uno'), { authorization: `Basic ${uno}` }, 401, 'unauthorized'],
+    ['the key without Bearer', '/events', ev('cliente_uno'), { authorization: uno }, 401, 'unauthorized'],
+    ['no key on /send', '/send', { message: 'm' }, {}, 401, 'unauthorized'],
+    ['no key and a non-JSON body', '/events', '{', {}, 401, 'unauthorized'],
+    ['body names another client', '/events', ev('cliente_dos'), bearer(uno), 403, 'forbidden'],
+    [
+      'header names another client',
+      '/events',
+      ev(),
+      { ...bearer(uno), 'x-client-name': 'cliente_dos' },
+      403,
+      'forbidden',
+    ],
+    [
+      'one event of a batch for another client',
+      '/events',
+      [ev('cliente_uno'), ev('cliente_dos')],
+      bearer(uno),
+      403,
+      'forbidden',
+    ],
+    [
+      '/send as another client',
+      '/send',
+      { message: 'm' },
+      { ...bearer(uno), 'x-client-name': 'cliente_dos' },
+      403,
+      'forbidden',
+    ],
+  ];
+  for (const [name, url, body, headers, status, code] of cases) {
+    const res = await f.post(url, body, headers);
+    assert.equal(res.statusCode, status, `${name}: ${res.body}`);
+    assert.equal(json(res).error, code, name);
+  }
+  const mixed = await f.post('/events', [ev('cliente_uno'), ev('cliente_dos')], bearer(uno));
+  assert.deepEqual(json<{ details: { index?: number; field: string }[] }>(mixed).details, [
+    { index: 1, field: 'cliente', rule: "must be cliente_uno (the API key's client)", value: 'cliente_dos' },
+  ]);
+  // What the key allows: its client, named or not, with a matching header or none.
+  for (const [body, headers] of [
+    [ev('cliente_uno'), bearer(uno)],
+    [ev(), bearer(uno)],
+    [ev(), { ...bearer(uno), 'x-client-name': 'cliente_uno' }],
+    [{ message: 'm' }, bearer(uno)],
+  ] as const) {
+    const url = 'message' in body ? '/send' : '/events';
+    const res = await f.post(url, body, { ...headers });
+    assert.equal(res.statusCode, 202, res.body);
+  }
+  assert.equal(await queueDepth(f.te.queue), 4, 'only the allowed requests were published');
+  // The documentation and probes need no key.
+  for (const url of ['/healthz', '/readyz', '/docs/json', '/metrics']) {
+    assert.equal((await f.inject({ method: 'GET', url })).statusCode, 200, url);
+  }
+});
+
+test('keys added or revoked while ingest runs take effect without a restart', async (t) => {
+  const f = await startIngest(t);
+  assert.equal((await f.post('/events', ev('cliente_uno'))).statusCode, 202, 'open mode at first');
+  const key = addKey(f.config.apiKeysFile, 'cliente_uno');
+  await waitFor(
+    'keyed mode',
+    async () => (await f.post('/events', ev('cliente_uno'))).statusCode === 401,
+    5000,
+  );
+  assert.equal((await f.post('/events', ev('cliente_uno'), bearer(key))).statusCode, 202);
+  revokeKeys(f.config.apiKeysFile, 'cliente_uno');
+  await waitFor(
+    'open mode again',
+    async () => (await f.post('/events', ev('cliente_uno'))).statusCode === 202,
+    5000,
+  );
+});
+
+test('`warren keys add` prints a key once and stores only its hash', async (t) => {
+  const te = testEnv('keys_cli');
+  t.after(() => te.cleanup());
+  const add = warren(['keys', 'add', 'cliente_uno'], te.env);
+  assert.equal(await add.exited, 0, add.output());
+  const key = add.stdout().trim();
+  assert.match(key, /^wrn_[A-Za-z0-9_-]{43}$/);
+  const text = readFileSync(te.env.API_KEYS_FILE!, 'utf8');
+  assert.ok(!text.includes(key), 'the key itself is not stored');
+  const file = JSON.parse(text) as { keys: { cliente: string; sha256: string }[] };
+  assert.deepEqual(
+    file.keys.map((k) => [k.cliente, k.sha256]),
+    [['cliente_uno', hashKey(key)]],
+  );
+  const list = warren(['keys', 'list'], te.env);
+  assert.equal(await list.exited, 0);
+  assert.match(list.stdout(), /^cliente_uno\t/);
+  const badName = warren(['keys', 'add', 'no spaces'], te.env);
+  assert.equal(await badName.exited, 2);
+  assert.match(badName.output(), /client name must be/);
+  const noName = warren(['keys', 'add'], te.env);
+  assert.equal(await noName.exited, 2);
+});
+
+test('rate limit: 429 rate_limited with Retry-After, per client, all or nothing', async (t) => {
+  const f = await startIngest(t, { RATE_LIMIT: '5', RATE_BURST: '10' });
+  const batch = (cliente: string, n: number) => Array.from({ length: n }, () => ev(cliente));
+  assert.equal((await f.post('/events', batch('cliente_uno', 10))).statusCode, 202, 'the burst passes');
+  const limited = await f.post('/events', batch('cliente_uno', 3));
+  assert.equal(limited.statusCode, 429);
+  assert.equal(json(limited).error, 'rate_limited');
+  assert.ok(Number(limited.headers['retry-after']) >= 1, 'Retry-After in seconds');
+  assert.equal(
+    (await f.post('/events', batch('cliente_dos', 3))).statusCode,
+    202,
+    'other clients unaffected',
+  );
+  const mixed = await f.post('/events', [...batch('cliente_tres', 1), ...batch('cliente_uno', 1)]);
+  assert.equal(mixed.statusCode, 429, 'one limited client refuses the whole request');
+  assert.equal((await f.post('/events', batch('cliente_tres', 10))).statusCode, 202, 'and took nothing');
+  const tooBig = await f.post('/events', batch('cliente_cuatro', 11));
+  assert.equal(tooBig.statusCode, 429);
+  assert.match(json<{ message: string }>(tooBig).message, /RATE_BURST/);
+  const sendLimited = await f.post('/send', { message: 'm' }, { 'x-client-name': 'cliente_uno' });
+  assert.equal(sendLimited.statusCode, 429, '/send counts too');
+  await waitFor(
+    'tokens refill at RATE_LIMIT per second',
+    async () => {
+      return (await f.post('/events', batch('cliente_uno', 3))).statusCode === 202;
+    },
+    5000,
+    200,
+  );
+  assert.equal(await queueDepth(f.te.queue), 10 + 3 + 10 + 3);
+});
