@@ -1,14 +1,15 @@
 // The analytics HTTP API (CONTRACT.md, "Analytics"): reports, time series, status, export and the
 // live stream. Built in-process for tests (inject), listened on by the service.
 import { Readable } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { WarrenError } from '../errors.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
 import type { AnalyticsHandler, BatchCommitted } from './consumer.js';
+import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
 import { iso, parseBucket, parseFilter } from './query.js';
-import type { CountRow, ExportRow, Store } from './store/types.js';
+import type { CountRow, Store } from './store/types.js';
 
 export interface QueueStatus {
   name: string;
@@ -69,7 +70,7 @@ export function byClient(rows: CountRow[]): {
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
   installErrorHandlers(app);
@@ -138,7 +139,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     }
     const rows = storeOrThrow(deps).exportRows(filter, bucket);
     reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
-    return reply.send(Readable.from(exportStream(rows, format)));
+    return reply.send(Readable.from(formatExport(rows, format)));
   });
 
   app.get('/api/v1/stream', (req, reply) => {
@@ -161,22 +162,4 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   return app;
-}
-
-async function* exportStream(rows: AsyncIterable<ExportRow>, format: 'ndjson' | 'csv') {
-  if (format === 'csv') yield 'cliente,evento,t,count\n';
-  let chunk = '';
-  for await (const r of rows) {
-    const t = iso(Number(r.t));
-    // Names follow the event contract (no commas or quotes), so CSV needs no quoting.
-    chunk +=
-      format === 'csv'
-        ? `${r.cliente},${r.evento},${t},${Number(r.count)}\n`
-        : `${JSON.stringify({ cliente: r.cliente, evento: r.evento, t, count: Number(r.count) })}\n`;
-    if (chunk.length > 64_000) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
 }

@@ -4,9 +4,10 @@
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
 import { ACK, type Outcome } from '../broker/consumer.js';
-import { type ParsedEvent, parseBody, reason } from '../event.js';
+import { type ParsedEvent, reason } from '../event.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store/types.js';
+import { parseDelivery, topicPrefix } from './topic.js';
 
 export interface Stats {
   processed: number;
@@ -27,12 +28,16 @@ export class AnalyticsHandler extends EventEmitter {
   readonly stats: Stats = { processed: 0, duplicates: 0, invalid: 0, withoutId: 0, lastBatchAt: undefined };
   /** Arrival-time rate: events counted per second, over the last few seconds. */
   private readonly window: { at: number; n: number }[] = [];
+  private readonly prefix: string[];
 
   constructor(
     private readonly store: () => Store | undefined,
     private readonly metrics: Metrics,
+    /** TOPIC_PATTERN: MQTT/STOMP events may name cliente and evento in their routing key. */
+    topicPattern: string,
   ) {
     super();
+    this.prefix = topicPrefix(topicPattern);
   }
 
   handle = async (batch: ConsumeMessage[]): Promise<Outcome[]> => {
@@ -42,7 +47,7 @@ export class AnalyticsHandler extends EventEmitter {
     const events: ParsedEvent[] = [];
     let invalid = 0;
     for (const msg of batch) {
-      const r = parseBody(msg.content);
+      const r = parseDelivery(msg.content, msg.fields.routingKey, this.prefix);
       if (!r.ok) {
         invalid++;
         outcomes.push({ deadLetter: reason(r.problems) });

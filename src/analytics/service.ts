@@ -12,6 +12,7 @@ import { declare } from '../topology.js';
 import { buildApi, type QueueStatus } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
 import { createMetrics } from './metrics.js';
+import { RetentionRunner } from './retention.js';
 import { createStore, type Store } from './store/index.js';
 
 export interface Analytics {
@@ -33,7 +34,7 @@ export function build(config: Config, log: Logger): Analytics {
   let storeUp = false;
   let statusChannel: Channel | undefined;
   let closing = false;
-  const handler = new AnalyticsHandler(() => (storeUp ? store : undefined), metrics);
+  const handler = new AnalyticsHandler(() => (storeUp ? store : undefined), metrics, config.topicPattern);
 
   broker.onConnect(async (conn) => {
     const ch = await conn.createChannel();
@@ -128,6 +129,13 @@ export function build(config: Config, log: Logger): Analytics {
     healthTimer.unref();
   }
 
+  // Dedupe window and rollups, every RETENTION_INTERVAL_S, only while the store answers.
+  const retention = new RetentionRunner(
+    () => (storeUp ? store : undefined),
+    config,
+    log.child({ part: 'retention' }),
+  );
+
   const app = buildApi({
     log,
     store: () => store,
@@ -147,6 +155,7 @@ export function build(config: Config, log: Logger): Analytics {
       void openStore();
       broker.start();
       watchStore();
+      retention.start();
       return port;
     },
     async close() {
@@ -155,6 +164,7 @@ export function build(config: Config, log: Logger): Analytics {
       await app.close();
       await consumer.close();
       await broker.close();
+      await retention.stop();
       await store?.close().catch(() => undefined);
     },
   };

@@ -13,14 +13,16 @@ import {
   type Filter,
   type Point,
   readMigrations,
+  rememberedFrom,
   type Store,
+  type StoreOptions,
 } from './types.js';
 
 const LEVELS = ['counts_minute', 'counts_hour', 'counts_day'] as const;
 // Any constant works; it only has to be the same in every Warren process.
 const MIGRATION_LOCK = 4_711_046;
 
-function where(filter: Filter, params: unknown[]): string {
+export function where(filter: Filter, params: unknown[]): string {
   const parts: string[] = [];
   const add = (sql: string, v: unknown) => {
     params.push(v);
@@ -42,7 +44,10 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
 
-  constructor(url: string) {
+  private readonly now: () => number;
+
+  constructor(url: string, opts: StoreOptions = {}) {
+    this.now = opts.now ?? Date.now;
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
     // An idle client losing its server (PostgreSQL restarted) must not crash the process.
     this.pool.on('error', () => undefined);
@@ -90,8 +95,11 @@ export class PostgresStore implements Store {
     try {
       await c.query('BEGIN');
       if (withId.size > 0) {
-        const ids = [...withId.keys()];
-        const ts = ids.map((id) => Math.floor(withId.get(id)!.ms / 1000));
+        // Sorted: two batches with overlapping ids wait on each other's inserts in one order,
+        // never in a cycle (unsorted, PostgreSQL aborts one with "deadlock detected").
+        const ids = [...withId.keys()].sort();
+        const arrival = Math.floor(this.now() / 1000);
+        const ts = ids.map((id) => rememberedFrom(withId.get(id)!.ms, arrival));
         const res = await c.query(
           'INSERT INTO seen_ids (id, t) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING id',
           [ids, ts],

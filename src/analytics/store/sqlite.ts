@@ -13,12 +13,14 @@ import {
   type Filter,
   type Point,
   readMigrations,
+  rememberedFrom,
   type Store,
+  type StoreOptions,
 } from './types.js';
 
 const LEVELS = ['counts_minute', 'counts_hour', 'counts_day'] as const;
 
-function where(filter: Filter): { sql: string; params: Record<string, unknown> } {
+export function where(filter: Filter): { sql: string; params: Record<string, unknown> } {
   const parts: string[] = [];
   const params: Record<string, unknown> = {};
   if (filter.from !== undefined) {
@@ -53,7 +55,18 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']> | undefined;
 
-  constructor(readonly path: string) {
+  private readonly now: () => number;
+
+  constructor(
+    readonly path: string,
+    opts: StoreOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    if (opts.readonly) {
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 10000');
+      return;
+    }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -99,6 +112,7 @@ export class SqliteStore implements Store {
         'ON CONFLICT (cliente, evento) DO UPDATE SET count = count + excluded.count',
     );
     const commit = db.transaction((events: ParsedEvent[]): CommitResult => {
+      const arrival = Math.floor(this.now() / 1000);
       const fresh: ParsedEvent[] = [];
       let duplicates = 0;
       let withoutId = 0;
@@ -106,7 +120,7 @@ export class SqliteStore implements Store {
         if (e.id === undefined) {
           withoutId++;
           fresh.push(e);
-        } else if (insertId.run(e.id, Math.floor(e.ms / 1000)).changes === 1) fresh.push(e);
+        } else if (insertId.run(e.id, rememberedFrom(e.ms, arrival)).changes === 1) fresh.push(e);
         else duplicates++;
       }
       const totals = new Map<string, { cliente: string; evento: string; n: number }>();

@@ -36,6 +36,23 @@ export interface ExportRow extends CountRow {
   t: number;
 }
 
+export interface StoreOptions {
+  /** The clock (epoch ms) for arrival times; tests and simulations inject one. */
+  now?: () => number;
+  /** SQLite only: open an existing file read-only (export), never create or migrate it. */
+  readonly?: boolean;
+}
+
+/**
+ * The time an id is remembered from (seen_ids.t): the later of its event time and its arrival.
+ * Pruning forgets ids whose t is older than DEDUPE_WINDOW_DAYS, so a late event (old timestamp,
+ * arriving now) is still remembered for the whole window after it arrived: a redelivery or a
+ * client's retry of it is not counted twice.
+ */
+export function rememberedFrom(eventMs: number, arrivalS: number): number {
+  return Math.max(Math.floor(eventMs / 1000), arrivalS);
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or upgrades the schema; safe when several processes start at once. */

@@ -1,5 +1,6 @@
 -- Ids of counted events: the unique key makes "count once" a property of the store.
--- t is the event time (epoch seconds), used by the dedupe-window pruning.
+-- t (epoch seconds) is when the id's memory starts: the later of its event time and its arrival
+-- (types.ts rememberedFrom); the dedupe-window pruning forgets ids by it.
 CREATE TABLE IF NOT EXISTS seen_ids (
   id TEXT PRIMARY KEY,
   t INTEGER NOT NULL

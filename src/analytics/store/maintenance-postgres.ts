@@ -1,0 +1,106 @@
+// Retention queries on PostgreSQL, where several analytics processes share the store.
+// - One runner at a time: a session-level pg_try_advisory_lock on the connection that does the
+//   work; it is released on unlock or when that connection dies.
+// - The race with counting: a rollup step locks the rows it takes (FOR UPDATE) in the same order
+//   the consumer upserts them (t, then cliente and evento in byte order, i.e. COLLATE "C"), so the
+//   two never deadlock; then deletes them and adds what the DELETE RETURNED to the coarser level,
+//   all in one statement. A commit that updated a taken row first makes the lock wait, and the
+//   DELETE returns the updated count (READ COMMITTED re-reads the newest row version). A commit
+//   that comes after waits on the row, finds it gone and inserts a fresh minute row
+//   (INSERT ... ON CONFLICT is atomic insert-or-update), which the next pass rolls up.
+import type pg from 'pg';
+import {
+  COARSER,
+  type Maintenance,
+  type MaintenanceSession,
+  mergeSpans,
+  type RollLevel,
+  SIZE,
+  TABLE,
+} from './maintenance.js';
+import { where } from './postgres.js';
+import type { Filter } from './types.js';
+
+// Any constant, the same in every Warren process (the migration lock is 4_711_046).
+const RETENTION_LOCK = 4_711_047;
+
+function rollSql(level: RollLevel): string {
+  const from = TABLE[level];
+  const to = TABLE[COARSER[level]];
+  const size = SIZE[COARSER[level]];
+  return (
+    `WITH taken AS (SELECT t, cliente, evento FROM ${from} WHERE t >= $1 AND t < $2 ` +
+    'ORDER BY t, cliente COLLATE "C", evento COLLATE "C" LIMIT $3 FOR UPDATE), ' +
+    `moved AS (DELETE FROM ${from} m USING taken k ` +
+    'WHERE m.t = k.t AND m.cliente = k.cliente AND m.evento = k.evento RETURNING m.t, m.cliente, m.evento, m.count), ' +
+    `added AS (INSERT INTO ${to} (t, cliente, evento, count) ` +
+    `SELECT t - ((t % ${size}) + ${size}) % ${size}, cliente, evento, SUM(count) FROM moved GROUP BY 1, 2, 3 ` +
+    'ORDER BY 1, cliente COLLATE "C", evento COLLATE "C" ' +
+    `ON CONFLICT (t, cliente, evento) DO UPDATE SET count = ${to}.count + excluded.count) ` +
+    'SELECT COUNT(*)::int AS n FROM moved'
+  );
+}
+
+export class PostgresMaintenance implements Maintenance {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async exclusive<T>(fn: (s: MaintenanceSession) => Promise<T>): Promise<T | undefined> {
+    const c = await this.pool.connect();
+    let locked = false;
+    try {
+      locked = (await c.query('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK])).rows[0].ok === true;
+      if (!locked) return undefined;
+      return await fn(session(c));
+    } finally {
+      if (locked) await c.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]).catch(() => undefined);
+      c.release();
+    }
+  }
+
+  async span(filter: Filter): Promise<{ min: number; max: number } | undefined> {
+    const rows = [];
+    for (const tbl of Object.values(TABLE)) {
+      const params: unknown[] = [];
+      const sql = `SELECT MIN(t)::float8 AS lo, MAX(t)::float8 AS hi FROM ${tbl} ${where(filter, params)}`;
+      rows.push((await this.pool.query(sql, params)).rows[0]);
+    }
+    return mergeSpans(rows);
+  }
+
+  async sizes() {
+    const n = async (tbl: string) =>
+      Number((await this.pool.query(`SELECT COUNT(*) AS n FROM ${tbl}`)).rows[0].n);
+    return {
+      seen_ids: await n('seen_ids'),
+      counts_minute: await n('counts_minute'),
+      counts_hour: await n('counts_hour'),
+      counts_day: await n('counts_day'),
+    };
+  }
+}
+
+// Each query runs on its own (autocommit): one statement, one short transaction.
+function session(c: pg.PoolClient): MaintenanceSession {
+  const one = async (sql: string, params: unknown[]) => (await c.query(sql, params)).rows[0];
+  return {
+    newestIdTime: async (notAfter) => {
+      const r = await one('SELECT MAX(t)::float8 AS t FROM seen_ids WHERE t <= $1', [notAfter]);
+      return r.t === null ? undefined : Number(r.t);
+    },
+    pruneIds: async (before, limit) =>
+      (
+        await c.query('DELETE FROM seen_ids WHERE id IN (SELECT id FROM seen_ids WHERE t < $1 LIMIT $2)', [
+          before,
+          limit,
+        ])
+      ).rowCount ?? 0,
+    oldestBucket: async (level, after, before) => {
+      const r = await one(`SELECT MIN(t)::float8 AS t FROM ${TABLE[level]} WHERE t >= $1 AND t < $2`, [
+        after,
+        before,
+      ]);
+      return r.t === null ? undefined : Number(r.t);
+    },
+    rollUp: async (level, start, end, limit) => (await one(rollSql(level), [start, end, limit])).n as number,
+  };
+}

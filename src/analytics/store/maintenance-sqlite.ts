@@ -1,0 +1,112 @@
+// Retention queries on SQLite. SQLite has one writer at a time: each call is one short IMMEDIATE
+// transaction, so the consumer's commits wait at most one batch (a few milliseconds), and a
+// `warren prune` in another process takes turns with analytics through the file lock.
+import {
+  COARSER,
+  type Maintenance,
+  type MaintenanceSession,
+  mergeSpans,
+  type RollLevel,
+  SIZE,
+  TABLE,
+} from './maintenance.js';
+import { type SqliteStore, where } from './sqlite.js';
+import type { Filter } from './types.js';
+
+// In-process guard: two stores on one file in one process (tests, `warren analytics` + a
+// simulation) run one pass at a time. Across processes a second runner is only wasted work: every
+// step is atomic and moves what it deletes, so two runners never change a total.
+const running = new Set<unknown>();
+
+export class SqliteMaintenance implements Maintenance {
+  constructor(private readonly store: SqliteStore) {}
+
+  async exclusive<T>(fn: (s: MaintenanceSession) => Promise<T>): Promise<T | undefined> {
+    const key = this.store.path === ':memory:' ? this.store.db : this.store.path;
+    if (running.has(key)) return undefined;
+    running.add(key);
+    try {
+      return await fn(this.session());
+    } finally {
+      running.delete(key);
+    }
+  }
+
+  private session(): MaintenanceSession {
+    const db = this.store.db;
+    const newest = db.prepare('SELECT MAX(t) AS t FROM seen_ids WHERE t <= ?');
+    const prune = db.prepare(
+      'DELETE FROM seen_ids WHERE id IN (SELECT id FROM seen_ids WHERE t < ? LIMIT ?)',
+    );
+    const oldest = {
+      minute: db.prepare('SELECT MIN(t) AS t FROM counts_minute WHERE t >= ? AND t < ?'),
+      hour: db.prepare('SELECT MIN(t) AS t FROM counts_hour WHERE t >= ? AND t < ?'),
+    };
+    const roll = { minute: this.roller('minute'), hour: this.roller('hour') };
+    return {
+      newestIdTime: async (notAfter) => (newest.get(notAfter) as { t: number | null }).t ?? undefined,
+      pruneIds: async (before, limit) => db.transaction(() => prune.run(before, limit).changes).immediate(),
+      oldestBucket: async (level, after, before) =>
+        (oldest[level].get(after, before) as { t: number | null }).t ?? undefined,
+      rollUp: async (level, start, end, limit) => roll[level].immediate(start, end, limit),
+    };
+  }
+
+  /** One transaction: delete a chunk of rows of `level` and add their counts to the coarser level. */
+  private roller(level: RollLevel) {
+    const db = this.store.db;
+    const from = TABLE[level];
+    const to = TABLE[COARSER[level]];
+    const size = SIZE[COARSER[level]];
+    const take = db.prepare(
+      `DELETE FROM ${from} WHERE (t, cliente, evento) IN ` +
+        `(SELECT t, cliente, evento FROM ${from} WHERE t >= ? AND t < ? LIMIT ?) ` +
+        'RETURNING t, cliente, evento, count',
+    );
+    const add = db.prepare(
+      `INSERT INTO ${to} (t, cliente, evento, count) VALUES (?, ?, ?, ?) ` +
+        'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
+    );
+    return db.transaction((start: number, end: number, limit: number): number => {
+      const rows = take.all(start, end, limit) as {
+        t: number;
+        cliente: string;
+        evento: string;
+        count: number;
+      }[];
+      const sums = new Map<string, { t: number; cliente: string; evento: string; n: number }>();
+      for (const r of rows) {
+        const t = Math.floor(r.t / size) * size;
+        const k = `${t}\u0000${r.cliente}\u0000${r.evento}`;
+        const s = sums.get(k);
+        if (s) s.n += r.count;
+        else sums.set(k, { t, cliente: r.cliente, evento: r.evento, n: r.count });
+      }
+      for (const s of sums.values()) add.run(s.t, s.cliente, s.evento, s.n);
+      return rows.length;
+    });
+  }
+
+  async span(filter: Filter): Promise<{ min: number; max: number } | undefined> {
+    const w = where(filter);
+    const rows = Object.values(TABLE).map(
+      (tbl) =>
+        this.store.db.prepare(`SELECT MIN(t) AS lo, MAX(t) AS hi FROM ${tbl} ${w.sql}`).get(w.params) as {
+          lo: unknown;
+          hi: unknown;
+        },
+    );
+    return mergeSpans(rows);
+  }
+
+  async sizes() {
+    const n = (tbl: string) =>
+      (this.store.db.prepare(`SELECT COUNT(*) AS n FROM ${tbl}`).get() as { n: number }).n;
+    return {
+      seen_ids: n('seen_ids'),
+      counts_minute: n('counts_minute'),
+      counts_hour: n('counts_hour'),
+      counts_day: n('counts_day'),
+    };
+  }
+}

@@ -1,0 +1,100 @@
+// Unit tests of cliente/evento taken from an MQTT/STOMP routing key (topic.ts): the body wins,
+// the key fills only what the body omits, a bad or ambiguous key never counts a wrong event.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { reason } from '../event.js';
+import { namesFromRoutingKey, parseDelivery, topicPrefix } from './topic.js';
+
+const TS = '2025-04-13T12:00:00Z';
+const body = (o: Record<string, unknown>) => JSON.stringify(o);
+const prefix = topicPrefix('eventos.#');
+
+describe('topicPrefix', () => {
+  it('is the pattern up to its first wildcard', () => {
+    assert.deepEqual(topicPrefix('eventos.#'), ['eventos']);
+    assert.deepEqual(topicPrefix('t_1a2b.#'), ['t_1a2b']);
+    assert.deepEqual(topicPrefix('app.eventos.*.*'), ['app', 'eventos']);
+    assert.deepEqual(topicPrefix('#'), []);
+  });
+});
+
+describe('namesFromRoutingKey', () => {
+  it('reads <prefix>.<cliente>.<evento>', () => {
+    assert.deepEqual(namesFromRoutingKey('eventos.cliente_uno.click', prefix), {
+      cliente: 'cliente_uno',
+      evento: 'click',
+    });
+    assert.deepEqual(namesFromRoutingKey('uno.click', []), { cliente: 'uno', evento: 'click' });
+  });
+
+  it('names nothing for any other key, including ambiguous dotted names', () => {
+    for (const key of ['', 'eventos', 'eventos.uno', 'eventos.uno.page.view', 'otros.uno.click']) {
+      assert.equal(namesFromRoutingKey(key, prefix), undefined, key);
+    }
+  });
+});
+
+describe('parseDelivery', () => {
+  it('fills a missing cliente and evento from the key', () => {
+    const r = parseDelivery(body({ timestamp: TS }), 'eventos.cliente_uno.click', prefix);
+    assert.ok(r.ok);
+    assert.equal(r.event.cliente, 'cliente_uno');
+    assert.equal(r.event.evento, 'click');
+    assert.equal(r.event.id, undefined);
+  });
+
+  it("keeps the body's own values over the key's", () => {
+    const r = parseDelivery(
+      body({ id: 'a', cliente: 'cliente_dos', timestamp: TS }),
+      'eventos.cliente_uno.click',
+      prefix,
+    );
+    assert.ok(r.ok);
+    assert.equal(r.event.cliente, 'cliente_dos');
+    assert.equal(r.event.evento, 'click');
+    assert.equal(r.event.id, 'a');
+  });
+
+  it('treats null as omitted, like the contract', () => {
+    const r = parseDelivery(body({ cliente: null, evento: 'x', timestamp: TS }), 'eventos.uno.click', prefix);
+    assert.ok(r.ok);
+    assert.equal(r.event.cliente, 'uno');
+  });
+
+  it('rejects a name from the key that breaks the rules, and says where it came from', () => {
+    // An MQTT topic level with a character the contract forbids (`@` is not allowed in cliente).
+    const r = parseDelivery(body({ timestamp: TS }), 'eventos.uno@x.click', prefix);
+    assert.ok(!r.ok);
+    assert.match(reason(r.problems), /cliente: .*taken from the routing key "eventos\.uno@x\.click"/);
+  });
+
+  it('says why nothing was taken from a key of the wrong shape', () => {
+    const r = parseDelivery(body({ timestamp: TS }), 'eventos.uno.page.view', prefix);
+    assert.ok(!r.ok);
+    assert.match(reason(r.problems), /cliente: required.*not eventos\.<cliente>\.<evento>/);
+  });
+
+  it('is parseBody for a Warren publisher (empty routing key)', () => {
+    const ok = parseDelivery(body({ cliente: 'uno', evento: 'click', timestamp: TS }), '', prefix);
+    assert.ok(ok.ok);
+    const bad = parseDelivery(body({ timestamp: TS }), '', prefix);
+    assert.ok(!bad.ok);
+    assert.doesNotMatch(reason(bad.problems), /routing key/);
+  });
+
+  it('still rejects bodies that are not a JSON object', () => {
+    for (const b of ['not json', '[1]', '42', 'null']) {
+      const r = parseDelivery(b, 'eventos.uno.click', prefix);
+      assert.ok(!r.ok, b);
+    }
+  });
+
+  it('still checks the rest of the body', () => {
+    const r = parseDelivery(body({ timestamp: 'yesterday' }), 'eventos.uno.click', prefix);
+    assert.ok(!r.ok);
+    assert.deepEqual(
+      r.problems.map((p) => p.field),
+      ['timestamp'],
+    );
+  });
+});
