@@ -1,0 +1,155 @@
+// `warren dlq list | replay`: see why events were dead-lettered, and send them back through the
+// event contract once the cause is fixed (see src/audit/deadletters.ts for how nothing is lost).
+import amqp from 'amqplib';
+import { topicPrefix } from '../analytics/topic.js';
+import {
+  type DeadLetter,
+  type Held,
+  type ReplayResult,
+  release,
+  replay,
+  scan,
+  select,
+} from '../audit/deadletters.js';
+import { redact } from '../broker/connection.js';
+import { type CommandContext, type CommandSpec, UsageError } from '../cli.js';
+import { type Config, deadLetterNames } from '../config.js';
+import { describe } from '../errors.js';
+import { declare } from '../topology.js';
+
+/** One connection to the first node that answers, with the topology declared. */
+export async function connectBroker(config: Config, name: string): Promise<amqp.ChannelModel> {
+  let lastErr: unknown;
+  for (const url of config.amqpUrls) {
+    try {
+      const conn = await amqp.connect(url, { clientProperties: { connection_name: name } });
+      conn.on('error', () => undefined);
+      const ch = await conn.createChannel();
+      try {
+        await declare(ch, config, { audit: config.audit });
+      } finally {
+        await ch.close().catch(() => undefined);
+      }
+      return conn;
+    } catch (err) {
+      lastErr = err;
+      process.stderr.write(`warren: cannot use ${redact(url)}: ${describe(err)}\n`);
+    }
+  }
+  throw new Error(
+    `RabbitMQ is not usable (${describe(lastErr)}); start it with \`rabbitmq-server -detached\` or set AMQP_URL`,
+  );
+}
+
+function show(d: DeadLetter): string {
+  const head = [
+    `#${d.position}`,
+    `id=${d.id ?? '(none)'}`,
+    `cliente=${d.cliente ?? '(unreadable)'}`,
+    `time=${d.time ?? '(unknown)'}`,
+    `death=${d.death ?? '(unknown)'}`,
+  ].join('  ');
+  return `${head}\n    reason: ${d.reason}\n    body:   ${JSON.stringify(d.preview).slice(1, -1)}\n`;
+}
+
+function limitOf(values: CommandContext['values']): number {
+  const raw = values.limit;
+  if (raw === undefined) return 10_000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--limit must be a whole number >= 1, got "${raw}"`);
+  return n;
+}
+
+function targetsOf(held: Held[], values: CommandContext['values']): Held[] {
+  const id = values.id as string | undefined;
+  if (values.all === true && id !== undefined) throw new UsageError('give --all or --id, not both');
+  if (values.all === true) return held;
+  if (id === undefined)
+    throw new UsageError('dlq replay needs --all or --id ID (an id, or a position from `dlq list`)');
+  return select(held, id);
+}
+
+function report(r: ReplayResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  for (const d of r.replayed) process.stdout.write(`#${d.position} id=${d.id ?? '(none)'}: replayed\n`);
+  for (const d of r.invalid)
+    process.stdout.write(
+      `#${d.position} id=${d.id ?? '(none)'}: still invalid, left in the DLQ: ${d.reason}\n`,
+    );
+  for (const d of r.unroutable)
+    process.stdout.write(
+      `#${d.position} id=${d.id ?? '(none)'}: the exchange routed it nowhere; left in the DLQ\n`,
+    );
+  process.stdout.write(
+    `${r.replayed.length} replayed, ${r.invalid.length} still invalid, ${r.unroutable.length} unroutable\n`,
+  );
+}
+
+async function run({ config, log, values, positionals }: CommandContext): Promise<number> {
+  const [sub, ...extra] = positionals;
+  if ((sub !== 'list' && sub !== 'replay') || extra.length > 0)
+    throw new UsageError('usage: warren dlq list [--json] | warren dlq replay --all | --id ID');
+  const limit = limitOf(values);
+  const json = values.json === true;
+  const { dlq } = deadLetterNames(config);
+  const conn = await connectBroker(config, `warren-dlq-${sub}`);
+  try {
+    const get = await conn.createChannel();
+    const held = await scan(get, dlq, limit, topicPrefix(config.topicPattern));
+    if (held.length === limit) log.warn({ limit }, `read the first ${limit} dead letters only (--limit)`);
+    try {
+      if (sub === 'list') {
+        if (json)
+          process.stdout.write(
+            `${JSON.stringify(
+              held.map((h) => h.info),
+              null,
+              2,
+            )}\n`,
+          );
+        else for (const h of held) process.stdout.write(show(h.info));
+        process.stderr.write(`${held.length} dead letters in ${dlq} (left in place)\n`);
+        return 0;
+      }
+      const targets = targetsOf(held, values);
+      if (targets.length === 0) {
+        process.stderr.write(
+          `warren dlq: no dead letter matches --id ${values.id} in ${dlq}; see \`warren dlq list\`\n`,
+        );
+        return 1;
+      }
+      const pub = await conn.createConfirmChannel();
+      const result = await replay(get, pub, config.exchange, targets);
+      report(result, json);
+      return result.unroutable.length ? 1 : 0;
+    } finally {
+      release(get);
+      await get.close().catch(() => undefined);
+    }
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+export const command: CommandSpec = {
+  summary: 'list the dead-letter queue with reasons, or replay dead letters through validation',
+  usage: 'warren dlq list [--json] [--limit N]  |  warren dlq replay (--all | --id ID) [--json]',
+  options: {
+    json: { type: 'boolean' },
+    all: { type: 'boolean' },
+    id: { type: 'string' },
+    limit: { type: 'string' },
+  },
+  help: {
+    json: 'machine-readable output on stdout',
+    all: 'replay: every dead letter',
+    id: 'replay: the dead letter with this event id or message_id, or at this position (N or #N) of `dlq list`',
+    limit: 'read at most N dead letters (default 10000); the rest stay untouched',
+  },
+  allowPositionals: true,
+  run,
+};

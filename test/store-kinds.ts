@@ -1,0 +1,91 @@
+// The two store factories the conformance suites loop over: each fresh() gives an empty database
+// of its own (a temporary SQLite file, or a new PostgreSQL database) and drop() removes it.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PostgresStore } from '../src/analytics/store/postgres.js';
+import { SqliteStore } from '../src/analytics/store/sqlite.js';
+import type { CountRow, Store } from '../src/analytics/store/types.js';
+import { type ParsedEvent, parse } from '../src/event.js';
+import { pgDatabase } from './helpers.js';
+
+export interface FreshDb {
+  /** DATABASE_URL of this database. */
+  url: string;
+  /** A new store (its own connection or pool), not migrated yet. */
+  open(): Store;
+  /** Runs raw SQL on a store of this kind (for checks the Store interface does not offer). */
+  sql(store: Store, query: string): Promise<Record<string, unknown>[]>;
+  drop(): Promise<void>;
+}
+
+export interface Kind {
+  name: 'sqlite' | 'postgres';
+  fresh(): Promise<FreshDb>;
+}
+
+export const kinds: Kind[] = [
+  {
+    name: 'sqlite',
+    async fresh() {
+      const dir = mkdtempSync(join(tmpdir(), 'warren-store-'));
+      const path = join(dir, 'warren.db');
+      return {
+        url: `sqlite:${path}`,
+        open: () => new SqliteStore(path),
+        sql: async (s, q) => (s as SqliteStore).db.prepare(q).all() as Record<string, unknown>[],
+        drop: async () => rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    async fresh() {
+      const db = await pgDatabase(`store_${randomBytes(4).toString('hex')}`);
+      return {
+        url: db.url,
+        open: () => new PostgresStore(db.url),
+        sql: async (s, q) => (await (s as PostgresStore).pool.query(q)).rows,
+        drop: db.drop,
+      };
+    },
+  },
+];
+
+/** Runs fn on a migrated store over a fresh database, and always cleans up. */
+export async function withStore(
+  kind: Kind,
+  fn: (store: Store, db: FreshDb, opened: Store[]) => Promise<void>,
+): Promise<void> {
+  const db = await kind.fresh();
+  const opened: Store[] = [];
+  try {
+    const store = db.open();
+    opened.push(store);
+    await store.migrate();
+    await fn(store, db, opened);
+  } finally {
+    for (const s of opened) await s.close().catch(() => undefined);
+    await db.drop();
+  }
+}
+
+/** An event checked by the one contract (event.ts), so `ms` is computed the production way. */
+export function ev(id: string | undefined, cliente: string, evento: string, timestamp: string): ParsedEvent {
+  const r = parse(id === undefined ? { cliente, evento, timestamp } : { id, cliente, evento, timestamp });
+  if (!r.ok) throw new Error(`test event is invalid: ${JSON.stringify(r.problems)}`);
+  return r.event;
+}
+
+/** Rows as sorted "cliente/evento=count" strings, so both dialects compare the same way. */
+export function rows(list: CountRow[]): string[] {
+  return list
+    .filter((r) => Number(r.count) !== 0)
+    .map((r) => `${r.cliente}/${r.evento}=${Number(r.count)}`)
+    .sort();
+}
+
+export function iso(seconds: number | string): string {
+  return new Date(Number(seconds) * 1000).toISOString().replace('.000Z', 'Z');
+}
