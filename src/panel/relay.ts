@@ -1,0 +1,132 @@
+// The panel reaches analytics over HTTP only (CONTRACT.md: it never talks to RabbitMQ). The page
+// calls relative `api/<name>` paths on the panel, so it works behind Traefik's strip-panel
+// middleware; these routes forward them to ANALYTICS_URL `/api/v1/<name>`.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { describe } from '../errors.js';
+import { errorBody } from '../http.js';
+import type { Logger } from '../log.js';
+
+/** The analytics endpoints the page reads; nothing else is forwarded. */
+const JSON_ROUTES = ['report', 'timeseries', 'status'] as const;
+const CONNECT_TIMEOUT_MS = 4000;
+/** Analytics pings every 15 s; a silent stream for longer than this is a dead one. */
+const STREAM_IDLE_MS = 40_000;
+
+export interface Relay {
+  /** Whether analytics answers its /healthz right now. */
+  probe(): Promise<boolean>;
+  /** Ends every open stream (on shutdown). */
+  close(): void;
+}
+
+function query(req: FastifyRequest): string {
+  const i = req.url.indexOf('?');
+  return i < 0 ? '' : req.url.slice(i);
+}
+
+function unavailable(reply: FastifyReply, base: string, err: unknown): FastifyReply {
+  return reply
+    .status(503)
+    .header('retry-after', '2')
+    .header('cache-control', 'no-store')
+    .send(
+      errorBody(
+        'analytics_unavailable',
+        `Analytics is not answering at ${base} (${describe(err)}); start it (\`warren analytics\`) or check ANALYTICS_URL.`,
+      ),
+    );
+}
+
+export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Logger): Relay {
+  const base = analyticsUrl.replace(/\/+$/, '');
+  const streams = new Set<AbortController>();
+
+  for (const name of JSON_ROUTES) {
+    app.get(`/api/${name}`, async (req, reply) => {
+      let res: Response;
+      try {
+        res = await fetch(`${base}/api/v1/${name}${query(req)}`, {
+          signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
+          headers: { accept: 'application/json' },
+        });
+      } catch (err) {
+        return unavailable(reply, base, err);
+      }
+      const body = await res.text();
+      return reply
+        .status(res.status)
+        .header('cache-control', 'no-store')
+        .type(res.headers.get('content-type') ?? 'application/json')
+        .send(body);
+    });
+  }
+
+  app.get('/api/stream', async (req, reply) => {
+    const ac = new AbortController();
+    const connectTimer = setTimeout(() => ac.abort(new Error('no answer in time')), CONNECT_TIMEOUT_MS);
+    let res: Response;
+    try {
+      res = await fetch(`${base}/api/v1/stream`, {
+        signal: ac.signal,
+        headers: { accept: 'text/event-stream' },
+      });
+    } catch (err) {
+      return unavailable(reply, base, err);
+    } finally {
+      clearTimeout(connectTimer);
+    }
+    if (!res.ok || !res.body) {
+      ac.abort();
+      return unavailable(reply, base, new Error(`status ${res.status}`));
+    }
+    reply.hijack();
+    // Headers go out only once analytics answered, so the page's EventSource `open` means "live".
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+    });
+    streams.add(ac);
+    req.raw.on('close', () => ac.abort());
+    await pipeStream(res.body, reply, ac, log);
+    streams.delete(ac);
+  });
+
+  return {
+    async probe() {
+      try {
+        const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1500) });
+        await res.body?.cancel();
+        return res.ok;
+      } catch {
+        return false;
+      }
+    },
+    close() {
+      for (const ac of streams) ac.abort();
+    },
+  };
+}
+
+/** Copies the upstream stream to the page; ends it when either side goes away or goes silent. */
+async function pipeStream(
+  body: ReadableStream<Uint8Array>,
+  reply: FastifyReply,
+  ac: AbortController,
+  log: Logger,
+): Promise<void> {
+  let idle = setTimeout(() => ac.abort(), STREAM_IDLE_MS);
+  try {
+    for await (const chunk of body) {
+      reply.raw.write(chunk);
+      clearTimeout(idle);
+      idle = setTimeout(() => ac.abort(), STREAM_IDLE_MS);
+    }
+  } catch (err) {
+    if (!ac.signal.aborted) log.debug({ err: describe(err) }, 'analytics stream ended');
+  } finally {
+    clearTimeout(idle);
+    // Ending the response makes the page's EventSource reconnect (and see analytics' state then).
+    reply.raw.end();
+  }
+}

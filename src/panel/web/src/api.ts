@@ -1,0 +1,80 @@
+// The analytics API as the panel relays it (relative `api/...` paths: they resolve against the
+// page's <base>, so they work at /panel, /panel/ and directly on the panel's port).
+
+export interface ReportClient {
+  cliente: string;
+  total: number;
+  eventos: Record<string, number>;
+}
+
+export interface Report {
+  from: string | null;
+  to: string | null;
+  total: number;
+  clientes: ReportClient[];
+}
+
+export interface Point {
+  t: string;
+  count: number;
+}
+
+export interface Series {
+  bucket: 'minute' | 'hour' | 'day';
+  points: Point[];
+}
+
+export interface Status {
+  queue: { name: string; messages: number | null; consumers: number | null };
+  deadLetters: number | null;
+  processed: number;
+  duplicates: number;
+  invalid: number;
+  eventsPerSecond?: number;
+  lastBatchAt?: string | null;
+}
+
+/** Which side failed: analytics (the relay said so) or the panel server itself. */
+export type FailureKind = 'analytics' | 'panel';
+
+export class FetchError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TIMEOUT_MS = 6000;
+
+async function getJson<T>(path: string, params: Record<string, string | undefined> = {}): Promise<T> {
+  const url = new URL(path, document.baseURI);
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), cache: 'no-store' });
+  } catch (err) {
+    throw new FetchError('panel', err instanceof Error ? err.message : String(err));
+  }
+  const body = (await res.json().catch(() => undefined)) as { error?: string; message?: string } | undefined;
+  if (!res.ok) {
+    // 503 comes from the relay (analytics unreachable) or from analytics (store not ready).
+    const kind = res.status === 503 || body?.error === 'analytics_unavailable' ? 'analytics' : 'panel';
+    throw new FetchError(kind, body?.message ?? `HTTP ${res.status}`);
+  }
+  if (body === undefined) throw new FetchError('panel', 'the answer was not JSON');
+  return body as T;
+}
+
+export function fetchReport(from?: string): Promise<Report> {
+  return getJson<Report>('api/report', { from });
+}
+
+export function fetchSeries(from: string, bucket: string, cliente?: string): Promise<Series> {
+  return getJson<Series>('api/timeseries', { from, bucket, cliente });
+}
+
+export function fetchStatus(): Promise<Status> {
+  return getJson<Status>('api/status');
+}
