@@ -1,0 +1,126 @@
+// Traefik's static and dynamic (file provider) configuration for Warren, as plain objects.
+// The router names, rules and middlewares here are the contract's (CONTRACT.md, "Traefik
+// routers"); docker-compose.yml carries the same ones as labels, and test/compose.test.ts
+// checks that both agree.
+import bcrypt from 'bcryptjs';
+
+/** Router name → rule and entrypoint, shared by the file provider and the compose labels. */
+export const ROUTES = {
+  panel: { rule: 'PathPrefix(`/panel`)', entryPoint: 'web' },
+  analytics: { rule: 'Path(`/reporte`) || PathPrefix(`/api`)', entryPoint: 'web' },
+  ingest: { rule: 'Path(`/send`) || Path(`/events`) || Path(`/warren.js`)', entryPoint: 'web' },
+  dashboard: { rule: 'PathPrefix(`/api`) || PathPrefix(`/dashboard`)', entryPoint: 'traefik' },
+} as const;
+
+export type RouterName = keyof typeof ROUTES;
+
+/** Where the web entrypoint sends each router's requests. */
+export interface Backends {
+  panelUrl: string;
+  analyticsUrl: string;
+  /** Every ingest instance; Traefik balances over those whose /healthz answers. */
+  ingestUrls: string[];
+}
+
+export interface TraefikSettings extends Backends {
+  /** Address to bind the entrypoints to; '' or 0.0.0.0 means every interface. */
+  host: string;
+  proxyPort: number;
+  apiPort: number;
+  /** htpasswd lines (user:hash); when given, the dashboard and API ask for them (401 otherwise). */
+  dashboardUsers?: string[];
+  /** Requests per second per client IP on the ingest router; 0 or undefined for no limit. */
+  rateLimit?: number;
+}
+
+/**
+ * Active health check of every ingest instance (CONTRACT.md: load-balanced, health-checked). It
+ * checks liveness (/healthz), not /readyz: while RabbitMQ is away every instance is unready, and
+ * Traefik would answer its own plain-text 503; a live instance answers the contract's JSON
+ * `broker_unavailable` with Retry-After instead, so clients know to retry.
+ */
+export const INGEST_HEALTH_CHECK = { path: '/healthz', interval: '1s', timeout: '1s' } as const;
+/**
+ * Traefik resends a request only when no instance took it (connection refused: a dead instance
+ * before the health check noticed); once a POST reached an instance it is never sent twice,
+ * so a retry cannot publish an event twice.
+ */
+export const INGEST_RETRY = { attempts: 3, initialInterval: '100ms' } as const;
+
+/** One htpasswd line with a bcrypt hash (Traefik's basicAuth accepts $2a$/$2b$/$2y$). */
+export function htpasswd(user: string, password: string): string {
+  if (user.includes(':')) throw new Error('a dashboard user name cannot contain ":"');
+  return `${user}:${bcrypt.hashSync(password, 10)}`;
+}
+
+function bindAddress(host: string, port: number): string {
+  return `${host === '0.0.0.0' || host === '::' ? '' : host}:${port}`;
+}
+
+export function renderStatic(
+  s: Pick<TraefikSettings, 'host' | 'proxyPort' | 'apiPort'>,
+  dynamicFile: string,
+) {
+  return {
+    global: { checkNewVersion: false, sendAnonymousUsage: false },
+    entryPoints: {
+      web: { address: bindAddress(s.host, s.proxyPort) },
+      // Named `traefik` so the API and dashboard live here only, through the explicit
+      // `dashboard` router (never api.insecure, which would open them without auth).
+      traefik: { address: bindAddress(s.host, s.apiPort) },
+    },
+    api: { dashboard: true },
+    ping: { entryPoint: 'traefik' },
+    providers: { file: { filename: dynamicFile, watch: true } },
+    // Warren's own services log every request; Traefik reports errors only, access log off.
+    log: { level: 'ERROR' },
+  };
+}
+
+type Router = { rule: string; entryPoints: string[]; service: string; middlewares?: string[] };
+
+function router(name: RouterName, service: string, middlewares: string[]): Router {
+  const r: Router = { rule: ROUTES[name].rule, entryPoints: [ROUTES[name].entryPoint], service };
+  if (middlewares.length) r.middlewares = middlewares;
+  return r;
+}
+
+const servers = (urls: string[]) => urls.map((url) => ({ url }));
+
+export function renderDynamic(s: TraefikSettings) {
+  const middlewares: Record<string, unknown> = {
+    'strip-panel': { stripPrefix: { prefixes: ['/panel'] } },
+    'ingest-retry': { retry: { ...INGEST_RETRY } },
+  };
+  const ingestMiddlewares = ['ingest-retry'];
+  if (s.rateLimit && s.rateLimit > 0) {
+    middlewares['ingest-ratelimit'] = { rateLimit: { average: s.rateLimit, burst: s.rateLimit * 2 } };
+    ingestMiddlewares.push('ingest-ratelimit');
+  }
+  const dashboardMiddlewares: string[] = [];
+  if (s.dashboardUsers?.length) {
+    middlewares['dashboard-auth'] = { basicAuth: { users: s.dashboardUsers } };
+    dashboardMiddlewares.push('dashboard-auth');
+  }
+  if (s.ingestUrls.length === 0) throw new Error('Traefik needs at least one ingest instance URL');
+  return {
+    http: {
+      routers: {
+        panel: router('panel', 'panel', ['strip-panel']),
+        analytics: router('analytics', 'analytics', []),
+        ingest: router('ingest', 'ingest', ingestMiddlewares),
+        dashboard: router('dashboard', 'api@internal', dashboardMiddlewares),
+      },
+      middlewares,
+      services: {
+        panel: { loadBalancer: { servers: servers([s.panelUrl]) } },
+        analytics: { loadBalancer: { servers: servers([s.analyticsUrl]) } },
+        ingest: {
+          loadBalancer: { servers: servers(s.ingestUrls), healthCheck: { ...INGEST_HEALTH_CHECK } },
+        },
+      },
+    },
+  };
+}
+
+export type DynamicConfig = ReturnType<typeof renderDynamic>;

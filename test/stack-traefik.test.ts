@@ -1,0 +1,214 @@
+// Traefik as Warren configures it (src/stack/traefik*.ts), run for real in front of small HTTP
+// servers that echo what reached them: the routers, strip-panel, the ingest load balancing and
+// its failover, and the dashboard's basic auth. Also the port check of `warren up`.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../src/log.js';
+import { planPorts } from '../src/stack/ports.js';
+import { basicAuthHeader, type RunningTraefik, startTraefik } from '../src/stack/traefik.js';
+import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
+
+interface Seen {
+  backend: string;
+  method: string;
+  url: string;
+  prefix: string | null;
+  body: string;
+}
+
+/** An HTTP server that answers every request with what it saw, as JSON. */
+async function echo(backend: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => {
+      body += d.toString();
+    });
+    req.on('end', () => {
+      const seen: Seen = {
+        backend,
+        method: req.method ?? '',
+        url: req.url ?? '',
+        prefix: (req.headers['x-forwarded-prefix'] as string | undefined) ?? null,
+        body,
+      };
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(seen));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+const log = createLogger('error', 'test');
+const quiet = () => undefined;
+
+describe('Traefik with the file-provider config', () => {
+  const env = testEnv('traefik');
+  const servers: Server[] = [];
+  let traefik: RunningTraefik;
+  let ingest1: Server;
+
+  before(async () => {
+    const [panel, analytics, i1, i2] = await Promise.all([
+      echo('panel'),
+      echo('analytics'),
+      echo('ingest-1'),
+      echo('ingest-2'),
+    ]);
+    servers.push(panel.server, analytics.server, i1.server, i2.server);
+    ingest1 = i1.server;
+    traefik = await startTraefik({
+      dir: join(env.dir, 'traefik'),
+      host: '127.0.0.1',
+      proxyPort: await freePort(),
+      apiPort: await freePort(),
+      panelUrl: panel.url,
+      analyticsUrl: analytics.url,
+      ingestUrls: [i1.url, i2.url],
+      log,
+      out: quiet,
+    });
+  });
+
+  after(async () => {
+    await traefik?.stop();
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    await env.cleanup();
+  });
+
+  test('the API lists the four routers; the dashboard is open without credentials', async () => {
+    const { status, body } = await getJson<{ name: string; middlewares?: string[] }[]>(
+      `${traefik.apiUrl}/api/http/routers`,
+    );
+    assert.equal(status, 200);
+    // Traefik adds its own internal routers (ping@internal); ours come from the file provider.
+    const names = body
+      .map((r) => r.name)
+      .filter((n) => n.endsWith('@file'))
+      .sort();
+    assert.deepEqual(names, ['analytics@file', 'dashboard@file', 'ingest@file', 'panel@file']);
+    assert.deepEqual(body.find((r) => r.name === 'panel@file')?.middlewares, ['strip-panel@file']);
+    assert.equal((await fetch(`${traefik.apiUrl}/dashboard/`)).status, 200);
+  });
+
+  test('/panel and /panel/ reach the panel at / with X-Forwarded-Prefix, assets under it', async () => {
+    for (const path of ['/panel', '/panel/']) {
+      const { body } = await getJson<Seen>(`${traefik.proxyUrl}${path}`);
+      assert.deepEqual([body.backend, body.url, body.prefix], ['panel', '/', '/panel'], path);
+    }
+    const { body } = await getJson<Seen>(`${traefik.proxyUrl}/panel/app.js`);
+    assert.deepEqual([body.backend, body.url], ['panel', '/app.js']);
+  });
+
+  test('/reporte and /api/… reach analytics unchanged; other paths are 404', async () => {
+    for (const path of ['/reporte', '/api/v1/report?cliente=a']) {
+      const { body } = await getJson<Seen>(`${traefik.proxyUrl}${path}`);
+      assert.deepEqual([body.backend, body.url], ['analytics', path]);
+    }
+    assert.equal((await fetch(`${traefik.proxyUrl}/dashboard/`)).status, 404);
+    assert.equal((await fetch(`${traefik.proxyUrl}/reporte/x`)).status, 404);
+  });
+
+  test('POST /send and /events are spread over both ingest instances, and fail over', async () => {
+    const post = async (path: string) => {
+      const res = await fetch(`${traefik.proxyUrl}${path}`, { method: 'POST', body: '{"message":"hola"}' });
+      assert.equal(res.status, 200);
+      const seen = (await res.json()) as Seen;
+      assert.equal(seen.body, '{"message":"hola"}');
+      return seen.backend;
+    };
+    const hits: string[] = [];
+    for (let i = 0; i < 10; i++) hits.push(await post(i % 2 ? '/send' : '/events'));
+    assert.deepEqual([...new Set(hits)].sort(), ['ingest-1', 'ingest-2']);
+
+    // A dead instance refuses connections; Traefik sends those requests to the other one. A request
+    // racing the close on a pooled keep-alive connection may still get a 502 (the client retries).
+    ingest1.closeAllConnections();
+    await new Promise((r) => ingest1.close(r));
+    await waitFor('the other instance answering', async () => {
+      const res = await fetch(`${traefik.proxyUrl}/events`, { method: 'POST', body: '{"message":"hola"}' });
+      return res.status === 200 && ((await res.json()) as Seen).backend === 'ingest-2';
+    });
+    const after: string[] = [];
+    for (let i = 0; i < 10; i++) after.push(await post('/events'));
+    assert.deepEqual([...new Set(after)], ['ingest-2']);
+  });
+});
+
+test('with dashboard credentials the API and dashboard answer 401 without them', async () => {
+  const env = testEnv('traefik_auth');
+  const backend = await echo('any');
+  const traefik = await startTraefik({
+    dir: join(env.dir, 'traefik'),
+    host: '127.0.0.1',
+    proxyPort: await freePort(),
+    apiPort: await freePort(),
+    panelUrl: backend.url,
+    analyticsUrl: backend.url,
+    ingestUrls: [backend.url],
+    dashboard: { user: 'admin', password: 's3cret pass' },
+    log,
+    out: quiet,
+  });
+  try {
+    for (const path of ['/api/http/routers', '/dashboard/']) {
+      const url = `${traefik.apiUrl}${path}`;
+      const none = await fetch(url);
+      assert.equal(none.status, 401, path);
+      assert.match(none.headers.get('www-authenticate') ?? '', /^Basic/);
+      const wrong = await fetch(url, { headers: { authorization: basicAuthHeader('admin', 'nope') } });
+      assert.equal(wrong.status, 401, path);
+      const right = await fetch(url, { headers: { authorization: basicAuthHeader('admin', 's3cret pass') } });
+      assert.equal(right.status, 200, path);
+    }
+    // The web entrypoint is not behind the dashboard's auth.
+    assert.equal((await fetch(`${traefik.proxyUrl}/reporte`)).status, 200);
+  } finally {
+    await traefik.stop();
+    backend.server.close();
+    await env.cleanup();
+  }
+});
+
+test('a taken port is reported by the variable that sets it', async () => {
+  const holder = createTcpServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const addr = holder.address();
+  const taken = typeof addr === 'object' && addr ? addr.port : 0;
+  try {
+    await assert.rejects(
+      planPorts('127.0.0.1', [
+        { who: 'analytics', variable: 'ANALYTICS_PORT', port: 0 },
+        { who: 'ingest-2', variable: 'INGEST_PORT+1', port: taken },
+      ]),
+      new RegExp(`port ${taken} \\(INGEST_PORT\\+1, for ingest-2\\) is already in use; .* set INGEST_PORT$`),
+    );
+    await assert.rejects(
+      planPorts('127.0.0.1', [
+        { who: 'analytics', variable: 'ANALYTICS_PORT', port: 5999 },
+        { who: 'panel', variable: 'PANEL_PORT', port: 5999 },
+      ]),
+      /asked for twice: ANALYTICS_PORT \(analytics\) and PANEL_PORT \(panel\)/,
+    );
+
+    // `warren up` stops before starting anything, with one line and exit code 2.
+    const env = testEnv('up_port');
+    try {
+      const up = warren(['up'], { ...env.env, PROXY_PORT: String(taken), STACK_DIR: join(env.dir, 'stack') });
+      assert.equal(await up.exited, 2);
+      await waitFor('the message', () => up.output().includes(`port ${taken} (PROXY_PORT`));
+      assert.doesNotMatch(up.output(), /started \(pid/);
+      assert.doesNotMatch(up.output(), /\n\s+at /, 'no stack trace');
+    } finally {
+      await env.cleanup();
+    }
+  } finally {
+    holder.close();
+  }
+});
