@@ -1,68 +1,67 @@
-// The simulated client over HTTP: POST /events through the gateway (or Traefik) in batches,
-// retrying a failed batch with the SAME ids (so a 503 that hid a publish is never counted twice).
+// The simulated client over HTTP, on the project's own SDK (src/sdk): events are batched and
+// POSTed to the gateway (or Traefik), retried with the SAME ids on 503/429/timeouts, so a 503
+// that hid a publish is never counted twice. A full SDK buffer means the gateway is behind: the
+// client waits for room instead of piling up more.
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { type ClientOptions, makeEvent, type SimulatedClient } from './simulated.js';
+import { BufferFullError, createClient } from '../sdk/index.js';
+import type { ClientOptions, SimulatedClient } from './simulated.js';
 
 export function build(_config: Config, log: Logger, opts: ClientOptions & { url: string }): SimulatedClient {
-  const endpoint = `${opts.url.replace(/\/+$/, '')}/events`;
+  const sdk = createClient({
+    transport: 'http',
+    url: opts.url,
+    cliente: opts.name,
+    batchSize: opts.chunk ?? 250,
+    flushIntervalMs: opts.rate > 0 ? Math.min(1000, Math.max(20, 1000 / opts.rate)) : 50,
+  });
+  let warned = false;
+  sdk.on('retry', (info) => {
+    if (!warned) log.warn(info, 'the gateway did not take a batch; retrying with the same ids');
+    warned = true;
+  });
+  sdk.on('confirmed', () => {
+    if (warned) log.info('the gateway takes batches again');
+    warned = false;
+  });
+  sdk.on('error', (err) => log.error({ err: err.message }, 'the gateway refused a batch'));
   let published = 0;
-  let confirmed = 0;
   let stopped = false;
   let finish: (n: number) => void = () => undefined;
   const done = new Promise<number>((r) => (finish = r));
   const pick = () => opts.events[Math.floor(Math.random() * opts.events.length)]!;
+  const left = () => (opts.count ?? Number.MAX_SAFE_INTEGER) - published;
 
-  async function send(batch: ReturnType<typeof makeEvent>[]): Promise<void> {
-    const body = JSON.stringify(batch);
-    for (let attempt = 0; ; attempt++) {
+  async function trackOne(): Promise<void> {
+    for (;;) {
       try {
-        const res = await fetch(endpoint, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        await res.arrayBuffer();
-        if (res.status === 202) return;
-        if (res.status !== 503 && res.status !== 429 && res.status < 500) {
-          throw new Error(`the gateway refused the batch with HTTP ${res.status}`);
-        }
+        sdk.track(pick());
+        published++;
+        return;
       } catch (err) {
-        if (err instanceof Error && err.message.startsWith('the gateway refused')) throw err;
-        if (attempt === 0) log.warn({ err: String(err) }, 'gateway unreachable; retrying with the same ids');
+        if (!(err instanceof BufferFullError)) throw err;
+        await sdk.waitForSpace();
       }
-      await new Promise((r) =>
-        setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())),
-      );
     }
   }
 
   async function run(): Promise<void> {
     const started = Date.now();
-    const inFlight = new Set<Promise<void>>();
-    while (!stopped && (opts.count === undefined || published < opts.count)) {
+    while (!stopped && left() > 0) {
       const due =
-        opts.rate > 0 ? Math.floor(((Date.now() - started) / 1000) * opts.rate) + 1 - published : 100;
-      const n = Math.min(100, due, (opts.count ?? Number.MAX_SAFE_INTEGER) - published);
-      if (n > 0) {
-        const batch = Array.from({ length: n }, () => makeEvent(opts.name, pick()));
-        published += n;
-        const p: Promise<void> = send(batch).then(() => {
-          confirmed += n;
-          inFlight.delete(p);
-        });
-        inFlight.add(p);
-        if (inFlight.size >= 8) await Promise.race(inFlight);
-      }
+        opts.rate > 0 ? Math.floor(((Date.now() - started) / 1000) * opts.rate) + 1 - published : 500;
+      for (let n = Math.min(due, left()); n > 0 && !stopped; n--) await trackOne();
       if (opts.rate > 0)
         await new Promise((r) => setTimeout(r, Math.max(5, Math.min(1000, 1000 / opts.rate))));
+      else await new Promise((r) => setImmediate(r));
     }
-    await Promise.all(inFlight);
+    // With --count it ends when all are confirmed; when stopped by a signal it waits a bounded time.
+    await sdk.flush(stopped ? 10_000 : undefined);
   }
 
   return {
     get confirmed() {
-      return confirmed;
+      return sdk.stats.confirmed;
     },
     get published() {
       return published;
@@ -70,16 +69,21 @@ export function build(_config: Config, log: Logger, opts: ClientOptions & { url:
     done,
     async start() {
       void run().then(
-        () => finish(confirmed),
+        () => finish(sdk.stats.confirmed),
         (err) => {
           log.error({ err: String(err) }, 'client failed');
-          finish(confirmed);
+          finish(sdk.stats.confirmed);
         },
       );
     },
     stop() {
       stopped = true;
     },
-    async close() {},
+    async close() {
+      stopped = true;
+      await sdk
+        .close({ timeoutMs: 10_000 })
+        .catch((err: Error) => log.warn({ err: err.message }, 'closing with events unconfirmed'));
+    },
   };
 }
