@@ -1,0 +1,180 @@
+// The run's figures: the JSON document (`--json FILE`, keys of CONTRACT.md "Benchmark" plus
+// details) and the table printed on stdout.
+import type { Config } from '../config.js';
+import type { AmqpPathResult } from './amqp.js';
+import type { CeilingResult } from './ceiling.js';
+import type { HttpResult } from './http.js';
+import type { LatencyResult } from './latency.js';
+import type { Machine } from './machine.js';
+import type { MemoryResult } from './memory.js';
+import type { QueriesResult } from './queries.js';
+import type { Sizes } from './sizes.js';
+import { fmt, round } from './util.js';
+
+export interface Results {
+  quick: boolean;
+  startedAt: Date;
+  seconds: number;
+  sizes: Sizes;
+  machine: Machine | undefined;
+  ceiling?: CeilingResult;
+  amqp?: AmqpPathResult;
+  httpBatch?: HttpResult;
+  httpSingle?: HttpResult;
+  httpSend?: HttpResult;
+  latency?: LatencyResult;
+  queries?: QueriesResult;
+  memory?: MemoryResult;
+  errors: { stage: string; message: string }[];
+}
+
+const num = (n: number | undefined, digits = 0): number | null =>
+  n === undefined || !Number.isFinite(n) ? null : round(n, digits);
+
+function ratio(path: number | undefined, ceiling: number | undefined): number | null {
+  return path === undefined || !ceiling ? null : round(path / ceiling, 3);
+}
+
+export function toJson(r: Results, config: Config) {
+  const c = r.ceiling?.eps;
+  return {
+    broker_ceiling_eps: num(c),
+    amqp_path_eps: num(r.amqp?.eps),
+    http_batch_eps: num(r.httpBatch?.eps),
+    http_single_rps: num(r.httpSingle?.rps),
+    http_single_eps: num(r.httpSingle?.eps),
+    http_send_rps: num(r.httpSend?.rps),
+    ratio_amqp: ratio(r.amqp?.eps, c),
+    ratio_http_batch: ratio(r.httpBatch?.eps, c),
+    ratio_http_single: ratio(r.httpSingle?.eps, c),
+    latency_ms: {
+      p50: num(r.latency?.p50, 1),
+      p95: num(r.latency?.p95, 1),
+      p99: num(r.latency?.p99, 1),
+      max: num(r.latency?.max, 1),
+      rate_eps: num(r.latency?.rateEps),
+      method: 'sse',
+    },
+    query_ms: {
+      reporte_p50: num(r.queries?.reporte.p50, 1),
+      reporte_p95: num(r.queries?.reporte.p95, 1),
+      report_p50: num(r.queries?.report.p50, 1),
+      report_p95: num(r.queries?.report.p95, 1),
+      timeseries_p50: num(r.queries?.timeseries.p50, 1),
+      timeseries_p95: num(r.queries?.timeseries.p95, 1),
+    },
+    analytics_peak_rss_mb: num(r.memory?.peakRssMb, 1),
+    backlog_drain_eps: num(r.memory?.drainEps),
+    machine: r.machine ?? null,
+    settings: {
+      quick: r.quick,
+      queue_type: config.queueType,
+      prefetch: config.prefetch,
+      batch_size: config.batchSize,
+      batch_wait_ms: config.batchWaitMs,
+      confirm_window: config.confirmWindow,
+      sizes: r.sizes,
+    },
+    details: {
+      ceiling: r.ceiling ?? null,
+      amqp_path: r.amqp ?? null,
+      http_batch: r.httpBatch ?? null,
+      http_single: r.httpSingle ?? null,
+      http_send: r.httpSend ?? null,
+      latency: r.latency ?? null,
+      queries: r.queries ?? null,
+      memory: r.memory ?? null,
+    },
+    errors: r.errors,
+    started_at: r.startedAt.toISOString(),
+    duration_s: round(r.seconds, 1),
+  };
+}
+
+function cpu(c: Record<string, number> | undefined): string {
+  if (!c) return '';
+  const ingest = Object.entries(c)
+    .filter(([k]) => k.startsWith('ingest'))
+    .reduce((s, [, v]) => s + v, 0);
+  const parts = c.analytics === undefined ? [] : [`analytics ${fmt(c.analytics, 2)}`];
+  if (ingest > 0.05) parts.push(`ingest ${fmt(ingest, 2)}`);
+  if ((c.traefik ?? 0) > 0.05) parts.push(`traefik ${fmt(c.traefik, 2)}`);
+  if (c.rabbitmq !== undefined) parts.push(`rabbitmq ${fmt(c.rabbitmq, 2)}`);
+  parts.push(`bench ${fmt(c.bench, 2)}`);
+  return `cores: ${parts.join(', ')}`;
+}
+
+export function table(r: Results): string {
+  const c = r.ceiling?.eps;
+  const pct = (eps: number | undefined) =>
+    eps === undefined || !c ? '' : `${fmt((eps / c) * 100)}% of ceiling; `;
+  const rows: [string, string, string][] = [];
+  const add = (what: string, figure: string, detail: string) => rows.push([what, figure, detail]);
+  const x = r.ceiling;
+  if (x)
+    add(
+      'broker ceiling',
+      `${fmt(x.eps)} ev/s`,
+      `${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}, prefetch ${x.prefetch}; ${cpu(x.cpu)}`,
+    );
+  const a = r.amqp;
+  if (a)
+    add(
+      'AMQP path',
+      `${fmt(a.eps)} ev/s`,
+      `${pct(a.eps)}${a.clients} clients, ${fmt(a.events)} events; ${cpu(a.cpu)}`,
+    );
+  const b = r.httpBatch;
+  if (b)
+    add(
+      `HTTP batch (${b.eventsPerRequest}/req)`,
+      `${fmt(b.eps)} ev/s`,
+      `${pct(b.eps)}${fmt(b.accepted)} × 202, ${b.connections} conns; ${cpu(b.cpu)}`,
+    );
+  for (const [name, s] of [
+    ['HTTP single /events', r.httpSingle],
+    ['HTTP single /send', r.httpSend],
+  ] as const) {
+    if (s)
+      add(
+        name,
+        `${fmt(s.rps)} req/s`,
+        `${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ${cpu(s.cpu)}`,
+      );
+  }
+  const l = r.latency;
+  if (l)
+    add(
+      'latency publish → visible',
+      `p50 ${fmt(l.p50, 1)} ms`,
+      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)`,
+    );
+  const q = r.queries;
+  if (q) {
+    const store = `${fmt(q.events)} events, ${fmt(q.clients)} clients, ${q.types} types`;
+    add('query /reporte', `p95 ${fmt(q.reporte.p95, 1)} ms`, `p50 ${fmt(q.reporte.p50, 1)} ms; ${store}`);
+    add('query /api/v1/report 24 h', `p95 ${fmt(q.report.p95, 1)} ms`, `p50 ${fmt(q.report.p50, 1)} ms`);
+    add(
+      'query /api/v1/timeseries 24 h',
+      `p95 ${fmt(q.timeseries.p95, 1)} ms`,
+      `p50 ${fmt(q.timeseries.p50, 1)} ms, minute buckets`,
+    );
+  }
+  const m = r.memory;
+  if (m)
+    add(
+      'analytics peak RSS',
+      `${fmt(m.peakRssMb)} MB`,
+      `draining ${fmt(m.backlog)} backlog at ${fmt(m.drainEps)} ev/s (idle ${fmt(m.idleRssMb)} MB)`,
+    );
+  const w0 = Math.max(...rows.map((row) => row[0].length), 5);
+  const w1 = Math.max(...rows.map((row) => row[1].length), 6);
+  const mc = r.machine;
+  const head = mc
+    ? `warren bench${r.quick ? ' --quick' : ''}: ${mc.cores} cores, ${fmt(mc.memory_mb / 1024, 1)} GiB, Node ${mc.node}, RabbitMQ ${mc.rabbitmq}, ${fmt(r.seconds)} s`
+    : 'warren bench';
+  const lines = [head, '', `${'stage'.padEnd(w0)}  ${'figure'.padStart(w1)}  detail`];
+  for (const [w, f, d] of rows) lines.push(`${w.padEnd(w0)}  ${f.padStart(w1)}  ${d}`);
+  for (const e of r.errors) lines.push(`FAILED ${e.stage}: ${e.message}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,119 @@
+// Small helpers of the benchmark: waiting, percentiles, number formatting, free ports and the
+// /proc figures (CPU time, resident memory) of a child process.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Nearest-rank percentile (p in 0..100) of values sorted ascending; NaN when empty. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function sortedCopy(values: ArrayLike<number>): Float64Array {
+  return Float64Array.from(values).sort();
+}
+
+/** 12345.6 → "12,346"; small numbers keep one decimal. */
+export function fmt(n: number | null | undefined, digits = 0): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+export function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ProcSample {
+  /** Resident set size now, MB. */
+  rssMb: number;
+  /** Peak resident set size since the process started (VmHWM), MB. */
+  hwmMb: number;
+  /** User + system CPU time so far, seconds. */
+  cpuS: number;
+}
+
+// Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel build.
+const TICKS_PER_S = 100;
+
+/** Reads /proc/<pid>/status and /proc/<pid>/stat; undefined when the process is gone or not on Linux. */
+export function procSample(pid: number): ProcSample | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3; utime/stime are 14/15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuTicks = Number(fields[11]) + Number(fields[12]);
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, cpuS: cpuTicks / TICKS_PER_S };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU used by named processes between two moments, in cores (1.0 = one core busy all along). */
+export class CpuMeter {
+  private readonly start = new Map<string, number>();
+  private readonly t0 = performance.now();
+
+  constructor(private readonly pids: Record<string, number>) {
+    for (const [name, pid] of Object.entries(pids)) this.start.set(name, procSample(pid)?.cpuS ?? 0);
+    this.start.set('bench', selfCpuS());
+  }
+
+  /** Cores used per process (and by this benchmark process, "bench") since the meter started. */
+  read(): Record<string, number> {
+    const s = (performance.now() - this.t0) / 1000;
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.pids)) {
+      const now = procSample(pid)?.cpuS;
+      if (now !== undefined) out[name] = round((now - (this.start.get(name) ?? 0)) / s, 2);
+    }
+    out.bench = round((selfCpuS() - (this.start.get('bench') ?? 0)) / s, 2);
+    return out;
+  }
+}
+
+function selfCpuS(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** The local RabbitMQ's Erlang VM, when the broker runs on this machine (for its CPU figure). */
+export function findBrokerPid(): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return undefined;
+  }
+  // rabbitmqctl and friends run short-lived Erlang VMs too: the broker is the biggest one.
+  let best: { pid: number; rss: number } | undefined;
+  for (const e of entries) {
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (!cmd.includes('beam.smp') || !cmd.includes('rabbit')) continue;
+      const rss = procSample(Number(e))?.rssMb ?? 0;
+      if (!best || rss > best.rss) best = { pid: Number(e), rss };
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return best?.pid;
+}

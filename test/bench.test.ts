@@ -1,0 +1,70 @@
+// Smoke test of `warren bench --quick`: it completes against the real broker, prints its table,
+// writes well-formed JSON with every figure of CONTRACT.md "Benchmark" as a finite number, and
+// leaves none of its queues behind. No timed assertions (STYLE.md 13): figures are not checked.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import amqp from 'amqplib';
+import { AMQP_URL, testEnv, warren } from './helpers.js';
+
+const TOP_LEVEL = [
+  'broker_ceiling_eps',
+  'amqp_path_eps',
+  'http_batch_eps',
+  'http_single_rps',
+  'ratio_amqp',
+  'ratio_http_batch',
+  'analytics_peak_rss_mb',
+] as const;
+
+function finite(value: unknown, key: string): void {
+  assert.equal(typeof value, 'number', `${key} is ${JSON.stringify(value)}, not a number`);
+  assert.ok(Number.isFinite(value), `${key} is not finite`);
+}
+
+/** Whether a queue still exists (a passive declare closes the channel when it does not). */
+async function queueExists(name: string): Promise<boolean> {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    return await ch.checkQueue(name).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+describe('warren bench --quick', () => {
+  const t = testEnv('bench');
+  after(() => t.cleanup());
+
+  it('completes and writes every figure as a finite number', { timeout: 240_000 }, async () => {
+    const file = join(t.dir, 'bench.json');
+    const p = warren(['bench', '--quick', '--json', file], { LOG_LEVEL: 'warn' });
+    const code = await p.exited;
+    assert.equal(code, 0, `warren bench exited ${code}:\n${p.output().slice(-3000)}`);
+    assert.match(p.stdout(), /broker ceiling/);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    for (const key of TOP_LEVEL) finite(json[key], key);
+    const latency = json.latency_ms as Record<string, unknown>;
+    for (const k of ['p50', 'p95', 'p99']) finite(latency[k], `latency_ms.${k}`);
+    const query = json.query_ms as Record<string, unknown>;
+    for (const k of ['reporte_p95', 'report_p95', 'timeseries_p95']) finite(query[k], `query_ms.${k}`);
+    const machine = json.machine as Record<string, unknown>;
+    finite(machine.cores, 'machine.cores');
+    finite(machine.memory_mb, 'machine.memory_mb');
+    assert.match(String(machine.node), /^v\d+/);
+    assert.match(String(machine.rabbitmq), /^\d+\.\d+/);
+    assert.deepEqual(json.errors, []);
+    // Its own queues are gone (the id is printed on stderr: "queues warren_bench_<id>.*").
+    const id = /queues (warren_bench_[0-9a-f]+)\.\*/.exec(p.output())?.[1];
+    assert.ok(id, 'the run names its queues on stderr');
+    for (const part of ['ceiling', 'main', 'queries', 'memory']) {
+      assert.equal(await queueExists(`${id}.${part}.cola`), false, `${id}.${part}.cola was left behind`);
+    }
+  });
+});
