@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { enableBrokerPlugins } from './broker-plugins.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (msg) => process.stderr.write(`setup: ${msg}\n`);
@@ -19,6 +20,8 @@ function newest(dir) {
   if (!existsSync(dir)) return 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
+    // Build outputs under src/ (the panel bundle) are not sources.
+    if (e.isDirectory() && e.name === 'dist') continue;
     t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
   }
   return t;
@@ -61,9 +64,7 @@ function enablePlugins() {
   if (has.status !== 0) return;
   const list = spawnSync('rabbitmq-plugins', ['list', '-e', '-m'], { encoding: 'utf8', timeout: 30_000 });
   if (list.status !== 0) return;
-  const wanted = ['rabbitmq_management'].filter(
-    (p) => !list.stdout.includes(p),
-  );
+  const wanted = ['rabbitmq_management'].filter((p) => !list.stdout.includes(p));
   if (wanted.length === 0) return;
   say(`enabling RabbitMQ plugins: ${wanted.join(', ')}…`);
   if (!run('rabbitmq-plugins', ['enable', ...wanted], { stdio: ['ignore', 'ignore', 'inherit'] })) {
@@ -103,6 +104,7 @@ function fail(msg) {
 
 installDeps();
 build();
+if (!run('node', ['scripts/build-snippet.mjs'])) fail('the browser snippet build failed; see above');
 if (existsSync(join(root, 'scripts', 'build-panel.mjs'))) {
   const out = join(root, 'src', 'panel', 'web', 'dist');
   if (!existsSync(out) || statSync(out).mtimeMs < newest(join(root, 'src', 'panel', 'web', 'src'))) {
@@ -118,3 +120,6 @@ if (!(await checkBroker())) {
     `RabbitMQ is not reachable at ${host}:${port}; start one (\`rabbitmq-server -detached\`, or \`docker compose up -d rabbitmq\`) or set AMQP_URL`,
   );
 }
+// MQTT and STOMP publishing (issue 11): optional, so a failure is a note, not a stop.
+const plugins = await enableBrokerPlugins(say);
+if (!plugins.ok) say(`MQTT/STOMP publishing is off: ${plugins.message}`);

@@ -31,8 +31,18 @@ type Loader = () => Promise<CommandSpec>;
 
 const commands: Record<string, Loader> = {
   analytics: async () => (await import('./analytics/command.js')).command,
+  audit: async () => (await import('./commands/audit.js')).command,
+  bench: async () => (await import('./bench/command.js')).command,
   client: async () => (await import('./clients/command.js')).command,
+  dlq: async () => (await import('./commands/dlq.js')).command,
+  export: async () => (await import('./commands/export.js')).command,
+  ingest: async () => (await import('./ingest/command.js')).command,
+  keys: async () => (await import('./commands/keys.js')).command,
+  panel: async () => (await import('./panel/command.js')).command,
+  prune: async () => (await import('./commands/prune.js')).command,
+  replay: async () => (await import('./commands/replay.js')).command,
   topology: async () => (await import('./commands/topology.js')).command,
+  up: async () => (await import('./stack/command.js')).command,
 };
 
 function helpText(name: string, spec: CommandSpec): string {

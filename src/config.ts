@@ -92,6 +92,13 @@ export const settings = {
   auditMaxBytes: setting('AUDIT_MAX_BYTES', '67108864', positiveInt, 'bytes per audit file (>= 1)'),
   audit: setting('AUDIT', 'false', bool, 'true or false'),
   readyTimeoutS: setting('READY_TIMEOUT_S', '60', positiveInt, 'seconds (>= 1)'),
+  stackDir: setting('STACK_DIR', './data/stack', z.string().min(1), 'a directory (Traefik config, status)'),
+  proxyRateLimit: setting(
+    'PROXY_RATE_LIMIT',
+    '0',
+    nonNegativeInt,
+    'requests per second per client IP at Traefik, 0 for none',
+  ),
 } as const;
 
 type Settings = typeof settings;

@@ -105,8 +105,11 @@ export class BrokerConnection extends EventEmitter {
     try {
       for (const setup of this.setups) await setup(conn);
     } catch (err) {
-      this.opts.log.error({ err: describe(err) }, 'broker setup failed');
+      // A failed setup (declare mismatch, connection cut mid-setup) is one more failed attempt:
+      // close this connection and try again after the backoff, never give up.
+      this.opts.log.error({ err: describe(err) }, 'broker setup failed; retrying');
       await conn.close().catch(() => undefined);
+      this.onFailure(url, err);
       return;
     }
     this.conn = conn;
