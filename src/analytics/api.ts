@@ -87,8 +87,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get('/reporte', async () => {
-    const { total, clientes } = byClient(await storeOrThrow(deps).report({}));
-    return { total, clientes: Object.fromEntries(clientes.map((c) => [c.cliente, c.total])) };
+    const rows = await storeOrThrow(deps).clientTotals();
+    let total = 0;
+    const clientes: Record<string, number> = {};
+    for (const r of rows) {
+      const n = Number(r.count);
+      if (n === 0) continue;
+      total += n;
+      clientes[r.cliente] = n;
+    }
+    return { total, clientes };
   });
 
   app.get('/api/v1/report', async (req) => {

@@ -7,6 +7,7 @@ import {
   aggregate,
   BUCKET_SECONDS,
   type Bucket,
+  type ClientTotal,
   type CommitResult,
   type CountRow,
   type ExportRow,
@@ -154,6 +155,14 @@ export class PostgresStore implements Store {
             'ON CONFLICT (cliente, evento) DO UPDATE SET count = totals.count + excluded.count',
           [tl.map((x) => x.cliente), tl.map((x) => x.evento), tl.map((x) => x.n)],
         );
+        // tl is sorted by cliente, so client rows are locked in one order too.
+        const clients = new Map<string, number>();
+        for (const x of tl) clients.set(x.cliente, (clients.get(x.cliente) ?? 0) + x.n);
+        await c.query(
+          'INSERT INTO client_totals (cliente, count) SELECT * FROM unnest($1::text[], $2::bigint[]) ' +
+            'ON CONFLICT (cliente) DO UPDATE SET count = client_totals.count + excluded.count',
+          [[...clients.keys()], [...clients.values()]],
+        );
       }
       await c.query('COMMIT');
       return { counted: fresh.length, duplicates, withoutId };
@@ -163,6 +172,12 @@ export class PostgresStore implements Store {
     } finally {
       c.release();
     }
+  }
+
+  async clientTotals(): Promise<ClientTotal[]> {
+    const sql =
+      'SELECT cliente, count::float8 AS count FROM client_totals ORDER BY count DESC, cliente COLLATE "C"';
+    return (await this.pool.query(sql)).rows;
   }
 
   async report(filter: Filter): Promise<CountRow[]> {

@@ -7,6 +7,7 @@ import {
   aggregate,
   BUCKET_SECONDS,
   type Bucket,
+  type ClientTotal,
   type CommitResult,
   type CountRow,
   type ExportRow,
@@ -111,6 +112,10 @@ export class SqliteStore implements Store {
       'INSERT INTO totals (cliente, evento, count) VALUES (?, ?, ?) ' +
         'ON CONFLICT (cliente, evento) DO UPDATE SET count = count + excluded.count',
     );
+    const upsertClient = db.prepare(
+      'INSERT INTO client_totals (cliente, count) VALUES (?, ?) ' +
+        'ON CONFLICT (cliente) DO UPDATE SET count = count + excluded.count',
+    );
     const commit = db.transaction((events: ParsedEvent[]): CommitResult => {
       const arrival = Math.floor(this.now() / 1000);
       const fresh: ParsedEvent[] = [];
@@ -131,7 +136,12 @@ export class SqliteStore implements Store {
         if (tot) tot.n += g.n;
         else totals.set(k, { cliente: g.cliente, evento: g.evento, n: g.n });
       }
-      for (const tot of totals.values()) upsertTotal.run(tot.cliente, tot.evento, tot.n);
+      const clients = new Map<string, number>();
+      for (const tot of totals.values()) {
+        upsertTotal.run(tot.cliente, tot.evento, tot.n);
+        clients.set(tot.cliente, (clients.get(tot.cliente) ?? 0) + tot.n);
+      }
+      for (const [cliente, n] of clients) upsertClient.run(cliente, n);
       return { counted: fresh.length, duplicates, withoutId };
     });
     return { commit };
@@ -140,6 +150,12 @@ export class SqliteStore implements Store {
   async commit(events: ParsedEvent[]): Promise<CommitResult> {
     if (!this.stmts) throw new Error('store not migrated');
     return this.stmts.commit.immediate(events);
+  }
+
+  async clientTotals(): Promise<ClientTotal[]> {
+    return this.db
+      .prepare('SELECT cliente, count FROM client_totals ORDER BY count DESC, cliente')
+      .all() as ClientTotal[];
   }
 
   async report(filter: Filter): Promise<CountRow[]> {

@@ -27,6 +27,11 @@ export interface CountRow {
   count: number;
 }
 
+export interface ClientTotal {
+  cliente: string;
+  count: number;
+}
+
 export interface Point {
   t: number;
   count: number;
@@ -61,6 +66,8 @@ export interface Store {
   commit(events: ParsedEvent[]): Promise<CommitResult>;
   /** Counts per (cliente, evento) in a range, or all time when the filter has no range. */
   report(filter: Filter): Promise<CountRow[]>;
+  /** All-time totals per client, largest first (what /reporte shows). */
+  clientTotals(): Promise<ClientTotal[]>;
   timeseries(filter: Filter, bucket: Bucket): Promise<Point[]>;
   /** Streams counters per (cliente, evento, bucket), ordered by bucket, without loading them all. */
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow>;
