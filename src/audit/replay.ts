@@ -1,16 +1,15 @@
 // Replays audit files: every valid event is published again with its id, through the confirmed
 // publisher, so a store rebuilt from empty ends with the same counts (ids make it count once,
 // however often a file is replayed).
+
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { BrokerConnection } from '../broker/connection.js';
-import { ConfirmedPublisher } from '../broker/publisher.js';
+import { publishingEdge } from '../broker/edge.js';
 import type { Config } from '../config.js';
 import type { Event } from '../event.js';
 import type { Logger } from '../log.js';
-import { declare } from '../topology.js';
 import { fromLine } from './record.js';
 
 export interface ReplayCounts {
@@ -62,19 +61,7 @@ export async function replayFiles(
   progress: (c: ReplayCounts) => void,
 ): Promise<ReplayCounts> {
   const counts: ReplayCounts = { files: 0, confirmed: 0, withoutId: 0, invalid: 0, unreadable: 0 };
-  const broker = new BrokerConnection({ urls: config.amqpUrls, log, name: 'warren-replay' });
-  broker.onConnect(async (conn) => {
-    const ch = await conn.createChannel();
-    await declare(ch, config, { audit: config.audit });
-    await ch.close();
-  });
-  const publisher = new ConfirmedPublisher(broker, {
-    exchange: config.exchange,
-    window: config.confirmWindow,
-    maxPending: Number.MAX_SAFE_INTEGER,
-    failFast: false,
-    log,
-  });
+  const { broker, publisher } = publishingEdge(config, log, { name: 'warren-replay', failFast: false });
   broker.start();
   const timer = setInterval(() => progress(counts), 2000);
   try {

@@ -1,13 +1,12 @@
 // The seed's servicio-cliente-X: publishes events straight to the exchange with ids (UUID v7) and
 // event time, through the confirmed publisher (no deadline: after a broker restart it publishes
 // again what was never confirmed, with the same ids).
+
 import { v7 as uuidv7 } from 'uuid';
-import { BrokerConnection } from '../broker/connection.js';
-import { ConfirmedPublisher } from '../broker/publisher.js';
+import { publishingEdge } from '../broker/edge.js';
 import type { Config } from '../config.js';
 import type { Event } from '../event.js';
 import type { Logger } from '../log.js';
-import { declare } from '../topology.js';
 
 export interface ClientOptions {
   name: string;
@@ -35,18 +34,9 @@ export function makeEvent(cliente: string, evento: string): Event {
 }
 
 export function build(config: Config, log: Logger, opts: ClientOptions): SimulatedClient {
-  const broker = new BrokerConnection({ urls: config.amqpUrls, log, name: `warren-client-${opts.name}` });
-  broker.onConnect(async (conn) => {
-    const ch = await conn.createChannel();
-    await declare(ch, config, { audit: config.audit });
-    await ch.close();
-  });
-  const publisher = new ConfirmedPublisher(broker, {
-    exchange: config.exchange,
-    window: config.confirmWindow,
-    maxPending: Number.MAX_SAFE_INTEGER,
+  const { broker, publisher } = publishingEdge(config, log, {
+    name: `warren-client-${opts.name}`,
     failFast: false,
-    log,
   });
   let published = 0;
   let confirmed = 0;

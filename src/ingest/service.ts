@@ -1,13 +1,14 @@
 // The ingest service: HTTP app + broker connection + confirmed publisher. build() wires them;
 // start() and close() run them (STYLE.md conventions 1 and 7). It stays up while RabbitMQ is
 // away (answering 503) and publishes again as soon as the connection is back.
+
 import type { FastifyInstance } from 'fastify';
-import { BrokerConnection } from '../broker/connection.js';
-import { ConfirmedPublisher } from '../broker/publisher.js';
+import type { BrokerConnection } from '../broker/connection.js';
+import { publishingEdge } from '../broker/edge.js';
+import type { ConfirmedPublisher } from '../broker/publisher.js';
 import type { Config } from '../config.js';
 import { listen } from '../http.js';
 import type { Logger } from '../log.js';
-import { declare } from '../topology.js';
 import { buildApp } from './app.js';
 import { KeyStore } from './auth.js';
 import { createMetrics, markInstance } from './metrics.js';
@@ -27,23 +28,10 @@ export function build(config: Config, log: Logger): Ingest {
   // Read at scrape time, after the publisher below exists.
   const metrics = createMetrics(() => publisher.pending);
   const keys = new KeyStore(config.apiKeysFile, log.child({ part: 'keys' }));
-  const broker = new BrokerConnection({
-    urls: config.amqpUrls,
-    log: log.child({ part: 'broker' }),
+  const { broker, publisher } = publishingEdge(config, log, {
     name: 'warren-ingest',
-  });
-  // Registered before the publisher's own setup, so the exchange exists before anything is sent.
-  broker.onConnect(async (conn) => {
-    const ch = await conn.createChannel();
-    await declare(ch, config, { audit: config.audit });
-    await ch.close();
-  });
-  const publisher = new ConfirmedPublisher(broker, {
-    exchange: config.exchange,
-    window: config.confirmWindow,
-    maxPending: config.maxPending,
     failFast: true,
-    log: log.child({ part: 'publisher' }),
+    maxPending: config.maxPending,
   });
   broker.on('connected', () => metrics.brokerUp.set(1));
   broker.on('disconnected', () => metrics.brokerUp.set(0));
