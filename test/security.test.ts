@@ -1,0 +1,80 @@
+// Security checks: error bodies never leak stack traces or file paths, and SQL-looking query
+// parameters are refused or treated as plain values, changing nothing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { build as buildAnalytics } from '../src/analytics/service.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { publishRaw, testEnv, waitFor } from './helpers.js';
+import { LOG_LEVEL, startIngest } from './ingest-fixture.js';
+
+// A stack frame, an absolute path of this checkout, or a source file position.
+const LEAK = /\n\s+at |\/work\/|node_modules|\.ts:\d|\.js:\d|\/root\/|\/tmp\//;
+
+function assertNoLeak(body: string, what: string): void {
+  assert.doesNotMatch(body, LEAK, `${what} leaks internals: ${body.slice(0, 300)}`);
+  const parsed = JSON.parse(body) as { error?: unknown; message?: unknown };
+  assert.equal(typeof parsed.error, 'string', what);
+  assert.equal(typeof parsed.message, 'string', what);
+}
+
+test('ingest error bodies are the JSON error shape, with no stack trace or path', async (t) => {
+  const f = await startIngest(t);
+  const cases: [string, unknown, Record<string, string>?][] = [
+    ['/events', '{"cliente": '],
+    ['/events', '{"__proto__": {"x": 1}, "evento": "a"}'],
+    ['/events', 'x'.repeat(2 * 1024 * 1024)],
+    ['/events', '{"evento": "a"}', { 'content-type': 'text/plain' }],
+    ['/events', [{ evento: '../../etc/passwd', cliente: "'; DROP TABLE totals; --" }]],
+    ['/events', { evento: 'a', timestamp: '2025-02-30T00:00:00Z' }],
+    ['/nope', {}],
+  ];
+  for (const [url, body, headers] of cases) {
+    const res = await f.post(url, body, headers);
+    assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${url}: ${res.statusCode}`);
+    assertNoLeak(res.body, `${url} ${String(body).slice(0, 40)}`);
+  }
+});
+
+test('analytics refuses SQL-looking parameters with a clean 400 and the counts do not change', async (t) => {
+  const te = testEnv('sec');
+  const config = loadConfig({ ...te.env, LOG_LEVEL, ANALYTICS_PORT: '0' });
+  const svc = buildAnalytics(config, createLogger(LOG_LEVEL, 'analytics'));
+  t.after(async () => {
+    await svc.close();
+    await te.cleanup();
+  });
+  await svc.start();
+  await waitFor('ready', async () => (await svc.app.inject({ url: '/readyz' })).statusCode === 200, 20_000);
+  await publishRaw(te.exchange, [
+    JSON.stringify({ id: 's1', cliente: 'a', evento: 'click', timestamp: '2025-04-13T12:00:00Z' }),
+    JSON.stringify({ id: 's2', cliente: 'b', evento: 'view', timestamp: '2025-04-13T12:00:00Z' }),
+  ]);
+  const reporte = async () =>
+    JSON.parse((await svc.app.inject({ url: '/reporte' })).body) as { total: number };
+  await waitFor('counted', async () => (await reporte()).total === 2);
+  const before = (await svc.app.inject({ url: '/reporte' })).body;
+  const attempts = [
+    "a' OR '1'='1",
+    'a; DROP TABLE totals; --',
+    'a" OR 1=1 --',
+    "' UNION SELECT id, id, 1 FROM seen_ids --",
+    'a%00b',
+    '1) OR (1=1',
+  ];
+  const params: Record<string, string[]> = {
+    '/api/v1/report': ['cliente', 'evento', 'from', 'to'],
+    '/api/v1/timeseries': ['cliente', 'evento', 'from', 'to', 'bucket'],
+    '/api/v1/export': ['cliente', 'evento', 'from', 'to', 'bucket', 'format'],
+  };
+  for (const [path, names] of Object.entries(params)) {
+    for (const param of names) {
+      for (const value of attempts) {
+        const res = await svc.app.inject({ url: `${path}?${param}=${encodeURIComponent(value)}` });
+        assert.equal(res.statusCode, 400, `${path}?${param}=${value}`);
+        assertNoLeak(res.body, `${path}?${param}`);
+      }
+    }
+  }
+  assert.equal((await svc.app.inject({ url: '/reporte' })).body, before);
+});
