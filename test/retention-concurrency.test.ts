@@ -90,6 +90,17 @@ for (const kind of kinds) {
         const [h] = await db.sql(runner, `SELECT SUM(count) AS n FROM counts_hour WHERE t = ${H}`);
         const total = want.reduce((s, r) => s + Number(r.split('=')[1]), 0);
         assert.equal(Number(h!.n), total);
+        // The per-bucket series moved with the counters: the unfiltered series says the same.
+        const series = await runner.timeseries(range, 'hour');
+        assert.deepEqual(
+          series.map((p) => [Number(p.t), Number(p.count)]),
+          [[H, total]],
+        );
+        const [z] = await db.sql(
+          runner,
+          `SELECT COUNT(*) AS n FROM series_minute WHERE t >= ${H} AND t < ${H + HOUR}`,
+        );
+        assert.equal(Number(z!.n), 0, 'no emptied series rows are left behind');
       }));
   });
 }

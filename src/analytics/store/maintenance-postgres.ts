@@ -15,6 +15,7 @@ import {
   type MaintenanceSession,
   mergeSpans,
   type RollLevel,
+  SERIES_TABLE,
   SIZE,
   TABLE,
 } from './maintenance.js';
@@ -28,6 +29,8 @@ function rollSql(level: RollLevel): string {
   const from = TABLE[level];
   const to = TABLE[COARSER[level]];
   const size = SIZE[COARSER[level]];
+  const sFrom = SERIES_TABLE[level];
+  const sTo = SERIES_TABLE[COARSER[level]];
   return (
     `WITH taken AS (SELECT t, cliente, evento FROM ${from} WHERE t >= $1 AND t < $2 ` +
     'ORDER BY t, cliente COLLATE "C", evento COLLATE "C" LIMIT $3 FOR UPDATE), ' +
@@ -36,7 +39,13 @@ function rollSql(level: RollLevel): string {
     `added AS (INSERT INTO ${to} (t, cliente, evento, count) ` +
     `SELECT t - ((t % ${size}) + ${size}) % ${size}, cliente, evento, SUM(count) FROM moved GROUP BY 1, 2, 3 ` +
     'ORDER BY 1, cliente COLLATE "C", evento COLLATE "C" ' +
-    `ON CONFLICT (t, cliente, evento) DO UPDATE SET count = ${to}.count + excluded.count) ` +
+    `ON CONFLICT (t, cliente, evento) DO UPDATE SET count = ${to}.count + excluded.count), ` +
+    // The per-bucket series move with the counters, in the same statement (same invariant).
+    `series_taken AS (UPDATE ${sFrom} s SET count = s.count - m.n ` +
+    'FROM (SELECT t, SUM(count) AS n FROM moved GROUP BY t) m WHERE s.t = m.t), ' +
+    `series_added AS (INSERT INTO ${sTo} (t, count) ` +
+    `SELECT t - ((t % ${size}) + ${size}) % ${size}, SUM(count) FROM moved GROUP BY 1 ORDER BY 1 ` +
+    `ON CONFLICT (t) DO UPDATE SET count = ${sTo}.count + excluded.count) ` +
     'SELECT COUNT(*)::int AS n FROM moved'
   );
 }
@@ -101,6 +110,14 @@ function session(c: pg.PoolClient): MaintenanceSession {
       ]);
       return r.t === null ? undefined : Number(r.t);
     },
-    rollUp: async (level, start, end, limit) => (await one(rollSql(level), [start, end, limit])).n as number,
+    rollUp: async (level, start, end, limit) => {
+      const n = (await one(rollSql(level), [start, end, limit])).n as number;
+      // Series rows emptied by the move; a late commit that refilled one keeps it (count <> 0).
+      await c.query(`DELETE FROM ${SERIES_TABLE[level]} WHERE t >= $1 AND t < $2 AND count = 0`, [
+        start,
+        end,
+      ]);
+      return n;
+    },
   };
 }

@@ -7,6 +7,7 @@ import {
   type MaintenanceSession,
   mergeSpans,
   type RollLevel,
+  SERIES_TABLE,
   SIZE,
   TABLE,
 } from './maintenance.js';
@@ -67,6 +68,14 @@ export class SqliteMaintenance implements Maintenance {
       `INSERT INTO ${to} (t, cliente, evento, count) VALUES (?, ?, ?, ?) ` +
         'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
     );
+    // The per-bucket series move with the counters, in the same transaction (same invariant).
+    const seriesFrom = SERIES_TABLE[level];
+    const seriesTo = SERIES_TABLE[COARSER[level]];
+    const seriesTake = db.prepare(`UPDATE ${seriesFrom} SET count = count - ? WHERE t = ?`);
+    const seriesDrop = db.prepare(`DELETE FROM ${seriesFrom} WHERE t = ? AND count = 0`);
+    const seriesAdd = db.prepare(
+      `INSERT INTO ${seriesTo} (t, count) VALUES (?, ?) ON CONFLICT (t) DO UPDATE SET count = count + excluded.count`,
+    );
     return db.transaction((start: number, end: number, limit: number): number => {
       const rows = take.all(start, end, limit) as {
         t: number;
@@ -83,6 +92,18 @@ export class SqliteMaintenance implements Maintenance {
         else sums.set(k, { t, cliente: r.cliente, evento: r.evento, n: r.count });
       }
       for (const s of sums.values()) add.run(s.t, s.cliente, s.evento, s.n);
+      const fromBuckets = new Map<number, number>();
+      const toBuckets = new Map<number, number>();
+      for (const r of rows) {
+        fromBuckets.set(r.t, (fromBuckets.get(r.t) ?? 0) + r.count);
+        const t = Math.floor(r.t / size) * size;
+        toBuckets.set(t, (toBuckets.get(t) ?? 0) + r.count);
+      }
+      for (const [t, n] of fromBuckets) {
+        seriesTake.run(n, t);
+        seriesDrop.run(t);
+      }
+      for (const [t, n] of toBuckets) seriesAdd.run(t, n);
       return rows.length;
     });
   }

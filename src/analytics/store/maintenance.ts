@@ -10,6 +10,7 @@ import type { Filter, Store } from './types.js';
 /** A level that rolls up into the next coarser one (minute → hour, hour → day). */
 export type RollLevel = 'minute' | 'hour';
 export const TABLE = { minute: 'counts_minute', hour: 'counts_hour', day: 'counts_day' } as const;
+export const SERIES_TABLE = { minute: 'series_minute', hour: 'series_hour', day: 'series_day' } as const;
 export const COARSER = { minute: 'hour', hour: 'day' } as const;
 export const SIZE = { minute: 60, hour: 3600, day: 86400 } as const;
 

@@ -12,7 +12,9 @@ import {
   type CountRow,
   type ExportRow,
   type Filter,
+  floorTo,
   type Point,
+  perMinute,
   readMigrations,
   rememberedFrom,
   type Store,
@@ -20,6 +22,7 @@ import {
 } from './types.js';
 
 const LEVELS = ['counts_minute', 'counts_hour', 'counts_day'] as const;
+const SERIES = ['series_minute', 'series_hour', 'series_day'] as const;
 // Any constant works; it only has to be the same in every Warren process.
 const MIGRATION_LOCK = 4_711_046;
 
@@ -34,6 +37,13 @@ export function where(filter: Filter, params: unknown[]): string {
   if (filter.cliente !== undefined) add('cliente = ?', filter.cliente);
   if (filter.evento !== undefined) add('evento = ?', filter.evento);
   return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+}
+
+/** The per-bucket totals of every level (no cliente/evento filter), skipping rows moved up to 0. */
+function unionSeries(filter: Filter, params: unknown[]): string {
+  const w = where({ from: filter.from, to: filter.to }, params);
+  const cond = w ? `${w} AND count <> 0` : 'WHERE count <> 0';
+  return SERIES.map((tbl) => `SELECT t, count FROM ${tbl} ${cond}`).join(' UNION ALL ');
 }
 
 function unionAll(cols: string, filter: Filter, params: unknown[]): string {
@@ -163,6 +173,12 @@ export class PostgresStore implements Store {
             'ON CONFLICT (cliente) DO UPDATE SET count = client_totals.count + excluded.count',
           [[...clients.keys()], [...clients.values()]],
         );
+        const series = [...perMinute(fresh)].sort((a, b) => a[0] - b[0]);
+        await c.query(
+          'INSERT INTO series_minute (t, count) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ' +
+            'ON CONFLICT (t) DO UPDATE SET count = series_minute.count + excluded.count',
+          [series.map((x) => x[0]), series.map((x) => x[1])],
+        );
       }
       await c.query('COMMIT');
       return { counted: fresh.length, duplicates, withoutId };
@@ -195,8 +211,11 @@ export class PostgresStore implements Store {
   async timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
     const size = BUCKET_SECONDS[bucket];
     const params: unknown[] = [];
-    const u = unionAll('t, count', filter, params);
-    const sql = `SELECT (t - (t % ${size}))::float8 AS t, SUM(count)::float8 AS count FROM (${u}) x GROUP BY 1 ORDER BY 1`;
+    const u =
+      filter.cliente === undefined && filter.evento === undefined
+        ? unionSeries(filter, params)
+        : unionAll('t, count', filter, params);
+    const sql = `SELECT ${floorTo(size)}::float8 AS t, SUM(count)::float8 AS count FROM (${u}) x GROUP BY 1 ORDER BY 1`;
     return (await this.pool.query(sql, params)).rows;
   }
 
@@ -205,7 +224,7 @@ export class PostgresStore implements Store {
     const params: unknown[] = [];
     const u = unionAll('t, cliente, evento, count', filter, params);
     const sql =
-      `SELECT (t - (t % ${size}))::float8 AS t, cliente, evento, SUM(count)::float8 AS count FROM (${u}) x ` +
+      `SELECT ${floorTo(size)}::float8 AS t, cliente, evento, SUM(count)::float8 AS count FROM (${u}) x ` +
       'GROUP BY 1, 2, 3 ORDER BY 1, 2, 3';
     const c = await this.pool.connect();
     let done = false;

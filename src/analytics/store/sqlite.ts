@@ -12,7 +12,9 @@ import {
   type CountRow,
   type ExportRow,
   type Filter,
+  floorTo,
   type Point,
+  perMinute,
   readMigrations,
   rememberedFrom,
   type Store,
@@ -20,6 +22,7 @@ import {
 } from './types.js';
 
 const LEVELS = ['counts_minute', 'counts_hour', 'counts_day'] as const;
+const SERIES = ['series_minute', 'series_hour', 'series_day'] as const;
 
 export function where(filter: Filter): { sql: string; params: Record<string, unknown> } {
   const parts: string[] = [];
@@ -47,6 +50,16 @@ function unionAll(cols: string, filter: Filter): { sql: string; params: Record<s
   const w = where(filter);
   return {
     sql: LEVELS.map((tbl) => `SELECT ${cols} FROM ${tbl} ${w.sql}`).join(' UNION ALL '),
+    params: w.params,
+  };
+}
+
+/** The per-bucket totals of every level (no cliente/evento filter), skipping rows moved up to 0. */
+function unionSeries(filter: Filter): { sql: string; params: Record<string, unknown> } {
+  const w = where({ from: filter.from, to: filter.to });
+  const cond = w.sql ? `${w.sql} AND count <> 0` : 'WHERE count <> 0';
+  return {
+    sql: SERIES.map((tbl) => `SELECT t, count FROM ${tbl} ${cond}`).join(' UNION ALL '),
     params: w.params,
   };
 }
@@ -116,6 +129,9 @@ export class SqliteStore implements Store {
       'INSERT INTO client_totals (cliente, count) VALUES (?, ?) ' +
         'ON CONFLICT (cliente) DO UPDATE SET count = count + excluded.count',
     );
+    const upsertSeries = db.prepare(
+      'INSERT INTO series_minute (t, count) VALUES (?, ?) ON CONFLICT (t) DO UPDATE SET count = count + excluded.count',
+    );
     const commit = db.transaction((events: ParsedEvent[]): CommitResult => {
       const arrival = Math.floor(this.now() / 1000);
       const fresh: ParsedEvent[] = [];
@@ -142,6 +158,7 @@ export class SqliteStore implements Store {
         clients.set(tot.cliente, (clients.get(tot.cliente) ?? 0) + tot.n);
       }
       for (const [cliente, n] of clients) upsertClient.run(cliente, n);
+      for (const [t, n] of perMinute(fresh)) upsertSeries.run(t, n);
       return { counted: fresh.length, duplicates, withoutId };
     });
     return { commit };
@@ -173,9 +190,12 @@ export class SqliteStore implements Store {
 
   async timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
     const size = BUCKET_SECONDS[bucket];
-    const u = unionAll('t, count', filter);
+    const u =
+      filter.cliente === undefined && filter.evento === undefined
+        ? unionSeries(filter)
+        : unionAll('t, count', filter);
     return this.db
-      .prepare(`SELECT t - (t % ${size}) AS t, SUM(count) AS count FROM (${u.sql}) GROUP BY 1 ORDER BY 1`)
+      .prepare(`SELECT ${floorTo(size)} AS t, SUM(count) AS count FROM (${u.sql}) GROUP BY 1 ORDER BY 1`)
       .all(u.params) as Point[];
   }
 
@@ -187,7 +207,7 @@ export class SqliteStore implements Store {
     const reader = this.path === ':memory:' ? this.db : new Database(this.path, { readonly: true });
     reader.pragma('busy_timeout = 10000');
     const stmt = reader.prepare(
-      `SELECT t - (t % ${size}) AS t, cliente, evento, SUM(count) AS count FROM (${u.sql}) ` +
+      `SELECT ${floorTo(size)} AS t, cliente, evento, SUM(count) AS count FROM (${u.sql}) ` +
         'GROUP BY 1, 2, 3 ORDER BY 1, 2, 3',
     );
     let n = 0;

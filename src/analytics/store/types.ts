@@ -90,6 +90,21 @@ export function aggregate(
   return groups;
 }
 
+/** SQL for the start of t's bucket; correct for times before 1970 too (% truncates toward 0). */
+export function floorTo(size: number): string {
+  return `(t - ((t % ${size}) + ${size}) % ${size})`;
+}
+
+/** Counts of new events per minute of event time (the series tables' increments). */
+export function perMinute(events: ParsedEvent[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const e of events) {
+    const t = Math.floor(e.ms / 60_000) * 60;
+    out.set(t, (out.get(t) ?? 0) + 1);
+  }
+  return out;
+}
+
 /** Reads a migrations folder of NNN_name.sql files in order. */
 export async function readMigrations(
   dialect: 'sqlite' | 'postgres',
