@@ -147,6 +147,17 @@ export class BrokerConnection extends EventEmitter {
     this.timer = setTimeout(() => void this.connect(), 100);
   }
 
+  /**
+   * Starts over on a new connection (topology declared again, every channel reopened). Used when a
+   * channel closed while its connection stayed up: a channel error (e.g. an exchange or queue was
+   * deleted) or a consumer cancelled by the broker. Only the connection `conn` is reset, once.
+   */
+  reset(conn: Connection, reason: string): void {
+    if (this.closing || this.conn !== conn) return;
+    this.opts.log.warn({ reason }, 'reconnecting to RabbitMQ to recover a closed channel');
+    conn.close().catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);

@@ -35,10 +35,23 @@ export class BatchingConsumer {
   private consumerTag: string | undefined;
 
   constructor(
-    broker: BrokerConnection,
+    private readonly broker: BrokerConnection,
     private readonly opts: ConsumerOptions,
   ) {
     broker.onConnect((conn) => this.open(conn));
+  }
+
+  /**
+   * A channel can close while its connection stays up (a channel error, or the broker cancelled
+   * the consumer because its queue was deleted): start over on a new connection, which declares
+   * the topology again. When the connection itself is gone, the reconnect is already under way.
+   */
+  private reopenLater(conn: Connection): void {
+    if (this.closing) return;
+    setTimeout(() => {
+      if (this.closing || this.channel) return;
+      this.broker.reset(conn, 'the consumer channel closed');
+    }, 1000).unref();
   }
 
   get consuming(): boolean {
@@ -46,7 +59,7 @@ export class BatchingConsumer {
   }
 
   private async open(conn: Connection): Promise<void> {
-    if (this.closing) return;
+    if (this.closing || this.channel) return;
     const ch = await conn.createChannel();
     const gen = ++this.gen;
     ch.on('error', (err) => this.opts.log.warn({ err: describe(err) }, 'consumer channel error'));
@@ -56,12 +69,20 @@ export class BatchingConsumer {
       this.consumerTag = undefined;
       // Unacked deliveries go back to the queue with the channel; drop our copies.
       this.buffer = [];
+      this.reopenLater(conn);
     });
     await ch.prefetch(this.opts.prefetch);
     this.channel = ch;
-    const { consumerTag } = await ch.consume(this.opts.queue, (msg) => msg && this.onMessage(gen, msg), {
-      noAck: false,
-    });
+    const { consumerTag } = await ch.consume(
+      this.opts.queue,
+      (msg) => {
+        if (msg) return this.onMessage(gen, msg);
+        // basic.cancel from the broker (queue deleted or moved): start over on a new channel.
+        this.opts.log.warn({ queue: this.opts.queue }, 'the broker cancelled the consumer; resubscribing');
+        ch.close().catch(() => undefined);
+      },
+      { noAck: false },
+    );
     this.consumerTag = consumerTag;
     this.opts.log.info({ queue: this.opts.queue, prefetch: this.opts.prefetch }, 'consuming');
   }

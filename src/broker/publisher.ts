@@ -55,8 +55,10 @@ export class ConfirmedPublisher {
   private waitingDrain = false;
   private readonly idleWaiters: (() => void)[] = [];
 
+  private closed = false;
+
   constructor(
-    broker: BrokerConnection,
+    private readonly broker: BrokerConnection,
     private readonly opts: PublisherOptions,
   ) {
     broker.onConnect((conn) => this.openChannel(conn));
@@ -72,10 +74,20 @@ export class ConfirmedPublisher {
   }
 
   private async openChannel(conn: Connection): Promise<void> {
+    if (this.closed || this.channel) return;
     const ch = await conn.createConfirmChannel();
     const gen = ++this.gen;
     ch.on('error', (err) => this.opts.log.warn({ err: describe(err) }, 'publisher channel error'));
-    ch.on('close', () => this.onChannelClosed(gen));
+    ch.on('close', () => {
+      if (gen !== this.gen) return;
+      this.onChannelClosed();
+      // A channel error (e.g. the exchange was deleted) closes the channel, not the connection:
+      // start over on a new connection, which declares the topology again.
+      setTimeout(() => {
+        if (this.closed || this.channel) return;
+        this.broker.reset(conn, 'the publisher channel closed');
+      }, 1000).unref();
+    });
     ch.on('drain', () => {
       this.waitingDrain = false;
       this.pump();
@@ -85,8 +97,7 @@ export class ConfirmedPublisher {
     this.pump();
   }
 
-  private onChannelClosed(gen: number): void {
-    if (gen !== this.gen) return;
+  private onChannelClosed(): void {
     this.channel = undefined;
     this.waitingDrain = false;
     this.gen++;
@@ -194,6 +205,7 @@ export class ConfirmedPublisher {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const ch = this.channel;
     this.channel = undefined;
     this.gen++;

@@ -1,0 +1,78 @@
+// Channel-level failures: a queue or exchange deleted under a running service closes a channel,
+// not the connection. The services start over on a new connection, declare the topology again,
+// and carry on by themselves.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import amqp from 'amqplib';
+import { AMQP_URL, freePort, getJson, publishRaw, testEnv, waitFor, warren } from './helpers.js';
+import { startIngest } from './ingest-fixture.js';
+
+async function onChannel(fn: (ch: amqp.Channel) => Promise<unknown>): Promise<void> {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    await fn(await conn.createChannel());
+  } finally {
+    await conn.close();
+  }
+}
+
+const ev = (id: string) =>
+  JSON.stringify({ id, cliente: 'r', evento: 'click', timestamp: '2025-04-13T12:00:00Z' });
+
+test('analytics resubscribes after its queue is deleted, and counts what comes next', async (t) => {
+  const te = testEnv('recq');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const a = warren(['analytics'], { ...te.env, ANALYTICS_PORT: String(port) });
+  t.after(async () => {
+    await a.kill();
+    await te.cleanup();
+  });
+  await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200, 30_000);
+  await publishRaw(te.exchange, [ev('a1')]);
+  await waitFor(
+    'first counted',
+    async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 1,
+  );
+  await onChannel((ch) => ch.deleteQueue(te.queue));
+  await waitFor(
+    'the consumer came back on a redeclared queue',
+    async () => {
+      const s = (await getJson<{ queue: { consumers: number | null } }>(`${base}/api/v1/status`)).body;
+      return s.queue.consumers === 1;
+    },
+    30_000,
+  );
+  await publishRaw(te.exchange, [ev('a2'), ev('a3')]);
+  await waitFor(
+    'counted after recovery',
+    async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 3,
+    30_000,
+  );
+  assert.match(a.output(), /reconnecting to RabbitMQ to recover a closed channel/);
+});
+
+test('ingest recovers when its exchange is deleted: 503 meanwhile, never a lost 202', async (t) => {
+  const f = await startIngest(t);
+  const ok = await f.post('/events', { cliente: 'r', evento: 'click' });
+  assert.equal(ok.statusCode, 202);
+  await onChannel(async (ch) => {
+    await ch.deleteExchange(f.te.exchange);
+  });
+  // The first publish after the deletion fails on the broker (404 closes the channel): 503.
+  const statuses: number[] = [];
+  await waitFor(
+    '202 again after the topology was declared again',
+    async () => {
+      const res = await f.post('/events', { cliente: 'r', evento: 'click' });
+      statuses.push(res.statusCode);
+      return res.statusCode === 202;
+    },
+    30_000,
+    200,
+  );
+  assert.ok(
+    statuses.every((s) => s === 202 || s === 503),
+    `only 202 or 503: ${statuses.join(',')}`,
+  );
+});
