@@ -40,10 +40,15 @@ function readState(): State | undefined {
   }
 }
 
+/** Whether pid is a running `npm run cluster` (a stale state file's pid may belong to another process now). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('cluster.ts');
   } catch {
     return false;
   }

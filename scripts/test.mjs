@@ -28,7 +28,7 @@ function find(dir, out = []) {
 // A subset may be named on the command line: `npm test -- test/pipeline.test.ts`.
 const only = process.argv.slice(2);
 step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
-step('lint', 'npx', ['biome', 'check', 'src', 'test', 'scripts']);
+step('lint', 'npx', ['biome', 'check', 'src', 'test', 'scripts', 'deploy']);
 const files = only.length ? only : [...find(join(root, 'src')), ...find(join(root, 'test'))].sort();
 step('tests', process.execPath, [
   '--import',

@@ -60,8 +60,11 @@ export class PostgresStore implements Store {
   constructor(url: string, opts: StoreOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
-    // An idle client losing its server (PostgreSQL restarted) must not crash the process.
+    // A client losing its server (PostgreSQL restarted) must not crash the process: idle clients
+    // report on the pool, checked-out ones on the client itself. The query in flight still
+    // rejects, so the consumer backs off and retries its batch (DESIGN.md).
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   async migrate(): Promise<void> {

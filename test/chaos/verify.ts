@@ -1,0 +1,184 @@
+// What a scenario proves, read from the store itself once the queue is drained:
+//   lost          = confirmed events missing from the store: for an HTTP client, each id that got
+//                   a 202 and is not in seen_ids; for a simulated client (ids unknown to the test),
+//                   its "N confirmed" minus what the store counted for it;
+//   counted twice = (sum of the counters) − (number of distinct counted ids in seen_ids);
+//   unexpected    = counts nobody confirmed (a poison message counted, a stray client).
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { getJson, waitFor } from '../helpers.js';
+import type { Scenario, Service } from './scenario.js';
+
+/** Every event the clients of a scenario set out to send, and which were confirmed. */
+export class Ledger {
+  /** Simulated clients: cliente → "N confirmed". */
+  readonly sim = new Map<string, number>();
+  /** HTTP clients: cliente → ids answered 202. */
+  readonly ids = new Map<string, string[]>();
+  /** Events the clients set out to send (valid ones; poison is counted apart). */
+  sent = 0;
+
+  addSim(cliente: string, confirmed: number): void {
+    this.sim.set(cliente, (this.sim.get(cliente) ?? 0) + confirmed);
+  }
+
+  addIds(cliente: string, ids: string[]): void {
+    this.ids.set(cliente, [...(this.ids.get(cliente) ?? []), ...ids]);
+  }
+
+  get confirmed(): number {
+    let n = 0;
+    for (const v of this.sim.values()) n += v;
+    for (const v of this.ids.values()) n += v.length;
+    return n;
+  }
+
+  expected(cliente: string): number {
+    return this.sim.get(cliente) ?? this.ids.get(cliente)?.length ?? 0;
+  }
+}
+
+export interface StoreFacts {
+  perCliente: Map<string, number>;
+  /** Sum of the all-time totals. */
+  counted: number;
+  /** Sum of the minute, hour and day counters (must equal counted). */
+  counters: number;
+  /** Distinct counted ids. */
+  seen: number;
+  /** HTTP ids answered 202 and absent from seen_ids. */
+  missingIds: number;
+}
+
+const SUMS = {
+  totals: 'SELECT cliente, SUM(count) AS n FROM totals GROUP BY cliente',
+  counters:
+    'SELECT (SELECT COALESCE(SUM(count), 0) FROM counts_minute) + (SELECT COALESCE(SUM(count), 0) FROM counts_hour)' +
+    ' + (SELECT COALESCE(SUM(count), 0) FROM counts_day) AS n',
+  seen: 'SELECT COUNT(*) AS n FROM seen_ids',
+};
+
+function allIds(ledger: Ledger): string[] {
+  return [...ledger.ids.values()].flat();
+}
+
+async function readSqlite(path: string, ledger: Ledger): Promise<StoreFacts> {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const perCliente = new Map<string, number>();
+    for (const r of db.prepare(SUMS.totals).all() as { cliente: string; n: number }[])
+      perCliente.set(r.cliente, Number(r.n));
+    const one = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
+    const has = db.prepare('SELECT 1 FROM seen_ids WHERE id = ?').pluck();
+    let missingIds = 0;
+    for (const id of allIds(ledger)) if (has.get(id) === undefined) missingIds++;
+    return {
+      perCliente,
+      counted: [...perCliente.values()].reduce((a, b) => a + b, 0),
+      counters: one(SUMS.counters),
+      seen: one(SUMS.seen),
+      missingIds,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+async function readPostgres(url: string, ledger: Ledger): Promise<StoreFacts> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const perCliente = new Map<string, number>();
+    for (const r of (await c.query(SUMS.totals)).rows as { cliente: string; n: string }[])
+      perCliente.set(r.cliente, Number(r.n));
+    const one = async (sql: string) => Number((await c.query(sql)).rows[0].n);
+    const ids = allIds(ledger);
+    let missingIds = 0;
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const chunk = ids.slice(i, i + 10_000);
+      const r = await c.query('SELECT COUNT(*) AS n FROM seen_ids WHERE id = ANY($1::text[])', [chunk]);
+      missingIds += chunk.length - Number(r.rows[0].n);
+    }
+    return {
+      perCliente,
+      counted: [...perCliente.values()].reduce((a, b) => a + b, 0),
+      counters: await one(SUMS.counters),
+      seen: await one(SUMS.seen),
+      missingIds,
+    };
+  } finally {
+    await c.end();
+  }
+}
+
+export function readStore(s: Scenario, ledger: Ledger): Promise<StoreFacts> {
+  return s.store === 'sqlite' ? readSqlite(s.dbPath, ledger) : readPostgres(s.databaseUrl, ledger);
+}
+
+export interface Settled {
+  drained: boolean;
+  /** Why the drain wait gave up, when it did. */
+  drainError: string | undefined;
+  /** Seconds from settle() to drained. */
+  drainSeconds: number;
+  /** Exit codes of the analytics processes stopped with SIGTERM (0 each). */
+  exitCodes: (number | null)[];
+  /** Messages left in the main queue after every analytics stopped cleanly. */
+  left: number;
+  deadLettered: number;
+  facts: StoreFacts;
+  lost: number;
+  countedTwice: number;
+  unexpected: number;
+}
+
+/**
+ * Waits until analytics counted at least every confirmed event and the queue is empty, stops
+ * every analytics with SIGTERM (each finishes and acks its batch), then reads the store. A drain
+ * that never completes is not thrown here: the figures are measured and recorded either way.
+ */
+export async function settle(
+  s: Scenario,
+  analytics: Service[],
+  ledger: Ledger,
+  opts: { timeoutMs: number; beforeStop?: () => void | Promise<void> },
+): Promise<Settled> {
+  const t0 = Date.now();
+  let drainError: string | undefined;
+  await waitFor(
+    'every confirmed event counted and the queue empty',
+    async () => {
+      const a = analytics.find((x) => x.alive);
+      if (!a) throw new Error('no analytics is running');
+      const total = (await getJson<{ total: number }>(`${a.base}/reporte`)).body.total;
+      const q = await s.queueState();
+      return total >= ledger.confirmed && q.messages === 0;
+    },
+    opts.timeoutMs,
+    250,
+  ).catch((err: Error) => {
+    drainError = err.message;
+  });
+  const drainSeconds = (Date.now() - t0) / 1000;
+  await opts.beforeStop?.();
+  const exitCodes = await Promise.all(analytics.filter((a) => a.alive).map((a) => a.stop()));
+  const left = (await s.queueState()).messages;
+  const deadLettered = (await s.queueState(`${s.queue}.dlq`)).messages;
+  const facts = await readStore(s, ledger);
+  let lost = facts.missingIds;
+  for (const [cliente, n] of ledger.sim) lost += Math.max(0, n - (facts.perCliente.get(cliente) ?? 0));
+  let unexpected = 0;
+  for (const [cliente, n] of facts.perCliente) unexpected += Math.max(0, n - ledger.expected(cliente));
+  return {
+    drained: drainError === undefined,
+    drainError,
+    drainSeconds,
+    exitCodes,
+    left,
+    deadLettered,
+    facts,
+    lost,
+    countedTwice: facts.counted - facts.seen,
+    unexpected,
+  };
+}
