@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import { getJson } from '../helpers.js';
 import { between, SCALE, size, sleep } from './knobs.js';
-import { HttpLoad, SdkLoad } from './load.js';
+import { mixedLoad, SdkLoad } from './load.js';
 import { finish, recorded } from './report.js';
 import { Scenario } from './scenario.js';
 import { Ledger, settle } from './verify.js';
@@ -27,22 +27,14 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       const seconds = Math.max(20, 30 * SCALE);
       const fast = size(25_000, 500);
       const paced = size(15_000, 300);
-      const clients = [
-        s.client('k_fast_1', fast),
-        s.client('k_fast_2', fast),
-        s.client('k_paced_1', paced, Math.ceil(paced / seconds)),
-        s.client('k_paced_2', paced, Math.ceil(paced / seconds)),
-      ];
-      const httpEvents = size(15_000, 400);
-      const http = new HttpLoad({
-        targets: () => [ingest.base],
-        senders: 2,
-        perRequest: 50,
-        events: httpEvents,
-        rate: httpEvents / seconds,
-        prefix: 'k_http',
-        keyPrefix: `${s.te.id}`,
-      }).start();
+      const { clients, http, simPlanned } = mixedLoad(s, {
+        prefix: 'k',
+        ingestBase: ingest.base,
+        fast,
+        paced,
+        httpEvents: size(15_000, 400),
+        seconds,
+      });
       const sdk = new SdkLoad(ingest.base, 'k_sdk', size(10_000, 200), size(10_000, 200) / seconds).start();
 
       const kills: Record<string, unknown>[] = [];
@@ -67,7 +59,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       await Promise.all([http.done, sdk.done]);
       for (const [cliente, ids] of http.accepted) ledger.addIds(cliente, ids);
       ledger.addIds(sdk.cliente, sdk.ids);
-      ledger.sent = 2 * fast + 2 * paced + http.planned + sdk.planned;
+      ledger.sent = simPlanned + http.planned + sdk.planned;
 
       // Known ids skipped: redeliveries of batches committed but not acked when the kill came.
       const last = await getJson<{ duplicates: number }>(`${analytics.base}/api/v1/status`);

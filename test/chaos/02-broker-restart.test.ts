@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getJson } from '../helpers.js';
 import { between, SCALE, size, sleep } from './knobs.js';
-import { HttpLoad, SdkLoad } from './load.js';
+import { mixedLoad, SdkLoad } from './load.js';
 import { finish, recorded } from './report.js';
 import { Scenario } from './scenario.js';
 import { Ledger, settle } from './verify.js';
@@ -28,22 +28,14 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       const seconds = Math.max(25, 45 * SCALE);
       const fast = size(20_000, 400);
       const paced = size(20_000, 400);
-      const clients = [
-        s.client('b_fast_1', fast),
-        s.client('b_fast_2', fast),
-        s.client('b_paced_1', paced, Math.ceil(paced / seconds)),
-        s.client('b_paced_2', paced, Math.ceil(paced / seconds)),
-      ];
-      const httpEvents = size(20_000, 400);
-      const http = new HttpLoad({
-        targets: () => [ingest.base],
-        senders: 2,
-        perRequest: 50,
-        events: httpEvents,
-        rate: httpEvents / seconds,
-        prefix: 'b_http',
-        keyPrefix: s.te.id,
-      }).start();
+      const { clients, http, simPlanned } = mixedLoad(s, {
+        prefix: 'b',
+        ingestBase: ingest.base,
+        fast,
+        paced,
+        httpEvents: size(20_000, 400),
+        seconds,
+      });
       const sdkEvents = size(10_000, 200);
       const sdk = new SdkLoad(ingest.base, 'b_sdk', sdkEvents, sdkEvents / seconds).start();
 
@@ -73,7 +65,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       await Promise.all([http.done, sdk.done]);
       for (const [cliente, ids] of http.accepted) ledger.addIds(cliente, ids);
       ledger.addIds(sdk.cliente, sdk.ids);
-      ledger.sent = 2 * fast + 2 * paced + http.planned + sdk.planned;
+      ledger.sent = simPlanned + http.planned + sdk.planned;
 
       const settled = await settle(s, [analytics], ledger, { timeoutMs: size(300_000, 90_000) });
       finish({

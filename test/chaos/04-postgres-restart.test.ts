@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import { getJson, waitFor } from '../helpers.js';
 import { between, SCALE, size, sleep } from './knobs.js';
-import { HttpLoad } from './load.js';
+import { mixedLoad } from './load.js';
 import { ensurePostgresUp, restartPostgres } from './postgres.js';
 import { finish, recorded } from './report.js';
 import { Scenario } from './scenario.js';
@@ -29,22 +29,14 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       const seconds = Math.max(20, 40 * SCALE);
       const fast = size(20_000, 400);
       const paced = size(20_000, 400);
-      const clients = [
-        s.client('p_fast_1', fast),
-        s.client('p_fast_2', fast),
-        s.client('p_paced_1', paced, Math.ceil(paced / seconds)),
-        s.client('p_paced_2', paced, Math.ceil(paced / seconds)),
-      ];
-      const httpEvents = size(20_000, 400);
-      const http = new HttpLoad({
-        targets: () => [ingest.base],
-        senders: 2,
-        perRequest: 50,
-        events: httpEvents,
-        rate: httpEvents / seconds,
-        prefix: 'p_http',
-        keyPrefix: s.te.id,
-      }).start();
+      const { clients, http, simPlanned } = mixedLoad(s, {
+        prefix: 'p',
+        ingestBase: ingest.base,
+        fast,
+        paced,
+        httpEvents: size(20_000, 400),
+        seconds,
+      });
 
       // Each restart lands while analytics is busy: a burst just before it leaves a backlog,
       // so a commit is in flight (at every scale) when the server goes away.
@@ -71,7 +63,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       for (const c of clients) ledger.addSim(c.name, await c.done);
       await http.done;
       for (const [cliente, ids] of http.accepted) ledger.addIds(cliente, ids);
-      ledger.sent = 2 * fast + 2 * paced + RESTARTS * burst + http.planned;
+      ledger.sent = simPlanned + RESTARTS * burst + http.planned;
 
       const settled = await settle(s, [analytics], ledger, { timeoutMs: size(300_000, 90_000) });
       finish({

@@ -186,3 +186,37 @@ export class SdkLoad {
     }
   }
 }
+
+/** What the mixed load needs of a scenario: simulated clients as `warren client` children. */
+interface ClientSpawner {
+  te: { id: string };
+  client(name: string, count: number, rate?: number): { name: string; done: Promise<number> };
+}
+
+/**
+ * The load most scenarios run while faults land: two simulated clients as fast as confirms
+ * allow, two paced over `seconds`, and two HTTP senders through ingest (same Idempotency-Key on
+ * every retry). `simPlanned` is what the four simulated clients set out to send.
+ */
+export function mixedLoad<S extends ClientSpawner>(
+  s: S,
+  o: { prefix: string; ingestBase: string; fast: number; paced: number; httpEvents: number; seconds: number },
+) {
+  const rate = Math.ceil(o.paced / o.seconds);
+  const clients = [
+    s.client(`${o.prefix}_fast_1`, o.fast),
+    s.client(`${o.prefix}_fast_2`, o.fast),
+    s.client(`${o.prefix}_paced_1`, o.paced, rate),
+    s.client(`${o.prefix}_paced_2`, o.paced, rate),
+  ];
+  const http = new HttpLoad({
+    targets: () => [o.ingestBase],
+    senders: 2,
+    perRequest: 50,
+    events: o.httpEvents,
+    rate: o.httpEvents / o.seconds,
+    prefix: `${o.prefix}_http`,
+    keyPrefix: s.te.id,
+  }).start();
+  return { clients, http, simPlanned: 2 * o.fast + 2 * o.paced };
+}
