@@ -5,12 +5,13 @@
 // As root, rabbitmq-server would switch to the `rabbitmq` user; we spawn it as that user directly
 // (so the child we hold IS the server) with HOME=/var/lib/rabbitmq, whose Erlang cookie
 // `rabbitmqctl` (which also runs as `rabbitmq`) uses too.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
+import { rabbitUser } from '../deploy/rabbit-cluster.js';
 import { freePort, waitFor } from './helpers.js';
 
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -33,12 +34,6 @@ export interface BrokerNode {
   ctl(...args: string[]): string;
   /** What the node printed (for failure messages). */
   output(): string;
-}
-
-function rabbitUser(): { uid: number; gid: number } {
-  const uid = Number(execFileSync('id', ['-u', 'rabbitmq']).toString().trim());
-  const gid = Number(execFileSync('id', ['-g', 'rabbitmq']).toString().trim());
-  return { uid, gid };
 }
 
 // Every node a test process started, so an unexpected exit of the test still kills them.
