@@ -16,7 +16,7 @@ import { runMemory } from './memory.js';
 import { Progress } from './progress.js';
 import { runQueries } from './queries.js';
 import { type Results, table, toJson } from './report.js';
-import { FULL, QUICK } from './sizes.js';
+import { FULL, QUICK, type Sizes } from './sizes.js';
 import { type Stage, startStack } from './stage.js';
 import { fmt } from './util.js';
 
@@ -37,11 +37,23 @@ function parseOnly(v: unknown): StageName[] {
   return STAGES.filter((s) => list.includes(s));
 }
 
+/** `--flag N` as a size override; N must be a whole number from 1 to 1,000. */
+function positive(v: unknown, flag: string, key: keyof Sizes): Partial<Sizes> {
+  if (v === undefined) return {};
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new UsageError(`${flag}: expected a whole number from 1 to 1000, got "${v}"`);
+  return { [key]: n };
+}
+
 export const command: CommandSpec = {
   summary: 'measure the broker ceiling, the AMQP and HTTP paths, latency, queries and memory',
-  usage: 'warren bench [--quick] [--json FILE] [--only ceiling,amqp,...] [--profile DIR] [--keep]',
+  usage:
+    'warren bench [--quick] [--json FILE] [--only ceiling,amqp,...] [--ingest N] [--connections N] [--profile DIR] [--keep]',
   options: {
     quick: { type: 'boolean' },
+    ingest: { type: 'string' },
+    connections: { type: 'string' },
     json: { type: 'string' },
     only: { type: 'string' },
     profile: { type: 'string' },
@@ -51,13 +63,19 @@ export const command: CommandSpec = {
     quick: 'reduced sizes: the whole run in under a minute',
     json: 'write every figure to FILE as JSON',
     only: `run only these stages (comma-separated): ${STAGES.join(', ')}`,
+    ingest: `ingest instances behind Traefik (default ${FULL.ingestInstances})`,
+    connections: `keep-alive connections of the HTTP single path (default ${FULL.httpSingleConnections})`,
     profile: 'write V8 CPU profiles of analytics and ingest (node --cpu-prof) into DIR',
     keep: "keep the run's directory (children's logs, SQLite files) instead of deleting it",
   },
   async run({ config, log, values, stopSignal }) {
     const only = parseOnly(values.only);
     const quick = values.quick === true;
-    const sizes = quick ? QUICK : FULL;
+    const sizes = {
+      ...(quick ? QUICK : FULL),
+      ...positive(values.ingest, '--ingest', 'ingestInstances'),
+      ...positive(values.connections, '--connections', 'httpSingleConnections'),
+    };
     const jsonFile = values.json as string | undefined;
     const profileDir = values.profile as string | undefined;
     const started = performance.now();

@@ -25,14 +25,17 @@ export const FULL: Sizes = {
   httpBatchSize: 100,
   httpBatchConnections: 16,
   httpSingleSeconds: 15,
-  httpSingleConnections: 32,
+  // 32 → 128 connections: 1,760 → 3,298 req/s (2 instances); more only adds latency (BENCHMARKS.md).
+  httpSingleConnections: 128,
   latencySeconds: 20,
   queryEvents: 1_000_000,
   queryClients: 10_000,
   queryTypes: 20,
   queryRequests: 25,
   memoryBacklog: 1_000_000,
-  ingestInstances: 2,
+  // One ingest process: on this 2-core machine a second one costs more than it
+  // gives (3,298 → 4,368 req/s at 128 connections with one; BENCHMARKS.md).
+  ingestInstances: 1,
 };
 
 export const QUICK: Sizes = {
