@@ -53,7 +53,15 @@ describe('warren bench --quick', () => {
     const latency = json.latency_ms as Record<string, unknown>;
     for (const k of ['p50', 'p95', 'p99']) finite(latency[k], `latency_ms.${k}`);
     const query = json.query_ms as Record<string, unknown>;
-    for (const k of ['reporte_p95', 'report_p95', 'timeseries_p95']) finite(query[k], `query_ms.${k}`);
+    for (const k of [
+      'reporte_p95',
+      'report_p95',
+      'timeseries_p95',
+      'reporte_cold_p95',
+      'report_cold_p95',
+      'timeseries_cold_p95',
+    ])
+      finite(query[k], `query_ms.${k}`);
     const machine = json.machine as Record<string, unknown>;
     finite(machine.cores, 'machine.cores');
     finite(machine.memory_mb, 'machine.memory_mb');

@@ -139,4 +139,9 @@ export const RANGES: Record<string, Filter> = {
   'across all three': { from: CUT.hour - 2 * DAY, to: NOW + HOUR },
   'one client across': { from: CUT.hour - 4 * DAY, to: NOW + DAY, cliente: 'cliente_2' },
   'one event across': { from: CUT.hour - 4 * DAY, to: NOW + DAY, evento: 'view' },
+  // Ranges holding most of the events: the stores answer them as totals minus the outside.
+  'most, from only': { from: CUT.hour - 60 * DAY },
+  'most, both ends': { from: CUT.hour - 60 * DAY, to: CUT.minute + 24 * HOUR },
+  'most, one client': { from: CUT.hour - 60 * DAY, cliente: 'cliente_2' },
+  'most, one event, to only': { to: CUT.minute + 24 * HOUR, evento: 'view' },
 };

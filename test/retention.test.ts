@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { retentionPass } from '../src/analytics/retention.js';
 import { maintenanceOf } from '../src/analytics/store/maintenance.js';
-import type { Store } from '../src/analytics/store/types.js';
+import { complementIsSmaller, type Filter, type Store } from '../src/analytics/store/types.js';
 import {
   CUT,
   commitAll,
@@ -40,6 +40,27 @@ async function bounds(db: Db, store: Store, table: string) {
     n: Number(r!.n),
   };
 }
+
+test('the ranges exercise both ways of answering a range report (inside, or totals minus outside)', () => {
+  const events = dataset(3000);
+  const inside = (f: Filter) =>
+    expected(events, { from: f.from, to: f.to }).reduce((n, r) => n + Number(r.split('=')[1]), 0);
+  const ranged = Object.entries(RANGES).filter(([, f]) => f.from !== undefined || f.to !== undefined);
+  const complement = ranged
+    .filter(([, f]) => complementIsSmaller(inside(f), events.length))
+    .map(([name]) => name);
+  assert.deepEqual(complement, [
+    'all time (levels)',
+    'across all three',
+    'one client across',
+    'one event across',
+    'most, from only',
+    'most, both ends',
+    'most, one client',
+    'most, one event, to only',
+  ]);
+  assert.equal(ranged.length - complement.length, 5, 'the others read the inside');
+});
 
 for (const kind of kinds) {
   describe(`retention rollups: ${kind}`, () => {

@@ -106,6 +106,43 @@ for (const kind of kinds) {
         assert.deepEqual(rows(await store.report({ cliente: 'nadie' })), []);
       }));
 
+    test('report of a range holding most events (totals minus outside): from inclusive, to exclusive', () =>
+      withStore(kind, async (store) => {
+        const inside = Array.from({ length: 12 }, (_, i) =>
+          ev(
+            `in${i}`,
+            i % 3 ? 'cliente_uno' : 'cliente_dos',
+            i % 2 ? 'view' : 'click',
+            '2025-04-13T12:00:00Z',
+          ),
+        );
+        await store.commit([
+          ...inside,
+          ev('at-to', 'cliente_uno', 'click', '2025-04-13T13:00:00Z'),
+          ev('before', 'cliente_uno', 'click', '2025-04-13T11:59:59Z'),
+          ev('after', 'cliente_dos', 'view', '2025-04-14T00:00:00Z'),
+        ]);
+        const range = { from: at('2025-04-13T12:00:00Z'), to: at('2025-04-13T13:00:00Z') };
+        const want = [
+          'cliente_dos/click=2',
+          'cliente_dos/view=2',
+          'cliente_uno/click=4',
+          'cliente_uno/view=4',
+        ];
+        assert.deepEqual(rows(await store.report(range)), want);
+        assert.deepEqual(rows(await store.report({ ...range, cliente: 'cliente_uno' })), want.slice(2));
+        assert.deepEqual(rows(await store.report({ ...range, evento: 'view' })), [want[1], want[3]]);
+        assert.deepEqual(rows(await store.report({ to: range.to })), [
+          ...want.slice(0, 2),
+          'cliente_uno/click=5',
+          want[3],
+        ]);
+        assert.deepEqual(rows(await store.report({ from: range.from, cliente: 'cliente_dos' })), [
+          'cliente_dos/click=2',
+          'cliente_dos/view=3',
+        ]);
+      }));
+
     test('timeseries: minute, hour and day buckets in UTC, across offsets and midnight', () =>
       withStore(kind, async (store) => {
         await store.commit(TIME_SET);

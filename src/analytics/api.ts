@@ -1,10 +1,16 @@
 // The analytics HTTP API (CONTRACT.md, "Analytics"): reports, time series, status, export and the
 // live stream. Built in-process for tests (inject), listened on by the service.
 import { Readable } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import { WarrenError } from '../errors.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
+import { ResponseCache } from './cache.js';
 import type { AnalyticsHandler, BatchCommitted } from './consumer.js';
 import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
@@ -68,6 +74,7 @@ export function byClient(rows: CountRow[]): {
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
+  const cache = new ResponseCache();
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -86,36 +93,57 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return deps.metrics.registry.metrics();
   });
 
-  app.get('/reporte', async () => {
-    const rows = await storeOrThrow(deps).clientTotals();
-    let total = 0;
-    const clientes: Record<string, number> = {};
-    for (const r of rows) {
-      const n = Number(r.count);
-      if (n === 0) continue;
-      total += n;
-      clientes[r.cliente] = n;
-    }
-    return { total, clientes };
-  });
+  /**
+   * Answers from the report cache (cache.ts): the query is checked first (a bad one is a 400,
+   * never cached), then the body is served while the store has not changed since it was computed.
+   */
+  async function cached(reply: FastifyReply, key: string, compute: (s: Store) => Promise<unknown>) {
+    const store = storeOrThrow(deps);
+    const version = await store.version();
+    const r = await cache.get(key, version, async () => JSON.stringify(await compute(store)));
+    deps.metrics.reportCache.inc({ result: r.hit ? 'hit' : 'miss' });
+    return reply
+      .type('application/json; charset=utf-8')
+      .header('x-cache', r.hit ? 'hit' : 'miss')
+      .send(r.body);
+  }
 
-  app.get('/api/v1/report', async (req) => {
+  app.get('/reporte', async (_req, reply) =>
+    cached(reply, 'reporte', async (store) => {
+      const rows = await store.clientTotals();
+      let total = 0;
+      const clientes: Record<string, number> = {};
+      for (const r of rows) {
+        const n = Number(r.count);
+        if (n === 0) continue;
+        total += n;
+        clientes[r.cliente] = n;
+      }
+      return { total, clientes };
+    }),
+  );
+
+  app.get('/api/v1/report', async (req, reply) => {
     const filter = parseFilter(req.query as Record<string, unknown>);
-    const { total, clientes } = byClient(await storeOrThrow(deps).report(filter));
-    return { from: iso(filter.from), to: iso(filter.to), total, clientes };
+    return cached(reply, `report ${JSON.stringify(filter)}`, async (store) => {
+      const { total, clientes } = byClient(await store.report(filter));
+      return { from: iso(filter.from), to: iso(filter.to), total, clientes };
+    });
   });
 
-  app.get('/api/v1/timeseries', async (req) => {
+  app.get('/api/v1/timeseries', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const filter = parseFilter(q);
     const bucket = parseBucket(q, 'minute');
-    const points = await storeOrThrow(deps).timeseries(filter, bucket);
-    return {
-      bucket,
-      from: iso(filter.from),
-      to: iso(filter.to),
-      points: points.map((p) => ({ t: iso(Number(p.t)), count: Number(p.count) })),
-    };
+    return cached(reply, `timeseries ${bucket} ${JSON.stringify(filter)}`, async (store) => {
+      const points = await store.timeseries(filter, bucket);
+      return {
+        bucket,
+        from: iso(filter.from),
+        to: iso(filter.to),
+        points: points.map((p) => ({ t: iso(Number(p.t)), count: Number(p.count) })),
+      };
+    });
   });
 
   app.get('/api/v1/status', async () => {

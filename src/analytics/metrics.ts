@@ -43,6 +43,12 @@ export function createMetrics() {
       help: 'Messages in the dead-letter queue.',
       registers,
     }),
+    reportCache: new Counter({
+      name: 'warren_report_cache_total',
+      help: 'Report answers (/reporte, report, timeseries) served from the cache (hit) or computed (miss).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     brokerUp: new Gauge({ name: 'warren_broker_up', help: '1 while connected to RabbitMQ.', registers }),
     storeUp: new Gauge({ name: 'warren_store_up', help: '1 while the store answers.', registers }),
   };

@@ -10,6 +10,7 @@ import {
   type ClientTotal,
   type CommitResult,
   type CountRow,
+  complementIsSmaller,
   type ExportRow,
   type Filter,
   floorTo,
@@ -46,6 +47,26 @@ export function where(filter: Filter): { sql: string; params: Record<string, unk
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
+/** Rows outside the filter's range (it has a `from`, a `to` or both), of its cliente/evento. */
+function outside(filter: Filter): { sql: string; params: Record<string, unknown> } {
+  const sides: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.from !== undefined) {
+    sides.push('t < @from');
+    params.from = filter.from;
+  }
+  if (filter.to !== undefined) {
+    sides.push('t >= @to');
+    params.to = filter.to;
+  }
+  const keys = where({ cliente: filter.cliente, evento: filter.evento });
+  const cond = `(${sides.join(' OR ')})`;
+  return {
+    sql: keys.sql ? `${keys.sql} AND ${cond}` : `WHERE ${cond}`,
+    params: { ...params, ...keys.params },
+  };
+}
+
 function unionAll(cols: string, filter: Filter): { sql: string; params: Record<string, unknown> } {
   const w = where(filter);
   return {
@@ -68,6 +89,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']> | undefined;
+  private totalChanges: Database.Statement | undefined;
 
   private readonly now: () => number;
 
@@ -182,10 +204,36 @@ export class SqliteStore implements Store {
         .prepare(`SELECT cliente, evento, count FROM totals ${w.sql}`)
         .all(w.params) as CountRow[];
     }
+    if (this.mostlyInside(filter)) {
+      // Totals minus what lies outside the range (DESIGN.md: the totals are the sum of every
+      // level, kept in the same transactions), reading the smaller side of the range.
+      const keys = where({ cliente: filter.cliente, evento: filter.evento });
+      const out = outside(filter);
+      const minus = LEVELS.map((tbl) => `SELECT cliente, evento, -count AS count FROM ${tbl} ${out.sql}`);
+      return this.db
+        .prepare(
+          `SELECT cliente, evento, SUM(count) AS count FROM (SELECT cliente, evento, count FROM totals ${keys.sql} ` +
+            `UNION ALL ${minus.join(' UNION ALL ')}) GROUP BY cliente, evento HAVING SUM(count) <> 0`,
+        )
+        .all({ ...keys.params, ...out.params }) as CountRow[];
+    }
     const u = unionAll('cliente, evento, count', filter);
     return this.db
       .prepare(`SELECT cliente, evento, SUM(count) AS count FROM (${u.sql}) GROUP BY cliente, evento`)
       .all(u.params) as CountRow[];
+  }
+
+  /** True when most counted events (all clients, per the series tables) lie inside the range. */
+  private mostlyInside(filter: Filter): boolean {
+    const inside = where({ from: filter.from, to: filter.to });
+    const u = unionSeries({});
+    const r = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(CASE WHEN ${inside.sql.replace('WHERE ', '')} THEN count ELSE 0 END), 0) AS inside, ` +
+          `COALESCE(SUM(count), 0) AS total FROM (${u.sql})`,
+      )
+      .get({ ...inside.params, ...u.params }) as { inside: number; total: number };
+    return complementIsSmaller(r.inside, r.total);
   }
 
   async timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
@@ -220,6 +268,16 @@ export class SqliteStore implements Store {
     } finally {
       if (reader !== this.db) reader.close();
     }
+  }
+
+  async version(): Promise<string | undefined> {
+    // data_version moves when ANOTHER connection commits; total_changes() counts the rows this
+    // connection changed (the consumer's commits and the rollups run on it). Together they move
+    // on every change to the file.
+    const other = this.db.pragma('data_version', { simple: true }) as number;
+    this.totalChanges ??= this.db.prepare('SELECT total_changes() AS n').pluck();
+    const own = this.totalChanges.get() as number;
+    return `${other}.${own}`;
   }
 
   async ping(): Promise<void> {

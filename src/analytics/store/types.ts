@@ -58,6 +58,16 @@ export function rememberedFrom(eventMs: number, arrivalS: number): number {
   return Math.max(Math.floor(eventMs / 1000), arrivalS);
 }
 
+/**
+ * A range report reads the counters inside the range, or the totals minus the counters outside it
+ * (the totals are the sum of every level: commits and rollups keep them so in one transaction).
+ * The second is cheaper when most events lie inside: "the last 24 h" of a store that keeps a day
+ * or two of minutes, or any range that covers most of the data.
+ */
+export function complementIsSmaller(insideEvents: number, allEvents: number): boolean {
+  return insideEvents > 0 && insideEvents * 2 > allEvents;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or upgrades the schema; safe when several processes start at once. */
@@ -69,6 +79,12 @@ export interface Store {
   /** All-time totals per client, largest first (what /reporte shows). */
   clientTotals(): Promise<ClientTotal[]>;
   timeseries(filter: Filter, bucket: Bucket): Promise<Point[]>;
+  /**
+   * A token that changes whenever any counter changes (a commit, a rollup; by this process or
+   * another one), so an answer computed at one version can be served again while it holds; or
+   * undefined when the store cannot tell cheaply (then nothing is cached).
+   */
+  version(): Promise<string | undefined>;
   /** Streams counters per (cliente, evento, bucket), ordered by bucket, without loading them all. */
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow>;
   ping(): Promise<void>;

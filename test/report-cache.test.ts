@@ -1,0 +1,150 @@
+// The report cache (src/analytics/cache.ts) never serves an answer the store has moved past: the
+// SQLite store's version moves on every change (a commit on this connection or another one, a
+// rollup) and only then; a cached body is served again only at the same version; a bad query is a 400 and never cached; PostgreSQL answers are never cached.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../src/analytics/api.js';
+import { ResponseCache } from '../src/analytics/cache.js';
+import { AnalyticsHandler } from '../src/analytics/consumer.js';
+import { createMetrics } from '../src/analytics/metrics.js';
+import { retentionPass } from '../src/analytics/retention.js';
+import type { Store } from '../src/analytics/store/types.js';
+import { createLogger } from '../src/log.js';
+import { NOW, SETTINGS } from './retention-helpers.js';
+import { ev, kinds, withStore } from './store-kinds.js';
+
+const sqlite = kinds.find((k) => k.name === 'sqlite')!;
+const postgres = kinds.find((k) => k.name === 'postgres')!;
+
+function api(store: Store): FastifyInstance {
+  const metrics = createMetrics();
+  return buildApi({
+    log: createLogger('silent'),
+    store: () => store,
+    handler: new AnalyticsHandler(() => store, metrics, 'eventos.*.*'),
+    metrics,
+    queueStatus: async () => ({ name: 'q', messages: 0, consumers: 0, deadLetters: 0 }),
+    ready: () => ({ broker: true, store: true }),
+  });
+}
+
+async function get(app: FastifyInstance, url: string, headers: Record<string, string> = {}) {
+  const res = await app.inject({ method: 'GET', url, headers });
+  return {
+    status: res.statusCode,
+    cache: res.headers['x-cache'],
+    body: res.json() as Record<string, unknown>,
+  };
+}
+
+const iso = (s: number) => new Date(s * 1000).toISOString();
+
+describe('report cache', () => {
+  test('SQLite version moves on own and foreign commits and on rollups, not on duplicates', () =>
+    withStore(sqlite, async (store, db, opened) => {
+      const v0 = await store.version();
+      assert.equal(typeof v0, 'string');
+      assert.equal(await store.version(), v0, 'reading changes nothing');
+      await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
+      const v1 = await store.version();
+      assert.notEqual(v1, v0, 'own commit');
+      await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
+      assert.equal(await store.version(), v1, 'a duplicate changes no counter');
+      const other = db.open();
+      opened.push(other);
+      await other.migrate();
+      await other.commit([ev('b', 'cliente_dos', 'view', '2025-04-13T12:00:00Z')]);
+      const v2 = await store.version();
+      assert.notEqual(v2, v1, "another connection's commit");
+      const pass = await retentionPass(store, SETTINGS, { now: NOW });
+      assert.ok(pass.minuteRows > 0, 'the rollup moved minute rows');
+      assert.notEqual(await store.version(), v2, 'rollup');
+    }));
+
+  test('API: hit at the same version, miss after any change, 400 not cached', () =>
+    withStore(sqlite, async (store, db, opened) => {
+      const app = api(store);
+      await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
+      const first = await get(app, '/reporte');
+      assert.deepEqual([first.status, first.cache], [200, 'miss']);
+      assert.deepEqual(first.body, { total: 1, clientes: { cliente_uno: 1 } });
+      const again = await get(app, '/reporte');
+      assert.deepEqual([again.cache, again.body], ['hit', first.body]);
+
+      await store.commit([ev('b', 'cliente_uno', 'view', '2025-04-13T12:01:00Z')]);
+      const afterOwn = await get(app, '/reporte');
+      assert.deepEqual([afterOwn.cache, afterOwn.body], ['miss', { total: 2, clientes: { cliente_uno: 2 } }]);
+
+      const other = db.open();
+      opened.push(other);
+      await other.migrate();
+      await other.commit([ev('c', 'cliente_dos', 'view', '2025-04-13T12:02:00Z')]);
+      const afterForeign = await get(app, '/reporte');
+      assert.equal(afterForeign.cache, 'miss');
+      assert.deepEqual(afterForeign.body, { total: 3, clientes: { cliente_uno: 2, cliente_dos: 1 } });
+
+      const range = `/api/v1/report?from=2025-04-13T12:00:00Z&to=2025-04-13T12:02:00Z`;
+      const r1 = await get(app, range);
+      const r2 = await get(app, range);
+      assert.deepEqual([r1.cache, r2.cache], ['miss', 'hit']);
+      assert.equal(r1.body.total, 2);
+      assert.deepEqual(r2.body, r1.body);
+      // Another range is another entry; the first one is still served.
+      const wider = await get(app, '/api/v1/report?from=2025-04-13T12:00:00Z');
+      assert.deepEqual([wider.cache, wider.body.total], ['miss', 3]);
+      assert.equal((await get(app, range)).cache, 'hit');
+
+      const ts = '/api/v1/timeseries?bucket=minute';
+      assert.equal((await get(app, ts)).cache, 'miss');
+      const tsHit = await get(app, ts);
+      assert.equal(tsHit.cache, 'hit');
+      assert.equal((tsHit.body.points as unknown[]).length, 3);
+
+      // A browser's no-store fetch (the panel's) sends Cache-Control: no-cache; the entry is current.
+      const noStore = await get(app, '/reporte', { 'cache-control': 'no-cache' });
+      assert.deepEqual([noStore.cache, noStore.body], ['hit', afterForeign.body]);
+
+      const bad = await get(app, '/api/v1/report?from=yesterday');
+      assert.deepEqual([bad.status, bad.body.error], [400, 'invalid_query']);
+      assert.equal((await get(app, '/api/v1/report?from=yesterday')).status, 400);
+
+      // A rollup changes which level holds a bucket: answers are recomputed, totals unchanged.
+      await store.commit([ev('old', 'cliente_uno', 'click', iso(NOW - 3 * 86_400))]);
+      const before = await get(app, '/reporte');
+      await retentionPass(store, SETTINGS, { now: NOW });
+      const after = await get(app, '/reporte');
+      assert.deepEqual([after.cache, after.body], ['miss', before.body]);
+      await app.close();
+    }));
+
+  test('PostgreSQL: every answer computed (another process may have committed)', () =>
+    withStore(postgres, async (store, db, opened) => {
+      assert.equal(await store.version(), undefined);
+      const app = api(store);
+      await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
+      assert.deepEqual((await get(app, '/reporte')).cache, 'miss');
+      const other = db.open();
+      opened.push(other);
+      await other.migrate();
+      await other.commit([ev('b', 'cliente_dos', 'click', '2025-04-13T12:00:00Z')]);
+      const second = await get(app, '/reporte');
+      assert.deepEqual([second.cache, second.body.total], ['miss', 2]);
+      await app.close();
+    }));
+
+  test('bounded: least recently used entries go first, by count and by size', async () => {
+    const cache = new ResponseCache({ maxEntries: 2, maxBytes: 10 });
+    const body = (s: string) => async () => s;
+    await cache.get('a', '1', body('aaa'));
+    await cache.get('b', '1', body('bbb'));
+    assert.equal((await cache.get('a', '1', body('x'))).hit, true, 'a is used again');
+    await cache.get('c', '1', body('ccc'));
+    assert.equal(cache.size, 2);
+    assert.equal((await cache.get('b', '1', body('b2'))).hit, false, 'b was the least recent');
+    await cache.get('big', '1', body('0123456789!'));
+    assert.equal((await cache.get('big', '1', body('y'))).hit, false, 'over the size: not kept');
+    assert.equal((await cache.get('x', undefined, body('x'))).hit, false);
+    assert.equal((await cache.get('x', undefined, body('x'))).hit, false, 'no version: never kept');
+  });
+});
