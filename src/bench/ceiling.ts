@@ -2,11 +2,11 @@
 // unconfirmed messages, persistent) and consumer (prefetch, manual acks, one `multiple` ack every
 // ACK_EVERY deliveries) on a queue declared with the real queue's arguments, with bodies of a
 // real event's size. The same durability as Warren, none of its work: what the paths are compared to.
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { serialize } from '../event.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, findBrokerPid } from './util.js';
+import { CpuMeter, connectBroker, findBrokerPid } from './util.js';
 
 const ACK_EVERY = 100;
 
@@ -101,8 +101,8 @@ export async function runCeiling(env: BenchEnv, progress: Progress, count: numbe
   const prefetch = 1000;
   const url = env.config.amqpUrls[0]!;
   // Two connections, as a real publisher and consumer would have.
-  const pubConn = await amqp.connect(url);
-  const subConn = await amqp.connect(url);
+  const pubConn = await connectBroker(url);
+  const subConn = await connectBroker(url);
   try {
     const body = sampleBody();
     const done = consume(subConn, names.queue, count, prefetch);

@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import amqp from 'amqplib';
 import { type Config, deadLetterNames } from '../config.js';
 import { describe } from '../errors.js';
 import type { Logger } from '../log.js';
 import { declare } from '../topology.js';
+import { connectBroker } from './util.js';
 
 export interface Names {
   exchange: string;
@@ -49,7 +49,7 @@ export class BenchEnv {
   /** Declares the topology of these names (same arguments as the real one) and remembers it for clean-up. */
   async declare(n: Names): Promise<void> {
     this.track(n);
-    const conn = await amqp.connect(this.config.amqpUrls[0]!);
+    const conn = await connectBroker(this.config.amqpUrls[0]!);
     try {
       const ch = await conn.createChannel();
       await declare(ch, this.configFor(n));
@@ -107,7 +107,7 @@ export class BenchEnv {
 
   private async deleteTopology(): Promise<void> {
     if (this.declared.length === 0) return;
-    const conn = await amqp.connect(this.config.amqpUrls[0]!);
+    const conn = await connectBroker(this.config.amqpUrls[0]!);
     try {
       for (const n of this.declared) {
         const { dlx, dlq } = deadLetterNames(n);

@@ -1,6 +1,6 @@
 // What the figures were measured on: cores, memory, CPU model, Node and RabbitMQ versions.
 import { cpus, release, totalmem } from 'node:os';
-import amqp from 'amqplib';
+import { connectBroker } from './util.js';
 
 export interface Machine {
   cores: number;
@@ -13,7 +13,7 @@ export interface Machine {
 
 /** The broker's version, from the server properties of an AMQP connection. */
 async function rabbitmqVersion(url: string): Promise<string> {
-  const conn = await amqp.connect(url);
+  const conn = await connectBroker(url);
   try {
     const props = (conn.connection as unknown as { serverProperties?: Record<string, unknown> })
       .serverProperties;

@@ -3,13 +3,12 @@
 // resident memory is sampled from /proc/<pid>/status while it works, and the kernel's own peak
 // (VmHWM) is read before it stops. The drain rate is a by-product: analytics' speed with a full queue.
 import { join } from 'node:path';
-import amqp from 'amqplib';
 import { serialize } from '../event.js';
 import { publishConfirmed } from './ceiling.js';
 import { spawnWarren } from './child.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';
-import { freePort, procSample, round, sleep } from './util.js';
+import { connectBroker, freePort, procSample, round, sleep } from './util.js';
 import { processed } from './watch.js';
 
 export interface MemoryResult {
@@ -22,7 +21,7 @@ export interface MemoryResult {
 }
 
 async function buildBacklog(env: BenchEnv, exchange: string, events: number, progress: Progress) {
-  const conn = await amqp.connect(env.config.amqpUrls[0]!);
+  const conn = await connectBroker(env.config.amqpUrls[0]!);
   try {
     const ch = await conn.createConfirmChannel();
     const timestamp = new Date().toISOString();

@@ -5,7 +5,7 @@ export interface Sizes {
   amqpClients: number;
   httpBatchEvents: number;
   httpBatchSize: number;
-  httpBatchConnections: number;
+  httpBatchConnections: 16;
   httpSingleSeconds: number;
   httpSingleConnections: number;
   latencySeconds: number;

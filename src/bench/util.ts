@@ -2,6 +2,7 @@
 // /proc figures (CPU time, resident memory) of a child process.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import amqp, { type ChannelModel } from 'amqplib';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -116,4 +117,15 @@ export function findBrokerPid(): number | undefined {
     }
   }
   return best?.pid;
+}
+
+/**
+ * An amqplib connection of the benchmark. A broker that closes it (an internal error, a restart)
+ * rejects the operation in flight, which fails the stage with its reason; without this listener
+ * the connection's 'error' event would end the whole process instead.
+ */
+export async function connectBroker(url: string): Promise<ChannelModel> {
+  const conn = await amqp.connect(url);
+  conn.on('error', () => undefined);
+  return conn;
 }
