@@ -2,10 +2,10 @@
 // event time, through the confirmed publisher (no deadline: after a broker restart it publishes
 // again what was never confirmed, with the same ids).
 
-import { v7 as uuidv7 } from 'uuid';
 import { publishingEdge } from '../broker/edge.js';
 import type { Config } from '../config.js';
 import type { Event } from '../event.js';
+import { newId } from '../id.js';
 import type { Logger } from '../log.js';
 
 export interface ClientOptions {
@@ -30,7 +30,7 @@ export interface SimulatedClient {
 }
 
 export function makeEvent(cliente: string, evento: string): Event {
-  return { id: uuidv7(), cliente, evento, timestamp: new Date().toISOString() };
+  return { id: newId(), cliente, evento, timestamp: new Date().toISOString() };
 }
 
 export function build(config: Config, log: Logger, opts: ClientOptions): SimulatedClient {

@@ -1,8 +1,9 @@
 // Turns a request into events: fills what the client may leave out (cliente, timestamp, id), then
 // checks EVERY event with the one event contract (event.ts) before anything is published.
-import { v7 as uuidv7 } from 'uuid';
+
 import { WarrenError } from '../errors.js';
 import { type Event, type Problem, parse } from '../event.js';
+import { newId } from '../id.js';
 
 export const MAX_EVENTS = 1000;
 /** `<key>:<index>` must still be a valid id (at most 128 characters). */
@@ -45,7 +46,7 @@ function fill(item: unknown, index: number, d: Defaults): unknown {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return item;
   const obj = item as Record<string, unknown>;
   return {
-    id: own(obj, 'id') ?? (d.idempotencyKey === undefined ? uuidv7() : `${d.idempotencyKey}:${index}`),
+    id: own(obj, 'id') ?? (d.idempotencyKey === undefined ? newId() : `${d.idempotencyKey}:${index}`),
     cliente: own(obj, 'cliente') ?? defaultCliente(d),
     evento: own(obj, 'evento'),
     timestamp: own(obj, 'timestamp') ?? d.now,
@@ -106,7 +107,7 @@ export function eventFromSend(body: unknown, d: Defaults): Event {
     ]);
   }
   const cliente = defaultCliente(d) ?? 'cliente_x';
-  const id = d.idempotencyKey === undefined ? uuidv7() : `${d.idempotencyKey}:0`;
+  const id = d.idempotencyKey === undefined ? newId() : `${d.idempotencyKey}:0`;
   const r = parse({ id, cliente, evento: 'send', timestamp: d.now });
   if (!r.ok) {
     throw invalid('The X-Client-Name header is not a valid client name.', [

@@ -3,8 +3,8 @@
 // time; flush() and close() settle only when every event is confirmed. The local buffer is
 // bounded in events and bytes: when it is full track() throws BufferFullError (never a silent drop).
 import { EventEmitter } from 'node:events';
-import { v7 as uuidv7 } from 'uuid';
 import { parse, reason } from '../event.js';
+import { newId } from '../id.js';
 import { BufferFullError, combineRejections, RejectedError, SdkError } from './errors.js';
 import type { ClientOptions, ClientStats, TrackOptions } from './options.js';
 import { Spool } from './spool.js';
@@ -73,7 +73,7 @@ export class WarrenClient extends EventEmitter<ClientEvents> {
     }
     const ts = props.timestamp ?? new Date();
     const event: SdkEvent = {
-      id: props.id ?? uuidv7(),
+      id: props.id ?? newId(),
       ...(cliente === undefined ? {} : { cliente }),
       evento,
       timestamp: typeof ts === 'string' ? ts : ts.toISOString(),
