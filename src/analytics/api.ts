@@ -74,7 +74,9 @@ export function byClient(rows: CountRow[]): {
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const cache = new ResponseCache();
+  // Versions are per store object (a new connection starts its counters again): one cache each.
+  let cache = new ResponseCache();
+  let cacheOf: Store | undefined;
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -99,6 +101,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
    */
   async function cached(reply: FastifyReply, key: string, compute: (s: Store) => Promise<unknown>) {
     const store = storeOrThrow(deps);
+    if (store !== cacheOf) {
+      cache = new ResponseCache();
+      cacheOf = store;
+    }
     const version = await store.version();
     const r = await cache.get(key, version, async () => JSON.stringify(await compute(store)));
     deps.metrics.reportCache.inc({ result: r.hit ? 'hit' : 'miss' });
