@@ -60,8 +60,8 @@ const DUPS = Array.from({ length: 300 }, (_, i) =>
   }),
 );
 
-// Distinct ids published in one burst.
-const BULK = Array.from({ length: 2000 }, (_, i) =>
+// Distinct ids published in one burst, large enough to leave a backlog with fast consumers.
+const BULK = Array.from({ length: 20_000 }, (_, i) =>
   JSON.stringify({
     id: `bulk-${i}`,
     cliente: 'cliente_cinco',
