@@ -1,11 +1,13 @@
 // The report cache (src/analytics/cache.ts) never serves an answer the store has moved past: the
 // SQLite store's version moves on every change (a commit on this connection or another one, a
-// rollup) and only then; a cached body is served again only at the same version; a bad query is a 400 and never cached; PostgreSQL answers are never cached.
+// rollup) and only then; a kept answer is served again only at the same version, or after this
+// store's own commits were added to it; a bad query is a 400 and never cached; PostgreSQL answers
+// are never cached.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../src/analytics/api.js';
-import { ResponseCache } from '../src/analytics/cache.js';
+import { ResponseCache, type View } from '../src/analytics/cache.js';
 import { AnalyticsHandler } from '../src/analytics/consumer.js';
 import { createMetrics } from '../src/analytics/metrics.js';
 import { retentionPass } from '../src/analytics/retention.js';
@@ -72,9 +74,14 @@ describe('report cache', () => {
       const again = await get(app, '/reporte');
       assert.deepEqual([again.cache, again.body], ['hit', first.body]);
 
+      // This store's own commit is added to the kept answer (cache.ts); the next ask is a hit.
       await store.commit([ev('b', 'cliente_uno', 'view', '2025-04-13T12:01:00Z')]);
       const afterOwn = await get(app, '/reporte');
-      assert.deepEqual([afterOwn.cache, afterOwn.body], ['miss', { total: 2, clientes: { cliente_uno: 2 } }]);
+      assert.deepEqual(
+        [afterOwn.cache, afterOwn.body],
+        ['update', { total: 2, clientes: { cliente_uno: 2 } }],
+      );
+      assert.equal((await get(app, '/reporte')).cache, 'hit');
 
       const other = db.open();
       opened.push(other);
@@ -135,16 +142,25 @@ describe('report cache', () => {
 
   test('bounded: least recently used entries go first, by count and by size', async () => {
     const cache = new ResponseCache({ maxEntries: 2, maxBytes: 10 });
-    const body = (s: string) => async () => s;
-    await cache.get('a', '1', body('aaa'));
-    await cache.get('b', '1', body('bbb'));
-    assert.equal((await cache.get('a', '1', body('x'))).hit, true, 'a is used again');
-    await cache.get('c', '1', body('ccc'));
+    const view = (s: string) => async (): Promise<View> => ({
+      apply: () => undefined,
+      body: () => Buffer.from(s),
+      size: () => s.length,
+    });
+    const same = async () => '1';
+    await cache.get('a', '1', view('aaa'), same);
+    await cache.get('b', '1', view('bbb'), same);
+    assert.equal((await cache.get('a', '1', view('x'), same)).result, 'hit', 'a is used again');
+    await cache.get('c', '1', view('ccc'), same);
     assert.equal(cache.size, 2);
-    assert.equal((await cache.get('b', '1', body('b2'))).hit, false, 'b was the least recent');
-    await cache.get('big', '1', body('0123456789!'));
-    assert.equal((await cache.get('big', '1', body('y'))).hit, false, 'over the size: not kept');
-    assert.equal((await cache.get('x', undefined, body('x'))).hit, false);
-    assert.equal((await cache.get('x', undefined, body('x'))).hit, false, 'no version: never kept');
+    assert.equal((await cache.get('b', '1', view('b2'), same)).result, 'miss', 'b was the least recent');
+    await cache.get('big', '1', view('0123456789!'), same);
+    assert.equal((await cache.get('big', '1', view('y'), same)).result, 'miss', 'over the size: not kept');
+    const none = async () => undefined;
+    assert.equal((await cache.get('x', undefined, view('x'), none)).result, 'miss');
+    assert.equal((await cache.get('x', undefined, view('x'), none)).result, 'miss', 'no version: never kept');
+    // The store moved while the answer was computed: served, not kept.
+    assert.equal((await cache.get('m', '1', view('m'), async () => '2')).result, 'miss');
+    assert.equal((await cache.get('m', '1', view('m'), same)).result, 'miss', 'not kept at 1');
   });
 });

@@ -10,12 +10,13 @@ import Fastify, {
 import { WarrenError } from '../errors.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
-import { ResponseCache } from './cache.js';
+import { ResponseCache, type View } from './cache.js';
 import type { AnalyticsHandler, BatchCommitted } from './consumer.js';
 import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
-import { iso, parseBucket, parseFilter } from './query.js';
-import type { CountRow, Store } from './store/types.js';
+import { parseBucket, parseFilter } from './query.js';
+import type { Store } from './store/types.js';
+import { ReporteView, ReportView, TimeseriesView } from './views.js';
 
 export interface QueueStatus {
   name: string;
@@ -44,39 +45,11 @@ function storeOrThrow(deps: ApiDeps): Store {
   return s;
 }
 
-/** Groups rows per client, largest first, with event counts largest first. */
-export function byClient(rows: CountRow[]): {
-  total: number;
-  clientes: { cliente: string; total: number; eventos: Record<string, number> }[];
-} {
-  const map = new Map<string, { cliente: string; total: number; eventos: [string, number][] }>();
-  let total = 0;
-  for (const r of rows) {
-    const n = Number(r.count);
-    if (n === 0) continue;
-    total += n;
-    let c = map.get(r.cliente);
-    if (!c) {
-      c = { cliente: r.cliente, total: 0, eventos: [] };
-      map.set(r.cliente, c);
-    }
-    c.total += n;
-    c.eventos.push([r.evento, n]);
-  }
-  const clientes = [...map.values()]
-    .sort((a, b) => b.total - a.total || (a.cliente < b.cliente ? -1 : 1))
-    .map((c) => ({
-      cliente: c.cliente,
-      total: c.total,
-      eventos: Object.fromEntries(c.eventos.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))),
-    }));
-  return { total, clientes };
-}
-
 export function buildApi(deps: ApiDeps): FastifyInstance {
   // Versions are per store object (a new connection starts its counters again): one cache each.
   let cache = new ResponseCache();
   let cacheOf: Store | undefined;
+  let unsubscribe: () => void = () => undefined;
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -97,59 +70,51 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   /**
    * Answers from the report cache (cache.ts): the query is checked first (a bad one is a 400,
-   * never cached), then the body is served while the store has not changed since it was computed.
+   * never cached), then the answer is served while the store has not changed since it was
+   * computed, or brought up to date with this process's commits since.
    */
-  async function cached(reply: FastifyReply, key: string, compute: (s: Store) => Promise<unknown>) {
+  async function cached(reply: FastifyReply, key: string, compute: (s: Store) => Promise<View>) {
     const store = storeOrThrow(deps);
     if (store !== cacheOf) {
-      cache = new ResponseCache();
+      unsubscribe();
+      const fresh = new ResponseCache();
+      unsubscribe = store.onChange((change) => fresh.onChange(change));
+      cache = fresh;
       cacheOf = store;
     }
     const version = await store.version();
-    const r = await cache.get(key, version, async () => JSON.stringify(await compute(store)));
-    deps.metrics.reportCache.inc({ result: r.hit ? 'hit' : 'miss' });
-    return reply
-      .type('application/json; charset=utf-8')
-      .header('x-cache', r.hit ? 'hit' : 'miss')
-      .send(r.body);
+    const r = await cache.get(
+      key,
+      version,
+      () => compute(store),
+      () => store.version(),
+    );
+    deps.metrics.reportCache.inc({ result: r.result });
+    return reply.type('application/json; charset=utf-8').header('x-cache', r.result).send(r.body);
   }
 
   app.get('/reporte', async (_req, reply) =>
-    cached(reply, 'reporte', async (store) => {
-      const rows = await store.clientTotals();
-      let total = 0;
-      const clientes: Record<string, number> = {};
-      for (const r of rows) {
-        const n = Number(r.count);
-        if (n === 0) continue;
-        total += n;
-        clientes[r.cliente] = n;
-      }
-      return { total, clientes };
-    }),
+    cached(reply, 'reporte', async (store) => new ReporteView(await store.clientTotals())),
   );
 
   app.get('/api/v1/report', async (req, reply) => {
     const filter = parseFilter(req.query as Record<string, unknown>);
-    return cached(reply, `report ${JSON.stringify(filter)}`, async (store) => {
-      const { total, clientes } = byClient(await store.report(filter));
-      return { from: iso(filter.from), to: iso(filter.to), total, clientes };
-    });
+    return cached(
+      reply,
+      `report ${JSON.stringify(filter)}`,
+      async (store) => new ReportView(filter, await store.report(filter)),
+    );
   });
 
   app.get('/api/v1/timeseries', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const filter = parseFilter(q);
     const bucket = parseBucket(q, 'minute');
-    return cached(reply, `timeseries ${bucket} ${JSON.stringify(filter)}`, async (store) => {
-      const points = await store.timeseries(filter, bucket);
-      return {
-        bucket,
-        from: iso(filter.from),
-        to: iso(filter.to),
-        points: points.map((p) => ({ t: iso(Number(p.t)), count: Number(p.count) })),
-      };
-    });
+    return cached(
+      reply,
+      `timeseries ${bucket} ${JSON.stringify(filter)}`,
+      async (store) => new TimeseriesView(filter, bucket, await store.timeseries(filter, bucket)),
+    );
   });
 
   app.get('/api/v1/status', async () => {

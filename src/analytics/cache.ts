@@ -1,27 +1,46 @@
-// Serialized report bodies kept between commits. A dashboard asks the same questions over and
-// over (the panel, several viewers, scripts polling /reporte); between two commits the answer
-// cannot change, so the second asker gets the bytes the first one paid for. An entry is valid
-// only while the store's version (Store.version: any change to the counters, by this process or
-// another one) is the one it was computed at; a store that cannot tell its version is never
-// cached. Entries are never stale, so a request's `Cache-Control: no-cache` (browsers send it
-// with `cache: 'no-store'`, as the panel does) is served from here too: this is the origin's own
-// memory of an answer that is still current, not an HTTP cache.
+// Report answers kept between commits, and brought up to date by this process's own commits.
+// A dashboard asks the same questions over and over (the panel, several viewers, scripts polling
+// /reporte). Between two commits the answer cannot change, so the next asker gets the bytes the
+// first one paid for. When this process commits, the commit's counted groups are added to every
+// kept answer that was current just before it (Store.onChange: the versions around the commit are
+// read inside its transaction), so a report over a million events stays cheap while events flow.
+// Anything else that changes the store (another process's commit, a rollup, a prune) breaks the
+// chain of versions: the entry no longer matches and the answer is computed again. A store that
+// cannot tell its version is never cached. Entries are never stale, so a request's
+// `Cache-Control: no-cache` (browsers send it with `cache: 'no-store'`, as the panel does) is
+// served from here too: this is the origin's own memory of an answer that is still current.
+import type { Change, CountedGroup } from './store/types.js';
 
-export interface CachedBody {
-  /** UTF-8 bytes, kept encoded so a hit costs no serialising or encoding. */
+/** An answer that can take a commit's counted groups and write itself out again. */
+export interface View {
+  /** Adds a commit's counted groups (those outside the view's filter change nothing). */
+  apply(groups: readonly CountedGroup[]): void;
+  /** The answer as UTF-8 JSON; kept until the next apply. */
+  body(): Buffer;
+  /** Rough bytes held (the budget counts this, the body included). */
+  size(): number;
+}
+
+export type CacheResult = 'hit' | 'update' | 'miss';
+
+export interface Cached {
   body: Buffer;
-  hit: boolean;
+  /** hit: the kept bytes; update: kept, with commits added since; miss: computed now. */
+  result: CacheResult;
 }
 
 interface Entry {
   version: string;
-  body: Buffer;
+  view: View;
+  /** Commits were applied since the body was last written out. */
+  updated: boolean;
+  size: number;
 }
 
 export interface ResponseCacheOptions {
   /** Most entries kept (least recently used evicted first). */
   maxEntries: number;
-  /** Most bytes of bodies kept in all. */
+  /** Most bytes held by all entries. */
   maxBytes: number;
 }
 
@@ -31,34 +50,72 @@ export class ResponseCache {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly opts: ResponseCacheOptions = { maxEntries: 64, maxBytes: 64 * 1024 * 1024 }) {}
+  constructor(
+    private readonly opts: ResponseCacheOptions = { maxEntries: 64, maxBytes: 128 * 1024 * 1024 },
+  ) {}
 
   /**
-   * The body for `key` at the store's current `version`, computed by `compute` when there is none.
+   * A commit of the store this cache serves: entries current just before it take its groups and
+   * move to the version after it; the others are left to be computed again.
+   */
+  onChange(change: Change): void {
+    for (const e of this.entries.values()) {
+      if (e.version !== change.before) continue;
+      e.view.apply(change.groups);
+      e.version = change.after;
+      e.updated = true;
+    }
+  }
+
+  /**
+   * The answer for `key` at the store's current `version`, computed by `compute` when no entry
+   * is current. `versionAfter` is read once computed: if the store changed meanwhile, the answer
+   * is served but not kept (it might hold a commit the entry's version says it does not).
    * `version` undefined: computed every time, nothing kept.
    */
-  async get(key: string, version: string | undefined, compute: () => Promise<string>): Promise<CachedBody> {
+  async get(
+    key: string,
+    version: string | undefined,
+    compute: () => Promise<View>,
+    versionAfter: () => Promise<string | undefined>,
+  ): Promise<Cached> {
     const found = this.entries.get(key);
     if (version !== undefined && found && found.version === version) {
       // Map order is recency order: move the entry to the end.
       this.entries.delete(key);
       this.entries.set(key, found);
       this.hits++;
-      return { body: found.body, hit: true };
+      const result: CacheResult = found.updated ? 'update' : 'hit';
+      found.updated = false;
+      const body = found.view.body();
+      this.resize(found);
+      return { body, result };
     }
     this.misses++;
-    // The version is read BEFORE computing: a commit that lands meanwhile makes the entry stale
-    // at once instead of labelling an older answer with the newer version.
-    const body = Buffer.from(await compute());
-    if (version !== undefined) this.put(key, { version, body });
-    return { body, hit: false };
+    const view = await compute();
+    const body = view.body();
+    if (version !== undefined && (await versionAfter()) === version) {
+      this.put(key, { version, view, updated: false, size: view.size() });
+    }
+    return { body, result: 'miss' };
+  }
+
+  private resize(e: Entry): void {
+    const size = e.view.size();
+    this.bytes += size - e.size;
+    e.size = size;
+    this.evict();
   }
 
   private put(key: string, entry: Entry): void {
     this.drop(key);
-    if (entry.body.length > this.opts.maxBytes) return;
+    if (entry.size > this.opts.maxBytes) return;
     this.entries.set(key, entry);
-    this.bytes += entry.body.length;
+    this.bytes += entry.size;
+    this.evict();
+  }
+
+  private evict(): void {
     for (const [k] of this.entries) {
       if (this.entries.size <= this.opts.maxEntries && this.bytes <= this.opts.maxBytes) break;
       this.drop(k);
@@ -69,7 +126,7 @@ export class ResponseCache {
     const e = this.entries.get(key);
     if (!e) return;
     this.entries.delete(key);
-    this.bytes -= e.body.length;
+    this.bytes -= e.size;
   }
 
   get size(): number {

@@ -45,7 +45,7 @@ export function createMetrics() {
     }),
     reportCache: new Counter({
       name: 'warren_report_cache_total',
-      help: 'Report answers (/reporte, report, timeseries) served from the cache (hit) or computed (miss).',
+      help: "Report answers (/reporte, report, timeseries): served as kept (hit), kept and brought up to date with this process's commits (update), or computed from the store (miss).",
       labelNames: ['result'] as const,
       registers,
     }),

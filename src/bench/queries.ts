@@ -2,25 +2,30 @@
 // the store's commit() (the consumer's own transaction, in big batches) with `events` events from
 // `clients` clients and `types` event types spread over the last 24 h of event time; then an
 // analytics child serves it and each query is timed from this process, one request at a time:
-// as a dashboard sees it while nothing is committed (repeated: served from the report cache) and
+// as a dashboard sees it while nothing is committed (repeated: served from the report cache);
+// live (one event published to analytics and committed by it before every request: the kept
+// answer brought up to date with that commit, as a dashboard sees it while events flow); and
 // cold (one event committed to the file through a connection of this process before every
-// request: the first ask after a commit, computed from the store).
+// request: a change analytics did not make, so the answer is computed from the store).
 import { join } from 'node:path';
 import { createStore } from '../analytics/store/index.js';
-import type { ParsedEvent } from '../event.js';
+import { eventProperties } from '../broker/publisher.js';
+import { type Event, type ParsedEvent, serialize } from '../event.js';
 import { spawnWarren } from './child.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';
-import { freePort, percentile, round, sortedCopy } from './util.js';
+import { connectBroker, freePort, percentile, round, sleep, sortedCopy } from './util.js';
 
 export interface Percentiles {
   p50: number;
   p95: number;
 }
 
-/** As served (a repeated query is answered from the report cache until the next commit), and cold. */
+/** As served (a repeated query is answered from the report cache until the next commit), live and cold. */
 export interface QueryFigures extends Percentiles {
-  /** The first ask after a commit: one event is committed before each request. */
+  /** The first ask after analytics committed one event: the kept answer brought up to date. */
+  live: Percentiles;
+  /** The first ask after another connection committed one event: computed from the store. */
   cold: Percentiles;
 }
 
@@ -89,9 +94,11 @@ async function timeQuery(
   url: string,
   requests: number,
   commitOne: () => Promise<void>,
+  commitLive: () => Promise<void>,
 ): Promise<QueryFigures> {
   const cold = await timeRequests(url, requests, commitOne);
-  return { ...(await timeRequests(url, requests)), cold };
+  const live = await timeRequests(url, requests, commitLive);
+  return { ...(await timeRequests(url, requests)), live, cold };
 }
 
 export async function runQueries(
@@ -130,13 +137,36 @@ export async function runQueries(
       },
     ]);
   };
+  // The live requests' commits: one event published to the queue analytics consumes, waited for
+  // until analytics reports it processed (its batch is committed).
+  const conn = await connectBroker(env.config.amqpUrls[0]!);
+  const ch = await conn.createConfirmChannel();
+  const processed = async () =>
+    ((await (await fetch(`${analytics.url}/api/v1/status`)).json()) as { processed: number }).processed;
+  let live = 0;
+  const commitLive = async () => {
+    const event: Event = {
+      id: `live-${live++}`,
+      cliente: 'cliente_00001',
+      evento: 'evento_01',
+      timestamp: new Date(Date.now() - 60_000).toISOString(),
+    };
+    const want = (await processed()) + 1;
+    ch.publish(names.exchange, '', serialize(event), eventProperties(event));
+    await ch.waitForConfirms();
+    const deadline = Date.now() + 10_000;
+    while ((await processed()) < want) {
+      if (Date.now() > deadline) throw new Error('analytics did not commit the published event within 10 s');
+      await sleep(2);
+    }
+  };
   try {
     const to = new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 60_000);
     const from = new Date(to.getTime() - DAY_MS - 60_000);
     const range = `from=${from.toISOString()}&to=${to.toISOString()}`;
     const run = async (label: string, url: string) => {
       progress.update(label);
-      return timeQuery(url, size.requests, commitOne);
+      return timeQuery(url, size.requests, commitOne, commitLive);
     };
     const reporte = await run('/reporte', `${analytics.url}/reporte`);
     const report = await run('/api/v1/report', `${analytics.url}/api/v1/report?${range}`);
@@ -148,5 +178,6 @@ export async function runQueries(
   } finally {
     await analytics.stop();
     await writer.close();
+    await conn.close().catch(() => undefined);
   }
 }

@@ -62,6 +62,9 @@ export function toJson(r: Results, config: Config) {
       report_p95: num(r.queries?.report.p95, 1),
       timeseries_p50: num(r.queries?.timeseries.p50, 1),
       timeseries_p95: num(r.queries?.timeseries.p95, 1),
+      reporte_live_p95: num(r.queries?.reporte.live.p95, 1),
+      report_live_p95: num(r.queries?.report.live.p95, 1),
+      timeseries_live_p95: num(r.queries?.timeseries.live.p95, 1),
       reporte_cold_p95: num(r.queries?.reporte.cold.p95, 1),
       report_cold_p95: num(r.queries?.report.cold.p95, 1),
       timeseries_cold_p95: num(r.queries?.timeseries.cold.p95, 1),
@@ -156,7 +159,8 @@ export function table(r: Results): string {
   if (q) {
     const store = `${fmt(q.events)} events, ${fmt(q.clients)} clients, ${q.types} types`;
     const cold = (f: QueryFigures) =>
-      `after a commit p50 ${fmt(f.cold.p50, 1)}, p95 ${fmt(f.cold.p95, 1)} ms`;
+      `after its own commit p50 ${fmt(f.live.p50, 1)}, p95 ${fmt(f.live.p95, 1)}; ` +
+      `after another's p50 ${fmt(f.cold.p50, 1)}, p95 ${fmt(f.cold.p95, 1)} ms`;
     add(
       'query /reporte',
       `p95 ${fmt(q.reporte.p95, 1)} ms`,

@@ -293,6 +293,10 @@ export class PostgresStore implements Store {
     return undefined;
   }
 
+  onChange(): () => void {
+    return () => undefined;
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }

@@ -7,6 +7,7 @@ import {
   aggregate,
   BUCKET_SECONDS,
   type Bucket,
+  type Change,
   type ClientTotal,
   type CommitResult,
   type CountRow,
@@ -90,6 +91,7 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']> | undefined;
   private totalChanges: Database.Statement | undefined;
+  private readonly listeners = new Set<(change: Change) => void>();
 
   private readonly now: () => number;
 
@@ -154,7 +156,10 @@ export class SqliteStore implements Store {
     const upsertSeries = db.prepare(
       'INSERT INTO series_minute (t, count) VALUES (?, ?) ON CONFLICT (t) DO UPDATE SET count = count + excluded.count',
     );
-    const commit = db.transaction((events: ParsedEvent[]): CommitResult => {
+    const commit = db.transaction((events: ParsedEvent[]) => {
+      // Read inside the transaction, which holds the write lock: no other connection commits
+      // between these two reads, so the change is exactly this transaction's.
+      const before = this.listeners.size > 0 ? this.versionNow() : undefined;
       const arrival = Math.floor(this.now() / 1000);
       const fresh: ParsedEvent[] = [];
       let duplicates = 0;
@@ -167,7 +172,8 @@ export class SqliteStore implements Store {
         else duplicates++;
       }
       const totals = new Map<string, { cliente: string; evento: string; n: number }>();
-      for (const g of aggregate(fresh).values()) {
+      const groups = aggregate(fresh);
+      for (const g of groups.values()) {
         upsertMinute.run(g.t, g.cliente, g.evento, g.n);
         const k = `${g.cliente}\u0000${g.evento}`;
         const tot = totals.get(k);
@@ -181,14 +187,27 @@ export class SqliteStore implements Store {
       }
       for (const [cliente, n] of clients) upsertClient.run(cliente, n);
       for (const [t, n] of perMinute(fresh)) upsertSeries.run(t, n);
-      return { counted: fresh.length, duplicates, withoutId };
+      const result: CommitResult = { counted: fresh.length, duplicates, withoutId };
+      const change: Change | undefined =
+        before !== undefined && fresh.length > 0
+          ? { before, after: this.versionNow(), groups: [...groups.values()] }
+          : undefined;
+      return { result, change };
     });
     return { commit };
   }
 
   async commit(events: ParsedEvent[]): Promise<CommitResult> {
     if (!this.stmts) throw new Error('store not migrated');
-    return this.stmts.commit.immediate(events);
+    const { result, change } = this.stmts.commit.immediate(events);
+    // Only once committed: a transaction that threw changed nothing a listener may count.
+    if (change) for (const l of this.listeners) l(change);
+    return result;
+  }
+
+  onChange(listener: (change: Change) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async clientTotals(): Promise<ClientTotal[]> {
@@ -271,6 +290,10 @@ export class SqliteStore implements Store {
   }
 
   async version(): Promise<string | undefined> {
+    return this.versionNow();
+  }
+
+  private versionNow(): string {
     // data_version moves when ANOTHER connection commits; total_changes() counts the rows this
     // connection changed (the consumer's commits and the rollups run on it). Together they move
     // on every change to the file.

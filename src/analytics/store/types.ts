@@ -14,6 +14,25 @@ export interface CommitResult {
   withoutId: number;
 }
 
+/** Events counted by one commit, per (minute of event time, cliente, evento). */
+export interface CountedGroup {
+  /** Start of the minute, epoch seconds. */
+  t: number;
+  cliente: string;
+  evento: string;
+  n: number;
+}
+
+/**
+ * One commit of this store object, between two versions (Store.version) read inside its
+ * transaction: nothing else changed the counters between `before` and `after`.
+ */
+export interface Change {
+  before: string;
+  after: string;
+  groups: readonly CountedGroup[];
+}
+
 export interface Filter {
   from?: number;
   to?: number;
@@ -85,6 +104,11 @@ export interface Store {
    * undefined when the store cannot tell cheaply (then nothing is cached).
    */
   version(): Promise<string | undefined>;
+  /**
+   * Calls listener after each commit of this store object that counted something, with the
+   * versions around it; returns the unsubscribe. A store without versions never calls it.
+   */
+  onChange(listener: (change: Change) => void): () => void;
   /** Streams counters per (cliente, evento, bucket), ordered by bucket, without loading them all. */
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow>;
   ping(): Promise<void>;
@@ -92,10 +116,8 @@ export interface Store {
 }
 
 /** Groups new events by (cliente, evento, minute): each counter row is upserted once per batch. */
-export function aggregate(
-  events: ParsedEvent[],
-): Map<string, { t: number; cliente: string; evento: string; n: number }> {
-  const groups = new Map<string, { t: number; cliente: string; evento: string; n: number }>();
+export function aggregate(events: ParsedEvent[]): Map<string, CountedGroup> {
+  const groups = new Map<string, CountedGroup>();
   for (const e of events) {
     const t = Math.floor(e.ms / 60_000) * 60;
     const key = `${t}\u0000${e.cliente}\u0000${e.evento}`;

@@ -1,0 +1,190 @@
+// The report answers as cache views (cache.ts): each is built from the store's rows, takes the
+// groups of later commits, and writes the same JSON a fresh computation would, byte for byte
+// (test/report-views.test.ts checks it against the store after random commits).
+import type { View } from './cache.js';
+import { iso } from './query.js';
+import {
+  BUCKET_SECONDS,
+  type Bucket,
+  type ClientTotal,
+  type CountedGroup,
+  type CountRow,
+  type Filter,
+  type Point,
+} from './store/types.js';
+
+/** Largest first, then by name: the order of every list in a report. */
+const byCountThenName = (a: [string, number], b: [string, number]) =>
+  b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/** Whether a commit's group counts in a report of this filter (a bucket is in a range by its start). */
+export function inFilter(f: Filter, g: CountedGroup): boolean {
+  return (
+    (f.from === undefined || g.t >= f.from) &&
+    (f.to === undefined || g.t < f.to) &&
+    (f.cliente === undefined || g.cliente === f.cliente) &&
+    (f.evento === undefined || g.evento === f.evento)
+  );
+}
+
+/** A body kept until the next change; size() counts it with the structure behind it. */
+abstract class BaseView implements View {
+  private out: Buffer | undefined;
+  protected abstract write(): string;
+  protected abstract add(g: CountedGroup): boolean;
+  /** Bytes of the structure besides the body, roughly. */
+  protected abstract structureBytes(): number;
+
+  apply(groups: readonly CountedGroup[]): void {
+    let changed = false;
+    for (const g of groups) if (this.add(g)) changed = true;
+    if (changed) this.out = undefined;
+  }
+
+  body(): Buffer {
+    this.out ??= Buffer.from(this.write());
+    return this.out;
+  }
+
+  size(): number {
+    return (this.out?.length ?? 0) + this.structureBytes();
+  }
+}
+
+/** GET /reporte: `{"total", "clientes": {name: count}}`, largest first. */
+export class ReporteView extends BaseView {
+  private readonly counts = new Map<string, number>();
+  private total = 0;
+
+  constructor(rows: ClientTotal[]) {
+    super();
+    for (const r of rows) {
+      const n = Number(r.count);
+      if (n === 0) continue;
+      this.counts.set(r.cliente, n);
+      this.total += n;
+    }
+  }
+
+  protected add(g: CountedGroup): boolean {
+    this.counts.set(g.cliente, (this.counts.get(g.cliente) ?? 0) + g.n);
+    this.total += g.n;
+    return true;
+  }
+
+  protected write(): string {
+    const clientes: Record<string, number> = {};
+    for (const [name, n] of [...this.counts].sort(byCountThenName)) clientes[name] = n;
+    return JSON.stringify({ total: this.total, clientes });
+  }
+
+  protected structureBytes(): number {
+    return this.counts.size * 80;
+  }
+}
+
+interface ClientEntry {
+  cliente: string;
+  total: number;
+  eventos: Map<string, number>;
+  /** This client's object in the answer, written once until it changes. */
+  json: string | undefined;
+}
+
+/**
+ * GET /api/v1/report: `{"from", "to", "total", "clientes": [{"cliente", "total", "eventos"}]}`,
+ * clients and their events largest first. Each client's JSON is kept: after a commit only the
+ * clients it touched are written again, and the answer is those pieces joined in order.
+ */
+export class ReportView extends BaseView {
+  private readonly clients = new Map<string, ClientEntry>();
+  private order: ClientEntry[] | undefined;
+  private total = 0;
+
+  constructor(
+    private readonly filter: Filter,
+    rows: CountRow[],
+  ) {
+    super();
+    for (const r of rows) this.count(r.cliente, r.evento, Number(r.count));
+  }
+
+  private count(cliente: string, evento: string, n: number): void {
+    if (n === 0) return;
+    this.total += n;
+    let c = this.clients.get(cliente);
+    if (!c) {
+      c = { cliente, total: 0, eventos: new Map(), json: undefined };
+      this.clients.set(cliente, c);
+    }
+    c.total += n;
+    c.eventos.set(evento, (c.eventos.get(evento) ?? 0) + n);
+    c.json = undefined;
+    this.order = undefined;
+  }
+
+  protected add(g: CountedGroup): boolean {
+    if (!inFilter(this.filter, g)) return false;
+    this.count(g.cliente, g.evento, g.n);
+    return true;
+  }
+
+  protected write(): string {
+    this.order ??= [...this.clients.values()].sort(
+      (a, b) => b.total - a.total || (a.cliente < b.cliente ? -1 : a.cliente > b.cliente ? 1 : 0),
+    );
+    const parts = this.order.map((c) => {
+      c.json ??= JSON.stringify({
+        cliente: c.cliente,
+        total: c.total,
+        eventos: Object.fromEntries([...c.eventos].sort(byCountThenName)),
+      });
+      return c.json;
+    });
+    const head = JSON.stringify({ from: iso(this.filter.from), to: iso(this.filter.to), total: this.total });
+    return `${head.slice(0, -1)},"clientes":[${parts.join(',')}]}`;
+  }
+
+  protected structureBytes(): number {
+    let n = 0;
+    for (const c of this.clients.values()) n += 120 + c.eventos.size * 60;
+    return n;
+  }
+}
+
+/** GET /api/v1/timeseries: `{"bucket", "from", "to", "points": [{"t", "count"}]}`, oldest first. */
+export class TimeseriesView extends BaseView {
+  private readonly points = new Map<number, number>();
+  private readonly size_: number;
+
+  constructor(
+    private readonly filter: Filter,
+    private readonly bucket: Bucket,
+    rows: Point[],
+  ) {
+    super();
+    this.size_ = BUCKET_SECONDS[bucket];
+    for (const p of rows) this.points.set(Number(p.t), Number(p.count));
+  }
+
+  protected add(g: CountedGroup): boolean {
+    if (!inFilter(this.filter, g)) return false;
+    const t = Math.floor(g.t / this.size_) * this.size_;
+    this.points.set(t, (this.points.get(t) ?? 0) + g.n);
+    return true;
+  }
+
+  protected write(): string {
+    const points = [...this.points].sort((a, b) => a[0] - b[0]).map(([t, count]) => ({ t: iso(t), count }));
+    return JSON.stringify({
+      bucket: this.bucket,
+      from: iso(this.filter.from),
+      to: iso(this.filter.to),
+      points,
+    });
+  }
+
+  protected structureBytes(): number {
+    return this.points.size * 40;
+  }
+}
