@@ -200,8 +200,17 @@ export class SqliteStore implements Store {
   async commit(events: ParsedEvent[]): Promise<CommitResult> {
     if (!this.stmts) throw new Error('store not migrated');
     const { result, change } = this.stmts.commit.immediate(events);
-    // Only once committed: a transaction that threw changed nothing a listener may count.
-    if (change) for (const l of this.listeners) l(change);
+    // Only once committed: a transaction that threw changed nothing a listener may count. A
+    // listener's failure is its own: the commit happened, and the caller must ack it.
+    if (change) {
+      for (const l of this.listeners) {
+        try {
+          l(change);
+        } catch {
+          // the cache entry it was updating is left behind its version and computed again
+        }
+      }
+    }
     return result;
   }
 
