@@ -15,6 +15,8 @@ const TOP_LEVEL = [
   'http_single_rps',
   'ratio_amqp',
   'ratio_http_batch',
+  'proxy_ceiling_rps',
+  'ratio_http_single_proxy',
   'analytics_peak_rss_mb',
 ] as const;
 

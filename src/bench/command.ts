@@ -1,5 +1,5 @@
 // `warren bench`: measures, in one run against the configured broker, the broker's own ceiling,
-// the AMQP path, the HTTP batch and single-event paths through Traefik, end-to-end latency,
+// the proxy's (Traefik in front of a backend that does nothing), the AMQP path, the HTTP batch and single-event paths through Traefik, end-to-end latency,
 // query times over a big store and analytics' memory under a backlog (CONTRACT.md, "Benchmark").
 // Everything it starts is its own: child processes on free ports, queues and exchanges named
 // warren_bench_<id>.*, SQLite files in a temp directory; all removed at the end.
@@ -14,13 +14,23 @@ import { runLatency } from './latency.js';
 import { machine } from './machine.js';
 import { runMemory } from './memory.js';
 import { Progress } from './progress.js';
+import { runProxyCeiling } from './proxy.js';
 import { runQueries } from './queries.js';
 import { type Results, table, toJson } from './report.js';
 import { FULL, QUICK, type Sizes } from './sizes.js';
 import { type Stage, startStack } from './stage.js';
 import { fmt } from './util.js';
 
-const STAGES = ['ceiling', 'amqp', 'http-batch', 'http-single', 'latency', 'queries', 'memory'] as const;
+const STAGES = [
+  'ceiling',
+  'proxy',
+  'amqp',
+  'http-batch',
+  'http-single',
+  'latency',
+  'queries',
+  'memory',
+] as const;
 type StageName = (typeof STAGES)[number];
 const NEEDS_STACK: StageName[] = ['amqp', 'http-batch', 'http-single', 'latency'];
 
@@ -126,6 +136,17 @@ export const command: CommandSpec = {
         await step('broker ceiling', async () => {
           results.ceiling = await runCeiling(env, progress, sizes.ceilingMessages);
           return `${fmt(results.ceiling.eps)} ev/s`;
+        });
+      }
+      if (only.includes('proxy')) {
+        await step('proxy ceiling', async () => {
+          results.proxy = await runProxyCeiling(
+            env,
+            progress,
+            sizes.httpSingleSeconds,
+            sizes.httpSingleConnections,
+          );
+          return `${fmt(results.proxy.rps)} req/s`;
         });
       }
       let stack: Stage | undefined;

@@ -39,7 +39,7 @@ interface Load {
   what: string;
 }
 
-async function autocannon(): Promise<typeof import('autocannon').default> {
+export async function autocannon(): Promise<typeof import('autocannon').default> {
   try {
     return (await import('autocannon')).default;
   } catch (err) {

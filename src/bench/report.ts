@@ -7,6 +7,7 @@ import type { HttpResult } from './http.js';
 import type { LatencyResult } from './latency.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
+import type { ProxyResult } from './proxy.js';
 import type { QueriesResult, QueryFigures } from './queries.js';
 import type { Sizes } from './sizes.js';
 import { fmt, round } from './util.js';
@@ -18,6 +19,7 @@ export interface Results {
   sizes: Sizes;
   machine: Machine | undefined;
   ceiling?: CeilingResult;
+  proxy?: ProxyResult;
   amqp?: AmqpPathResult;
   httpBatch?: HttpResult;
   httpSingle?: HttpResult;
@@ -47,6 +49,8 @@ export function toJson(r: Results, config: Config) {
     ratio_amqp: ratio(r.amqp?.eps, c),
     ratio_http_batch: ratio(r.httpBatch?.eps, c),
     ratio_http_single: ratio(r.httpSingle?.eps, c),
+    proxy_ceiling_rps: num(r.proxy?.rps),
+    ratio_http_single_proxy: ratio(r.httpSingle?.rps, r.proxy?.rps),
     latency_ms: {
       p50: num(r.latency?.p50, 1),
       p95: num(r.latency?.p95, 1),
@@ -83,6 +87,7 @@ export function toJson(r: Results, config: Config) {
     },
     details: {
       ceiling: r.ceiling ?? null,
+      proxy: r.proxy ?? null,
       amqp_path: r.amqp ?? null,
       http_batch: r.httpBatch ?? null,
       http_single: r.httpSingle ?? null,
@@ -123,6 +128,17 @@ export function table(r: Results): string {
       `${fmt(x.eps)} ev/s`,
       `${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}, prefetch ${x.prefetch}; ${cpu(x.cpu)}`,
     );
+  const px = r.proxy;
+  if (px) {
+    const cores = Object.entries(px.cpu)
+      .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+      .join(', ');
+    add(
+      'proxy ceiling (Traefik)',
+      `${fmt(px.rps)} req/s`,
+      `one event per request to a backend that does nothing, ${px.connections} conns, p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
+    );
+  }
   const a = r.amqp;
   if (a)
     add(
@@ -137,6 +153,8 @@ export function table(r: Results): string {
       `${fmt(b.eps)} ev/s`,
       `${pct(b.eps)}${fmt(b.accepted)} × 202, ${b.connections} conns; ${cpu(b.cpu)}`,
     );
+  const ofProxy = (rps: number) =>
+    r.proxy?.rps ? `${fmt((rps / r.proxy.rps) * 100)}% of the proxy ceiling; ` : '';
   for (const [name, s] of [
     ['HTTP single /events', r.httpSingle],
     ['HTTP single /send', r.httpSend],
@@ -145,7 +163,7 @@ export function table(r: Results): string {
       add(
         name,
         `${fmt(s.rps)} req/s`,
-        `${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ${cpu(s.cpu)}`,
+        `${ofProxy(s.rps)}${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ${cpu(s.cpu)}`,
       );
   }
   const l = r.latency;

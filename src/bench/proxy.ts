@@ -1,0 +1,125 @@
+// The proxy's ceiling, the HTTP single path's counterpart of the broker ceiling: Traefik with the
+// configuration `warren up` writes, in front of a backend that does nothing (a child Node process
+// that answers every POST with a 202 of the size ingest sends), loaded like the HTTP single path
+// (same connections, same body, same duration). What it passes is the most any backend behind
+// this Traefik could be asked for on this machine at that concurrency.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { Instance, Result } from 'autocannon';
+import { createLogger } from '../log.js';
+import { startTraefik } from '../stack/traefik.js';
+import type { BenchEnv } from './env.js';
+import { autocannon } from './http.js';
+import type { Progress } from './progress.js';
+import { CpuMeter, freePort, sleep } from './util.js';
+
+export interface ProxyResult {
+  /** 202 answers per second through Traefik. */
+  rps: number;
+  requests: number;
+  connections: number;
+  seconds: number;
+  latencyMs: { p50: number; p99: number };
+  cpu: Record<string, number>;
+}
+
+// An answer of the size ingest's 202 has (one id).
+const BACKEND = `
+const body = JSON.stringify({ accepted: 1, ids: ['0190c5a2-7f3e-7c1a-9b2e-3f4a5b6c7d8e'] });
+require('node:http').createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(req.method === 'POST' ? 202 : 200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+async function answers(url: string, status: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === status) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(50);
+  }
+  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
+}
+
+export async function runProxyCeiling(
+  env: BenchEnv,
+  progress: Progress,
+  seconds: number,
+  connections: number,
+): Promise<ProxyResult> {
+  const cannon = await autocannon();
+  const port = await freePort();
+  const backend: ChildProcess = spawn(process.execPath, ['-e', BACKEND], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: 'ignore',
+  });
+  const stopBackend = () => {
+    if (backend.exitCode === null && backend.signalCode === null) backend.kill('SIGKILL');
+  };
+  env.onCleanup(async () => stopBackend());
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await answers(`${url}/events`, 202, 10_000);
+    const [proxyPort, apiPort] = [await freePort(), await freePort()];
+    const traefik = await startTraefik({
+      dir: join(env.dir, 'traefik-proxy'),
+      host: '127.0.0.1',
+      proxyPort,
+      apiPort,
+      analyticsUrl: url,
+      panelUrl: url,
+      ingestUrls: [url],
+      bin: env.config.traefikBin,
+      log: createLogger('warn', 'bench-traefik'),
+      out: () => undefined,
+    });
+    try {
+      await answers(`${traefik.proxyUrl}/events`, 202, 15_000);
+      const pids: Record<string, number> = { backend: backend.pid! };
+      if (traefik.pid !== undefined) pids.traefik = traefik.pid;
+      const meter = new CpuMeter(pids);
+      const t0 = performance.now();
+      const instance: Instance = cannon({
+        url: `${traefik.proxyUrl}/events`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ cliente: 'bench_http_single', evento: 'click' }),
+        connections,
+        duration: seconds,
+        timeout: 30,
+      });
+      let answered = 0;
+      instance.on('response', () => {
+        if (++answered % 5000 === 0) progress.update(`${answered.toLocaleString('en-US')} requests answered`);
+      });
+      const result: Result = await instance;
+      const s = (performance.now() - t0) / 1000;
+      const cpu = meter.read();
+      const ok = result.statusCodeStats['202']?.count ?? 0;
+      if (ok === 0) throw new Error(`no request through Traefik was answered 202 (${result.errors} errors)`);
+      return {
+        rps: ok / s,
+        requests: result.requests.total,
+        connections,
+        seconds: s,
+        latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+        cpu,
+      };
+    } finally {
+      await traefik.stop();
+    }
+  } finally {
+    stopBackend();
+  }
+}
