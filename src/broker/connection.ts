@@ -1,6 +1,7 @@
 // One AMQP connection that keeps itself up: tries each configured node in turn, backs off,
 // and runs every registered setup (topology, channels) again after each reconnect.
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import amqp, { type ChannelModel as Connection } from 'amqplib';
 import { describe } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -18,6 +19,32 @@ export interface BrokerConnectionOptions {
 /** Hides the password of an AMQP URL for logs. */
 export function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/**
+ * amqplib's muxer writes each frame run (one message: method, header and body) to the socket on
+ * its own: one syscall and one TCP segment per message, which the broker then reads one by one.
+ * A batch of publishes is muxed in one synchronous run, so corking the socket at its first write
+ * and uncorking on the next tick sends the run as one writev. Back-pressure is unchanged: a
+ * corked socket's write() still returns false past its high-water mark.
+ */
+export function coalesceWrites(conn: Connection): void {
+  const socket = (conn as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  if (!socket || typeof socket.cork !== 'function') return;
+  const write = socket.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
 }
 
 export class BrokerConnection extends EventEmitter {
@@ -87,6 +114,8 @@ export class BrokerConnection extends EventEmitter {
       conn = await amqp.connect(url, {
         heartbeat: this.opts.heartbeatS ?? 10,
         clientProperties: { connection_name: this.opts.name },
+        // Frames go out at once (amqplib leaves Nagle on); coalesceWrites batches them instead.
+        noDelay: true,
       });
     } catch (err) {
       this.onFailure(url, err);
@@ -96,6 +125,7 @@ export class BrokerConnection extends EventEmitter {
       await conn.close().catch(() => undefined);
       return;
     }
+    coalesceWrites(conn);
     conn.on('error', (err) => this.opts.log.warn({ err: describe(err) }, 'broker connection error'));
     conn.on('close', () => this.onClose(conn));
     conn.on('blocked', (reason) =>
