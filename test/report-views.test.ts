@@ -68,7 +68,7 @@ function asks(): Ask[] {
   for (const filter of Object.values(RANGES)) {
     out.push({
       url: `/api/v1/report?${query(filter)}`,
-      fresh: async (s) => new ReportView(filter, await s.report(filter)).body().toString(),
+      fresh: async (s) => new ReportView(filter, await s.clientReport(filter)).body().toString(),
       oracle: { filter, read: reportCounts },
     });
   }

@@ -19,7 +19,7 @@ import {
   SETTINGS,
   withDb,
 } from './retention-helpers.js';
-import { rows } from './store-kinds.js';
+import { lines, rows } from './store-kinds.js';
 
 async function snapshot(store: Store) {
   const out: Record<string, string[]> = {};
@@ -71,6 +71,7 @@ for (const kind of kinds) {
         await commitAll(store, events);
         for (const [name, f] of Object.entries(RANGES)) {
           assert.deepEqual(rows(await store.report(f)), expected(events, f), `before: ${name}`);
+          assert.deepEqual(lines(await store.clientReport(f)), expected(events, f), `lines before: ${name}`);
         }
         const before = await snapshot(store);
 
@@ -82,6 +83,7 @@ for (const kind of kinds) {
         assert.deepEqual(await snapshot(store), before);
         for (const [name, f] of Object.entries(RANGES)) {
           assert.deepEqual(rows(await store.report(f)), expected(events, f), `after: ${name}`);
+          assert.deepEqual(lines(await store.clientReport(f)), expected(events, f), `lines after: ${name}`);
         }
         const minute = await bounds(db, store, 'counts_minute');
         const hour = await bounds(db, store, 'counts_hour');

@@ -1,12 +1,13 @@
 // The two store factories the conformance suites loop over: each fresh() gives an empty database
 // of its own (a temporary SQLite file, or a new PostgreSQL database) and drop() removes it.
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresStore } from '../src/analytics/store/postgres.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import type { CountRow, Store } from '../src/analytics/store/types.js';
+import type { ClientReport, CountRow, Store } from '../src/analytics/store/types.js';
 import { type ParsedEvent, parse } from '../src/event.js';
 import { pgDatabase } from './helpers.js';
 
@@ -84,6 +85,30 @@ export function rows(list: CountRow[]): string[] {
     .filter((r) => Number(r.count) !== 0)
     .map((r) => `${r.cliente}/${r.evento}=${Number(r.count)}`)
     .sort();
+}
+
+/**
+ * clientReport() lines as rows() gives them, after checking each line: its total is the sum of
+ * its events, and its events are largest first, then by name.
+ */
+export function lines(list: ClientReport[]): string[] {
+  const out: string[] = [];
+  for (const l of list) {
+    const text = l.eventos;
+    const entries = Object.entries(JSON.parse(text) as Record<string, number>);
+    const inOrder = [...text.matchAll(/"([^"]+)":(\d+)/g)].map(
+      (m) => [m[1]!, Number(m[2])] as [string, number],
+    );
+    const sorted = [...inOrder].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    assert.deepEqual(inOrder, sorted, `${l.cliente}: events largest first, then by name: ${text}`);
+    assert.equal(
+      Number(l.total),
+      entries.reduce((n, [, c]) => n + c, 0),
+      `${l.cliente}: total`,
+    );
+    for (const [e, n] of entries) if (n !== 0) out.push(`${l.cliente}/${e}=${n}`);
+  }
+  return out.sort();
 }
 
 export function iso(seconds: number | string): string {

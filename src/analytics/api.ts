@@ -102,7 +102,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return cached(
       reply,
       `report ${JSON.stringify(filter)}`,
-      async (store) => new ReportView(filter, await store.report(filter)),
+      async (store) => new ReportView(filter, await store.clientReport(filter)),
     );
   });
 

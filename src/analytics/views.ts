@@ -6,16 +6,14 @@ import { iso } from './query.js';
 import {
   BUCKET_SECONDS,
   type Bucket,
+  byCountThenName,
+  type ClientReport,
   type ClientTotal,
   type CountedGroup,
-  type CountRow,
+  eventosJson,
   type Filter,
   type Point,
 } from './store/types.js';
-
-/** Largest first, then by name: the order of every list in a report. */
-const byCountThenName = (a: [string, number], b: [string, number]) =>
-  b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /** Whether a commit's group counts in a report of this filter (a bucket is in a range by its start). */
 export function inFilter(f: Filter, g: CountedGroup): boolean {
@@ -86,15 +84,19 @@ export class ReporteView extends BaseView {
 interface ClientEntry {
   cliente: string;
   total: number;
-  eventos: Map<string, number>;
+  /** The events as the store wrote them, until a commit touches this client. */
+  eventosJson: string | undefined;
+  /** The events, read from eventosJson once a commit touches this client. */
+  eventos: Map<string, number> | undefined;
   /** This client's object in the answer, written once until it changes. */
   json: string | undefined;
 }
 
 /**
  * GET /api/v1/report: `{"from", "to", "total", "clientes": [{"cliente", "total", "eventos"}]}`,
- * clients and their events largest first. Each client's JSON is kept: after a commit only the
- * clients it touched are written again, and the answer is those pieces joined in order.
+ * clients and their events largest first. The store groups the lines per client (each client's
+ * events as JSON text); each client's JSON is kept, so after a commit only the clients it touched
+ * are written again, and the answer is those pieces joined in order.
  */
 export class ReportView extends BaseView {
   private readonly clients = new Map<string, ClientEntry>();
@@ -103,29 +105,37 @@ export class ReportView extends BaseView {
 
   constructor(
     private readonly filter: Filter,
-    rows: CountRow[],
+    lines: ClientReport[],
   ) {
     super();
-    for (const r of rows) this.count(r.cliente, r.evento, Number(r.count));
-  }
-
-  private count(cliente: string, evento: string, n: number): void {
-    if (n === 0) return;
-    this.total += n;
-    let c = this.clients.get(cliente);
-    if (!c) {
-      c = { cliente, total: 0, eventos: new Map(), json: undefined };
-      this.clients.set(cliente, c);
+    for (const l of lines) {
+      const total = Number(l.total);
+      if (total === 0) continue;
+      this.total += total;
+      this.clients.set(l.cliente, {
+        cliente: l.cliente,
+        total,
+        eventosJson: l.eventos,
+        eventos: undefined,
+        json: undefined,
+      });
     }
-    c.total += n;
-    c.eventos.set(evento, (c.eventos.get(evento) ?? 0) + n);
-    c.json = undefined;
-    this.order = undefined;
   }
 
   protected add(g: CountedGroup): boolean {
     if (!inFilter(this.filter, g)) return false;
-    this.count(g.cliente, g.evento, g.n);
+    let c = this.clients.get(g.cliente);
+    if (!c) {
+      c = { cliente: g.cliente, total: 0, eventosJson: undefined, eventos: new Map(), json: undefined };
+      this.clients.set(g.cliente, c);
+    }
+    c.eventos ??= new Map(Object.entries(JSON.parse(c.eventosJson ?? '{}') as Record<string, number>));
+    c.eventosJson = undefined;
+    c.eventos.set(g.evento, (c.eventos.get(g.evento) ?? 0) + g.n);
+    c.total += g.n;
+    this.total += g.n;
+    c.json = undefined;
+    this.order = undefined;
     return true;
   }
 
@@ -134,11 +144,10 @@ export class ReportView extends BaseView {
       (a, b) => b.total - a.total || (a.cliente < b.cliente ? -1 : a.cliente > b.cliente ? 1 : 0),
     );
     const parts = this.order.map((c) => {
-      c.json ??= JSON.stringify({
-        cliente: c.cliente,
-        total: c.total,
-        eventos: Object.fromEntries([...c.eventos].sort(byCountThenName)),
-      });
+      if (c.json === undefined) {
+        c.eventosJson ??= eventosJson([...(c.eventos ?? new Map<string, number>())].sort(byCountThenName));
+        c.json = `{"cliente":${JSON.stringify(c.cliente)},"total":${c.total},"eventos":${c.eventosJson}}`;
+      }
       return c.json;
     });
     const head = JSON.stringify({ from: iso(this.filter.from), to: iso(this.filter.to), total: this.total });
@@ -147,7 +156,9 @@ export class ReportView extends BaseView {
 
   protected structureBytes(): number {
     let n = 0;
-    for (const c of this.clients.values()) n += 120 + c.eventos.size * 60;
+    for (const c of this.clients.values()) {
+      n += 120 + (c.json?.length ?? 0) + (c.eventosJson?.length ?? 0) + (c.eventos?.size ?? 0) * 60;
+    }
     return n;
   }
 }

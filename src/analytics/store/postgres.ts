@@ -7,6 +7,7 @@ import {
   aggregate,
   BUCKET_SECONDS,
   type Bucket,
+  type ClientReport,
   type ClientTotal,
   type CommitResult,
   type CountRow,
@@ -14,6 +15,7 @@ import {
   type ExportRow,
   type Filter,
   floorTo,
+  groupByClient,
   type Point,
   perMinute,
   readMigrations,
@@ -214,6 +216,10 @@ export class PostgresStore implements Store {
     const sql =
       'SELECT cliente, count::float8 AS count FROM client_totals ORDER BY count DESC, cliente COLLATE "C"';
     return (await this.pool.query(sql)).rows;
+  }
+
+  async clientReport(filter: Filter): Promise<ClientReport[]> {
+    return groupByClient(await this.report(filter));
   }
 
   async report(filter: Filter): Promise<CountRow[]> {

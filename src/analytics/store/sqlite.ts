@@ -8,6 +8,7 @@ import {
   BUCKET_SECONDS,
   type Bucket,
   type Change,
+  type ClientReport,
   type ClientTotal,
   type CommitResult,
   type CountRow,
@@ -249,6 +250,42 @@ export class SqliteStore implements Store {
     return this.db
       .prepare(`SELECT cliente, evento, SUM(count) AS count FROM (${u.sql}) GROUP BY cliente, evento`)
       .all(u.params) as CountRow[];
+  }
+
+  async clientReport(filter: Filter): Promise<ClientReport[]> {
+    // Grouped per client in SQL, each client's events as one JSON text: 10,000 clients come back
+    // as 10,000 rows instead of 200,000 (cliente, evento) rows, the slow part of a big report.
+    const perClient = (rows: string) =>
+      'SELECT cliente, SUM(count) AS total, ' +
+      `json_group_object(evento, count ORDER BY count DESC, evento) AS eventos FROM (${rows}) ` +
+      'WHERE count <> 0 GROUP BY cliente';
+    if (filter.from === undefined && filter.to === undefined) {
+      const w = where(filter);
+      return this.db
+        .prepare(perClient(`SELECT cliente, evento, count FROM totals ${w.sql}`))
+        .all(w.params) as ClientReport[];
+    }
+    if (this.mostlyInside(filter)) {
+      // Totals minus what lies outside the range, as in report(); the totals are read in key
+      // order and joined to the (few) outside sums, so nothing big is sorted.
+      const keys = where({ cliente: filter.cliente, evento: filter.evento });
+      const out = outside(filter);
+      const outRows = LEVELS.map((tbl) => `SELECT cliente, evento, count FROM ${tbl} ${out.sql}`).join(
+        ' UNION ALL ',
+      );
+      const rows =
+        'SELECT t.cliente AS cliente, t.evento AS evento, t.count - COALESCE(o.n, 0) AS count ' +
+        `FROM (SELECT cliente, evento, count FROM totals ${keys.sql}) t LEFT JOIN ` +
+        `(SELECT cliente, evento, SUM(count) AS n FROM (${outRows}) GROUP BY cliente, evento) o ` +
+        'ON o.cliente = t.cliente AND o.evento = t.evento';
+      return this.db.prepare(perClient(rows)).all({ ...keys.params, ...out.params }) as ClientReport[];
+    }
+    const u = unionAll('cliente, evento, count', filter);
+    return this.db
+      .prepare(
+        perClient(`SELECT cliente, evento, SUM(count) AS count FROM (${u.sql}) GROUP BY cliente, evento`),
+      )
+      .all(u.params) as ClientReport[];
   }
 
   /** True when most counted events (all clients, per the series tables) lie inside the range. */

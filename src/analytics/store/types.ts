@@ -46,6 +46,45 @@ export interface CountRow {
   count: number;
 }
 
+/** One client's line of a report: its total and its events as a JSON object, largest first. */
+export interface ClientReport {
+  cliente: string;
+  total: number;
+  /** `{"click":10,"view":3}`: counts by event, largest first, then by name; no zero counts. */
+  eventos: string;
+}
+
+/** Largest count first, then by name (byte order): the order of every list in a report. */
+export function byCountThenName(a: [string, number], b: [string, number]): number {
+  return b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+}
+
+/** The eventos object of a report line, written in the given order (what SQLite's json_group_object writes). */
+export function eventosJson(entries: [string, number][]): string {
+  return `{${entries.map(([e, n]) => `${JSON.stringify(e)}:${n}`).join(',')}}`;
+}
+
+/** Report rows grouped into lines per client (for stores that do not group in SQL). */
+export function groupByClient(rows: CountRow[]): ClientReport[] {
+  const map = new Map<string, { total: number; eventos: [string, number][] }>();
+  for (const r of rows) {
+    const n = Number(r.count);
+    if (n === 0) continue;
+    let c = map.get(r.cliente);
+    if (!c) {
+      c = { total: 0, eventos: [] };
+      map.set(r.cliente, c);
+    }
+    c.total += n;
+    c.eventos.push([r.evento, n]);
+  }
+  return [...map].map(([cliente, c]) => ({
+    cliente,
+    total: c.total,
+    eventos: eventosJson(c.eventos.sort(byCountThenName)),
+  }));
+}
+
 export interface ClientTotal {
   cliente: string;
   count: number;
@@ -95,6 +134,8 @@ export interface Store {
   commit(events: ParsedEvent[]): Promise<CommitResult>;
   /** Counts per (cliente, evento) in a range, or all time when the filter has no range. */
   report(filter: Filter): Promise<CountRow[]>;
+  /** The same counts as report(), one line per client (what /api/v1/report lists), in any order. */
+  clientReport(filter: Filter): Promise<ClientReport[]>;
   /** All-time totals per client, largest first (what /reporte shows). */
   clientTotals(): Promise<ClientTotal[]>;
   timeseries(filter: Filter, bucket: Bucket): Promise<Point[]>;
