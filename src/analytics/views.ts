@@ -28,7 +28,7 @@ export function inFilter(f: Filter, g: CountedGroup): boolean {
 /** A body kept until the next change; size() counts it with the structure behind it. */
 abstract class BaseView implements View {
   private out: Buffer | undefined;
-  protected abstract write(): string;
+  protected abstract write(): string | Buffer;
   protected abstract add(g: CountedGroup): boolean;
   /** Bytes of the structure besides the body, roughly. */
   protected abstract structureBytes(): number;
@@ -40,7 +40,10 @@ abstract class BaseView implements View {
   }
 
   body(): Buffer {
-    this.out ??= Buffer.from(this.write());
+    if (!this.out) {
+      const w = this.write();
+      this.out = typeof w === 'string' ? Buffer.from(w) : w;
+    }
     return this.out;
   }
 
@@ -88,9 +91,11 @@ interface ClientEntry {
   eventosJson: string | undefined;
   /** The events, read from eventosJson once a commit touches this client. */
   eventos: Map<string, number> | undefined;
-  /** This client's object in the answer, written once until it changes. */
-  json: string | undefined;
+  /** This client's object in the answer (UTF-8), written once until it changes. */
+  out: Buffer | undefined;
 }
+
+const COMMA = Buffer.from(',');
 
 /**
  * GET /api/v1/report: `{"from", "to", "total", "clientes": [{"cliente", "total", "eventos"}]}`,
@@ -117,7 +122,7 @@ export class ReportView extends BaseView {
         total,
         eventosJson: l.eventos,
         eventos: undefined,
-        json: undefined,
+        out: undefined,
       });
     }
   }
@@ -126,7 +131,7 @@ export class ReportView extends BaseView {
     if (!inFilter(this.filter, g)) return false;
     let c = this.clients.get(g.cliente);
     if (!c) {
-      c = { cliente: g.cliente, total: 0, eventosJson: undefined, eventos: new Map(), json: undefined };
+      c = { cliente: g.cliente, total: 0, eventosJson: undefined, eventos: new Map(), out: undefined };
       this.clients.set(g.cliente, c);
     }
     c.eventos ??= new Map(Object.entries(JSON.parse(c.eventosJson ?? '{}') as Record<string, number>));
@@ -134,30 +139,37 @@ export class ReportView extends BaseView {
     c.eventos.set(g.evento, (c.eventos.get(g.evento) ?? 0) + g.n);
     c.total += g.n;
     this.total += g.n;
-    c.json = undefined;
+    c.out = undefined;
     this.order = undefined;
     return true;
   }
 
-  protected write(): string {
+  protected write(): Buffer {
     this.order ??= [...this.clients.values()].sort(
       (a, b) => b.total - a.total || (a.cliente < b.cliente ? -1 : a.cliente > b.cliente ? 1 : 0),
     );
-    const parts = this.order.map((c) => {
-      if (c.json === undefined) {
-        c.eventosJson ??= eventosJson([...(c.eventos ?? new Map<string, number>())].sort(byCountThenName));
-        c.json = `{"cliente":${JSON.stringify(c.cliente)},"total":${c.total},"eventos":${c.eventosJson}}`;
-      }
-      return c.json;
-    });
+    // The answer is the clients' kept bytes joined: only the clients a commit touched are
+    // written and encoded again.
     const head = JSON.stringify({ from: iso(this.filter.from), to: iso(this.filter.to), total: this.total });
-    return `${head.slice(0, -1)},"clientes":[${parts.join(',')}]}`;
+    const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"clientes":[`)];
+    this.order.forEach((c, i) => {
+      if (c.out === undefined) {
+        c.eventosJson ??= eventosJson([...(c.eventos ?? new Map<string, number>())].sort(byCountThenName));
+        c.out = Buffer.from(
+          `{"cliente":${JSON.stringify(c.cliente)},"total":${c.total},"eventos":${c.eventosJson}}`,
+        );
+      }
+      if (i > 0) parts.push(COMMA);
+      parts.push(c.out);
+    });
+    parts.push(Buffer.from(']}'));
+    return Buffer.concat(parts);
   }
 
   protected structureBytes(): number {
     let n = 0;
     for (const c of this.clients.values()) {
-      n += 120 + (c.json?.length ?? 0) + (c.eventosJson?.length ?? 0) + (c.eventos?.size ?? 0) * 60;
+      n += 120 + (c.out?.length ?? 0) + (c.eventosJson?.length ?? 0) + (c.eventos?.size ?? 0) * 60;
     }
     return n;
   }
