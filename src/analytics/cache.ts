@@ -86,9 +86,10 @@ export class ResponseCache {
       this.entries.set(key, found);
       this.hits++;
       const result: CacheResult = found.updated ? 'update' : 'hit';
-      found.updated = false;
       const body = found.view.body();
-      this.resize(found);
+      // Only a body written again changes the entry's size (measuring walks the whole answer).
+      if (found.updated) this.resize(found);
+      found.updated = false;
       return { body, result };
     }
     this.misses++;
