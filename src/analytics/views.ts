@@ -169,7 +169,9 @@ export class ReportView extends BaseView {
   protected structureBytes(): number {
     let n = 0;
     for (const c of this.clients.values()) {
-      n += 120 + (c.out?.length ?? 0) + (c.eventosJson?.length ?? 0) + (c.eventos?.size ?? 0) * 60;
+      // Measured: a 10,000-client answer holds about 7 MB of heap and 15 MB of buffers (small
+      // Buffers share 8 KB pool slabs) besides its 3.3 MB body.
+      n += 300 + 4 * ((c.out?.length ?? 0) + (c.eventosJson?.length ?? 0)) + (c.eventos?.size ?? 0) * 60;
     }
     return n;
   }
