@@ -6,30 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../src/analytics/api.js';
 import { ResponseCache, type View } from '../src/analytics/cache.js';
-import { AnalyticsHandler } from '../src/analytics/consumer.js';
-import { createMetrics } from '../src/analytics/metrics.js';
 import { retentionPass } from '../src/analytics/retention.js';
-import type { Store } from '../src/analytics/store/types.js';
-import { createLogger } from '../src/log.js';
 import { NOW, SETTINGS } from './retention-helpers.js';
-import { ev, kinds, withStore } from './store-kinds.js';
+import { apiOn, ev, kinds, withStore } from './store-kinds.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 const postgres = kinds.find((k) => k.name === 'postgres')!;
-
-function api(store: Store): FastifyInstance {
-  const metrics = createMetrics();
-  return buildApi({
-    log: createLogger('silent'),
-    store: () => store,
-    handler: new AnalyticsHandler(() => store, metrics, 'eventos.*.*'),
-    metrics,
-    queueStatus: async () => ({ name: 'q', messages: 0, consumers: 0, deadLetters: 0 }),
-    ready: () => ({ broker: true, store: true }),
-  });
-}
 
 async function get(app: FastifyInstance, url: string, headers: Record<string, string> = {}) {
   const res = await app.inject({ method: 'GET', url, headers });
@@ -66,7 +49,7 @@ describe('report cache', () => {
 
   test('API: hit at the same version, miss after any change, 400 not cached', () =>
     withStore(sqlite, async (store, db, opened) => {
-      const app = api(store);
+      const app = apiOn(store);
       await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
       const first = await get(app, '/reporte');
       assert.deepEqual([first.status, first.cache], [200, 'miss']);
@@ -128,7 +111,7 @@ describe('report cache', () => {
   test('PostgreSQL: every answer computed (another process may have committed)', () =>
     withStore(postgres, async (store, db, opened) => {
       assert.equal(await store.version(), undefined);
-      const app = api(store);
+      const app = apiOn(store);
       await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
       assert.deepEqual((await get(app, '/reporte')).cache, 'miss');
       const other = db.open();

@@ -5,15 +5,10 @@
 // Every answer is also checked against counts made in plain JavaScript.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../src/analytics/api.js';
-import { AnalyticsHandler } from '../src/analytics/consumer.js';
-import { createMetrics } from '../src/analytics/metrics.js';
 import { retentionPass } from '../src/analytics/retention.js';
 import type { Bucket, Filter, Store } from '../src/analytics/store/types.js';
 import { ReporteView, ReportView, TimeseriesView } from '../src/analytics/views.js';
 import type { ParsedEvent } from '../src/event.js';
-import { createLogger } from '../src/log.js';
 import {
   commitAll,
   DAY,
@@ -26,19 +21,7 @@ import {
   SETTINGS,
   withDb,
 } from './retention-helpers.js';
-import { ev } from './store-kinds.js';
-
-function api(store: Store): FastifyInstance {
-  const metrics = createMetrics();
-  return buildApi({
-    log: createLogger('silent'),
-    store: () => store,
-    handler: new AnalyticsHandler(() => store, metrics, 'eventos.*.*'),
-    metrics,
-    queueStatus: async () => ({ name: 'q', messages: 0, consumers: 0, deadLetters: 0 }),
-    ready: () => ({ broker: true, store: true }),
-  });
-}
+import { apiOn, ev } from './store-kinds.js';
 
 function query(f: Filter, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams(extra);
@@ -116,7 +99,7 @@ test('kept answers brought up to date by own commits equal fresh answers, byte f
     const events = dataset(3000, 7);
     await commitAll(store, events);
     await retentionPass(store, SETTINGS, { now: NOW });
-    const app = api(store);
+    const app = apiOn(store);
     const all = asks();
     // Every event counted so far, once per id (the JavaScript oracle's input).
     const counted = new Map<string, ParsedEvent>(events.map((e) => [e.id!, e]));

@@ -5,10 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../src/analytics/api.js';
+import { AnalyticsHandler } from '../src/analytics/consumer.js';
+import { createMetrics } from '../src/analytics/metrics.js';
 import { PostgresStore } from '../src/analytics/store/postgres.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
 import type { ClientReport, CountRow, Store } from '../src/analytics/store/types.js';
 import { type ParsedEvent, parse } from '../src/event.js';
+import { createLogger } from '../src/log.js';
 import { pgDatabase } from './helpers.js';
 
 export interface FreshDb {
@@ -113,4 +118,17 @@ export function lines(list: ClientReport[]): string[] {
 
 export function iso(seconds: number | string): string {
   return new Date(Number(seconds) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** The analytics HTTP API over one store, in-process (fastify inject), with a quiet queue. */
+export function apiOn(store: Store): FastifyInstance {
+  const metrics = createMetrics();
+  return buildApi({
+    log: createLogger('silent'),
+    store: () => store,
+    handler: new AnalyticsHandler(() => store, metrics, 'eventos.*.*'),
+    metrics,
+    queueStatus: async () => ({ name: 'q', messages: 0, consumers: 0, deadLetters: 0 }),
+    ready: () => ({ broker: true, store: true }),
+  });
 }
