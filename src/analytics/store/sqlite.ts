@@ -92,6 +92,7 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']> | undefined;
   private totalChanges: Database.Statement | undefined;
+  private dataVersion: Database.Statement | undefined;
   private readonly listeners = new Set<(change: Change) => void>();
 
   private readonly now: () => number;
@@ -343,8 +344,9 @@ export class SqliteStore implements Store {
     // data_version moves when ANOTHER connection commits; total_changes() counts the rows this
     // connection changed (the consumer's commits and the rollups run on it). Together they move
     // on every change to the file.
-    const other = this.db.pragma('data_version', { simple: true }) as number;
+    this.dataVersion ??= this.db.prepare('PRAGMA data_version').pluck();
     this.totalChanges ??= this.db.prepare('SELECT total_changes() AS n').pluck();
+    const other = this.dataVersion.get() as number;
     const own = this.totalChanges.get() as number;
     return `${other}.${own}`;
   }
