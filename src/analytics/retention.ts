@@ -80,12 +80,13 @@ const breathe = () => new Promise((r) => setImmediate(r));
 async function pruneIds(
   s: MaintenanceSession,
   before: number,
+  now: number,
   batch: number,
   o: PassOptions,
 ): Promise<number> {
   let total = 0;
   for (;;) {
-    const n = await s.pruneIds(before, batch);
+    const n = await s.pruneIds(before, batch, now);
     total += n;
     o.onProgress?.({ step: 'ids', rows: total });
     if (n < batch || o.signal?.aborted) return total;
@@ -154,7 +155,7 @@ export async function retentionPass(
     result.skipped = false;
     const cut = cutoffs(now, settings, await s.newestIdTime(now));
     result.cutoffs = cut;
-    result.idsPruned = await pruneIds(s, cut.ids, o.batch ?? 5000, o);
+    result.idsPruned = await pruneIds(s, cut.ids, now, o.batch ?? 5000, o);
     result.minuteRows = await rollUp(s, 'minute', cut.minute, o.batch ?? 2000, o);
     result.hourRows = await rollUp(s, 'hour', cut.hour, o.batch ?? 2000, o);
   });

@@ -1,6 +1,6 @@
 // The HTTP transport: POST /events on the ingest gateway (or Traefik in front of it). 202 means the
 // broker confirmed every event. A 503 or a timeout may hide a publish that did happen, so a batch
-// is always retried with the SAME ids (the consumer counts an id once) — DESIGN.md, "The HTTP gateway".
+// is always retried with the SAME ids (the consumer counts an id once per client) — DESIGN.md, "The HTTP gateway".
 import { type BackoffOptions, parseRetryAfter, retryDelayMs, sleep } from './backoff.js';
 import { RejectedError } from './errors.js';
 import type { OnRetry, SdkEvent, Transport } from './transport.js';

@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import {
   COARSER,
+  type DedupeHorizon,
   type Maintenance,
   type MaintenanceSession,
   mergeSpans,
@@ -76,6 +77,34 @@ export class PostgresMaintenance implements Maintenance {
     return mergeSpans(rows);
   }
 
+  async horizon(): Promise<DedupeHorizon> {
+    return this.readHorizon(undefined);
+  }
+
+  async holdPruning(until: number): Promise<DedupeHorizon> {
+    return this.readHorizon(until);
+  }
+
+  /** Reads the horizon and, given `until`, holds pruning until then, under the row's lock. */
+  private async readHorizon(until: number | undefined): Promise<DedupeHorizon> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const h = await c.query('SELECT t::float8 AS t FROM dedupe_horizon WHERE k = 1 FOR UPDATE');
+      if (until !== undefined)
+        await c.query('UPDATE dedupe_horizon SET held_until = GREATEST(held_until, $1) WHERE k = 1', [until]);
+      const counted = await c.query('SELECT EXISTS (SELECT 1 FROM totals WHERE count <> 0) AS any');
+      await c.query('COMMIT');
+      const t = h.rows[0]?.t as number | null | undefined;
+      return { horizon: t == null ? undefined : Number(t), empty: counted.rows[0].any !== true };
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
   async sizes() {
     const n = async (tbl: string) =>
       Number((await this.pool.query(`SELECT COUNT(*) AS n FROM ${tbl}`)).rows[0].n);
@@ -88,6 +117,12 @@ export class PostgresMaintenance implements Maintenance {
   }
 }
 
+const PRUNE_IDS =
+  'WITH gone AS (DELETE FROM seen_ids WHERE (cliente, id) IN ' +
+  '(SELECT cliente, id FROM seen_ids WHERE t < $1 LIMIT $2) RETURNING 1), ' +
+  'raised AS (UPDATE dedupe_horizon SET t = GREATEST(t, $1) WHERE k = 1 AND EXISTS (SELECT 1 FROM gone)) ' +
+  'SELECT COUNT(*)::int AS n FROM gone';
+
 // Each query runs on its own (autocommit): one statement, one short transaction.
 function session(c: pg.PoolClient): MaintenanceSession {
   const one = async (sql: string, params: unknown[]) => (await c.query(sql, params)).rows[0];
@@ -96,13 +131,27 @@ function session(c: pg.PoolClient): MaintenanceSession {
       const r = await one('SELECT MAX(t)::float8 AS t FROM seen_ids WHERE t <= $1', [notAfter]);
       return r.t === null ? undefined : Number(r.t);
     },
-    pruneIds: async (before, limit) =>
-      (
-        await c.query('DELETE FROM seen_ids WHERE id IN (SELECT id FROM seen_ids WHERE t < $1 LIMIT $2)', [
-          before,
-          limit,
-        ])
-      ).rowCount ?? 0,
+    // One transaction: the horizon moves with the ids it forgets. The horizon row is locked
+    // first, so a replay's holdPruning() comes either before (and holds this) or after (and
+    // reads the raised horizon).
+    pruneIds: async (before, limit, now) => {
+      await c.query('BEGIN');
+      try {
+        const held = await one(
+          'SELECT held_until::float8 AS h FROM dedupe_horizon WHERE k = 1 FOR UPDATE',
+          [],
+        );
+        let n = 0;
+        if (held?.h === null || held?.h === undefined || Number(held.h) <= now) {
+          n = Number((await one(PRUNE_IDS, [before, limit])).n);
+        }
+        await c.query('COMMIT');
+        return n;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    },
     oldestBucket: async (level, after, before) => {
       const r = await one(`SELECT MIN(t)::float8 AS t FROM ${TABLE[level]} WHERE t >= $1 AND t < $2`, [
         after,

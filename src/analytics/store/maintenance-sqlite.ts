@@ -3,6 +3,7 @@
 // `warren prune` in another process takes turns with analytics through the file lock.
 import {
   COARSER,
+  type DedupeHorizon,
   type Maintenance,
   type MaintenanceSession,
   mergeSpans,
@@ -37,8 +38,19 @@ export class SqliteMaintenance implements Maintenance {
     const db = this.store.db;
     const newest = db.prepare('SELECT MAX(t) AS t FROM seen_ids WHERE t <= ?');
     const prune = db.prepare(
-      'DELETE FROM seen_ids WHERE id IN (SELECT id FROM seen_ids WHERE t < ? LIMIT ?)',
+      'DELETE FROM seen_ids WHERE (cliente, id) IN (SELECT cliente, id FROM seen_ids WHERE t < ? LIMIT ?)',
     );
+    // In the same transaction as the ids it forgets (store/maintenance.ts, DedupeHorizon); the
+    // write lock (IMMEDIATE) orders it with a replay's holdPruning().
+    const heldUntil = db.prepare('SELECT held_until FROM dedupe_horizon WHERE k = 1').pluck();
+    const raiseHorizon = db.prepare('UPDATE dedupe_horizon SET t = ? WHERE k = 1 AND (t IS NULL OR t < ?)');
+    const forget = db.transaction((before: number, limit: number, now: number): number => {
+      const held = heldUntil.get() as number | null | undefined;
+      if (held != null && held > now) return 0;
+      const n = prune.run(before, limit).changes;
+      if (n > 0) raiseHorizon.run(before, before);
+      return n;
+    });
     const oldest = {
       minute: db.prepare('SELECT MIN(t) AS t FROM counts_minute WHERE t >= ? AND t < ?'),
       hour: db.prepare('SELECT MIN(t) AS t FROM counts_hour WHERE t >= ? AND t < ?'),
@@ -46,7 +58,7 @@ export class SqliteMaintenance implements Maintenance {
     const roll = { minute: this.roller('minute'), hour: this.roller('hour') };
     return {
       newestIdTime: async (notAfter) => (newest.get(notAfter) as { t: number | null }).t ?? undefined,
-      pruneIds: async (before, limit) => db.transaction(() => prune.run(before, limit).changes).immediate(),
+      pruneIds: async (before, limit, now) => forget.immediate(before, limit, now),
       oldestBucket: async (level, after, before) =>
         (oldest[level].get(after, before) as { t: number | null }).t ?? undefined,
       rollUp: async (level, start, end, limit) => roll[level].immediate(start, end, limit),
@@ -118,6 +130,28 @@ export class SqliteMaintenance implements Maintenance {
         },
     );
     return mergeSpans(rows);
+  }
+
+  async horizon(): Promise<DedupeHorizon> {
+    return this.readHorizon.immediate(undefined);
+  }
+
+  async holdPruning(until: number): Promise<DedupeHorizon> {
+    return this.readHorizon.immediate(until);
+  }
+
+  /** Reads the horizon and, given `until`, holds pruning until then, under the write lock. */
+  private get readHorizon() {
+    const db = this.store.db;
+    return db.transaction((until: number | undefined): DedupeHorizon => {
+      if (until !== undefined)
+        db.prepare(
+          'UPDATE dedupe_horizon SET held_until = ? WHERE k = 1 AND (held_until IS NULL OR held_until < ?)',
+        ).run(until, until);
+      const t = db.prepare('SELECT t FROM dedupe_horizon WHERE k = 1').pluck().get() as number | null;
+      const counted = db.prepare('SELECT EXISTS (SELECT 1 FROM totals WHERE count <> 0)').pluck().get();
+      return { horizon: t ?? undefined, empty: counted !== 1 };
+    });
   }
 
   async sizes() {

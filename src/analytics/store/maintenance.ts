@@ -18,8 +18,12 @@ export const SIZE = { minute: 60, hour: 3600, day: 86400 } as const;
 export interface MaintenanceSession {
   /** The newest remembered-id time (seen_ids.t) not after `notAfter`, or undefined when none. */
   newestIdTime(notAfter: number): Promise<number | undefined>;
-  /** Forgets up to `limit` ids remembered from before `before`; returns how many it forgot. */
-  pruneIds(before: number, limit: number): Promise<number>;
+  /**
+   * Forgets up to `limit` ids remembered from before `before` and raises the dedupe horizon to
+   * `before`, in one transaction; returns how many it forgot. Forgets nothing while a replay holds
+   * pruning (held_until after `now`).
+   */
+  pruneIds(before: number, limit: number, now: number): Promise<number>;
   /** The oldest bucket start of `level` in [after, before), or undefined when there is none. */
   oldestBucket(level: RollLevel, after: number, before: number): Promise<number | undefined>;
   /**
@@ -30,6 +34,19 @@ export interface MaintenanceSession {
   rollUp(level: RollLevel, start: number, end: number, limit: number): Promise<number>;
 }
 
+/**
+ * What a replay needs to know to count nothing twice. Pruning forgets ids remembered from before
+ * its cutoff and, in the same transaction, raises `horizon` to that cutoff: an id is remembered
+ * from the later of its event time and its arrival (types.ts rememberedFrom), so an event whose
+ * time is at or after the horizon cannot have been forgotten, and one before it may have been.
+ */
+export interface DedupeHorizon {
+  /** Epoch seconds; undefined when no id was ever forgotten. */
+  horizon: number | undefined;
+  /** Nothing is counted (a new or wiped store): a replay cannot count anything twice. */
+  empty: boolean;
+}
+
 export interface Maintenance {
   /**
    * Runs fn while holding the retention lock (one runner at a time); resolves to undefined without
@@ -38,6 +55,14 @@ export interface Maintenance {
   exclusive<T>(fn: (s: MaintenanceSession) => Promise<T>): Promise<T | undefined>;
   /** Earliest and latest bucket start matching the filter over all levels (for progress bars). */
   span(filter: Filter): Promise<{ min: number; max: number } | undefined>;
+  /** The dedupe horizon and whether the store holds any count. */
+  horizon(): Promise<DedupeHorizon>;
+  /**
+   * The same, read in one transaction with holding pruning of ids until `until` (epoch seconds):
+   * no id is forgotten before then, so an event at or after the horizon read here stays
+   * remembered, and a replay of it cannot count it again (`warren replay`).
+   */
+  holdPruning(until: number): Promise<DedupeHorizon>;
   /** Rows per level and remembered ids (for `warren prune` and the benchmarks). */
   sizes(): Promise<Record<'seen_ids' | 'counts_minute' | 'counts_hour' | 'counts_day', number>>;
 }

@@ -28,6 +28,37 @@ const LEVELS = ['counts_minute', 'counts_hour', 'counts_day'] as const;
 const SERIES = ['series_minute', 'series_hour', 'series_day'] as const;
 // Any constant works; it only has to be the same in every Warren process.
 const MIGRATION_LOCK = 4_711_046;
+/**
+ * Bounds on every connection, so a connection the network dropped silently (no FIN, no RST: a
+ * NAT or firewall forgetting the flow) fails the batch instead of leaving a commit waiting
+ * forever; the consumer then retries it on a new connection (DESIGN.md, store errors).
+ */
+export const PG_LIMITS = {
+  /** Client side: a query unanswered this long fails, and its connection is destroyed. */
+  query_timeout: 15_000,
+  /** Server side: a statement running longer (a lock wait behind a dead session) is cancelled. */
+  statement_timeout: 10_000,
+  /**
+   * Server side: a session left inside a transaction by a vanished client is ended, releasing the
+   * row locks that the retried batch would otherwise wait on for as long as the server keeps it.
+   */
+  idle_in_transaction_session_timeout: 10_000,
+  /** TCP keepalive: an idle pooled connection whose peer is gone is found and dropped. */
+  keepAlive: true,
+  keepAliveInitialDelayMillis: 10_000,
+};
+
+/**
+ * A query that may rightly run long (a migration, a page of a big export): its own client-side
+ * timeout of a day (pg reads query_timeout per query, though its types omit it, and has no "none").
+ */
+function unbounded(text: string, values?: unknown[]): pg.QueryConfig {
+  return { text, values, query_timeout: 24 * 3600_000 } as pg.QueryConfig;
+}
+
+// Ids remembered before ids were scoped per client (migration 004) are kept under cliente '' and
+// stay known for every client until the dedupe window forgets them.
+const LEGACY_FILTER = "WHERE NOT EXISTS (SELECT 1 FROM seen_ids s WHERE s.cliente = '' AND s.id = u.i)";
 
 export function where(filter: Filter, params: unknown[]): string {
   const parts: string[] = [];
@@ -75,10 +106,12 @@ export class PostgresStore implements Store {
   readonly pool: pg.Pool;
 
   private readonly now: () => number;
+  private legacy = { maybe: true, checkedAt: Number.NEGATIVE_INFINITY };
 
   constructor(url: string, opts: StoreOptions = {}) {
     this.now = opts.now ?? Date.now;
-    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
+    // DATABASE_URL parameters of the same names override PG_LIMITS (pg reads them from the URL).
+    this.pool = new pg.Pool({ ...PG_LIMITS, connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
     // A client losing its server (PostgreSQL restarted) must not crash the process: idle clients
     // report on the pool, checked-out ones on the client itself. The query in flight still
     // rejects, so the consumer backs off and retries its batch (DESIGN.md).
@@ -89,30 +122,34 @@ export class PostgresStore implements Store {
   async migrate(): Promise<void> {
     const migrations = await readMigrations('postgres');
     const c = await this.pool.connect();
+    // A migration of a big table, or the wait for another process's, may take longer than the
+    // limits meant for a batch (PG_LIMITS): this session has none.
+    const q = (text: string, values?: unknown[]) => c.query(unbounded(text, values));
     try {
+      await q('SET statement_timeout = 0');
       // Several analytics processes may start at once against one empty database.
-      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)');
-      const done = new Set(
-        (await c.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
-      );
+      await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)');
+      const done = new Set((await q('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
       for (const m of migrations) {
         if (done.has(m.version)) continue;
-        await c.query('BEGIN');
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
-        await c.query('COMMIT');
+        await q('BEGIN');
+        await q(m.sql);
+        await q('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+        await q('COMMIT');
       }
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      await c.query('RESET statement_timeout').catch(() => undefined);
       c.release();
     }
   }
 
   async commit(events: ParsedEvent[]): Promise<CommitResult> {
+    // Ids are scoped per client (CONTRACT.md): the dedupe key is (cliente, id).
     const withId = new Map<string, ParsedEvent>();
     const fresh: ParsedEvent[] = [];
     let duplicates = 0;
@@ -121,24 +158,19 @@ export class PostgresStore implements Store {
       if (e.id === undefined) {
         withoutId++;
         fresh.push(e);
-      } else if (withId.has(e.id)) duplicates++;
-      else withId.set(e.id, e);
+        continue;
+      }
+      const key = `${e.cliente}\u0000${e.id}`;
+      if (withId.has(key)) duplicates++;
+      else withId.set(key, e);
     }
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
       if (withId.size > 0) {
-        // Sorted: two batches with overlapping ids wait on each other's inserts in one order,
-        // never in a cycle (unsorted, PostgreSQL aborts one with "deadlock detected").
-        const ids = [...withId.keys()].sort();
-        const arrival = Math.floor(this.now() / 1000);
-        const ts = ids.map((id) => rememberedFrom(withId.get(id)!.ms, arrival));
-        const res = await c.query(
-          'INSERT INTO seen_ids (id, t) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING id',
-          [ids, ts],
-        );
-        for (const row of res.rows as { id: string }[]) fresh.push(withId.get(row.id)!);
-        duplicates += withId.size - res.rowCount!;
+        const inserted = await this.insertIds(c, withId);
+        for (const key of inserted) fresh.push(withId.get(key)!);
+        duplicates += withId.size - inserted.length;
       }
       // Sorted upserts: concurrent batches lock counter rows in the same order (no deadlock).
       const groups = [...aggregate(fresh).values()].sort((a, b) =>
@@ -203,13 +235,45 @@ export class PostgresStore implements Store {
         );
       }
       await c.query('COMMIT');
+      c.release();
       return { counted: fresh.length, duplicates, withoutId };
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
+      // Destroyed, not rolled back: after a timeout the connection may be dead (a ROLLBACK would
+      // wait as long again) or still busy; closing it makes the server roll the transaction back.
+      c.release(err instanceof Error ? err : new Error(String(err)));
       throw err;
-    } finally {
-      c.release();
     }
+  }
+
+  /**
+   * Inserts the batch's (cliente, id) pairs, skipping known ones; returns the keys inserted.
+   * Sorted: two batches with overlapping ids wait on each other's inserts in one order, never in
+   * a cycle (unsorted, PostgreSQL aborts one with "deadlock detected").
+   */
+  private async insertIds(c: pg.PoolClient, withId: Map<string, ParsedEvent>): Promise<string[]> {
+    const keys = [...withId.keys()].sort();
+    const arrival = Math.floor(this.now() / 1000);
+    const list = keys.map((k) => withId.get(k)!);
+    const res = await c.query(
+      'INSERT INTO seen_ids (cliente, id, t) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(c, i, t) ' +
+        `${(await this.hasLegacyIds(c)) ? LEGACY_FILTER : ''} ON CONFLICT DO NOTHING RETURNING cliente, id`,
+      [list.map((e) => e.cliente), list.map((e) => e.id), list.map((e) => rememberedFrom(e.ms, arrival))],
+    );
+    return (res.rows as { cliente: string; id: string }[]).map((r) => `${r.cliente}\u0000${r.id}`);
+  }
+
+  /**
+   * Whether ids remembered before migration 004 (cliente '') remain; asked at most once a minute
+   * while they do. None is ever added back, so once gone the question is never asked again.
+   */
+  private async hasLegacyIds(c: pg.PoolClient): Promise<boolean> {
+    if (!this.legacy.maybe) return false;
+    const now = performance.now();
+    if (now - this.legacy.checkedAt >= 60_000) {
+      const r = await c.query("SELECT EXISTS (SELECT 1 FROM seen_ids WHERE cliente = '') AS any");
+      this.legacy = { maybe: r.rows[0].any === true, checkedAt: now };
+    }
+    return this.legacy.maybe;
   }
 
   async clientTotals(): Promise<ClientTotal[]> {
@@ -278,9 +342,12 @@ export class PostgresStore implements Store {
     try {
       // A server-side cursor: rows come in pages, never all in memory.
       await c.query('BEGIN READ ONLY');
+      // A long export to a slow reader idles between pages: no limit for this transaction.
+      await c.query('SET LOCAL statement_timeout = 0');
+      await c.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       await c.query(`DECLARE export_cur NO SCROLL CURSOR FOR ${sql}`, params);
       for (;;) {
-        const page = await c.query('FETCH 5000 FROM export_cur');
+        const page = await c.query(unbounded('FETCH 5000 FROM export_cur'));
         for (const row of page.rows as ExportRow[]) yield row;
         if (page.rows.length < 5000) break;
       }

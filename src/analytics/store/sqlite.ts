@@ -145,7 +145,16 @@ export class SqliteStore implements Store {
 
   private prepare() {
     const db = this.db;
-    const insertId = db.prepare('INSERT INTO seen_ids (id, t) VALUES (?, ?) ON CONFLICT DO NOTHING');
+    const insertId = db.prepare(
+      'INSERT INTO seen_ids (cliente, id, t) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+    // Ids remembered before ids were scoped per client (migration 004) are kept under cliente ''
+    // and stay known for every client until the dedupe window forgets them.
+    const anyLegacy = db.prepare("SELECT EXISTS (SELECT 1 FROM seen_ids WHERE cliente = '')").pluck();
+    const legacyId = db.prepare("SELECT 1 FROM seen_ids WHERE cliente = '' AND id = ?").pluck();
+    let legacy = true;
+    const known = (cliente: string, id: string, t: number): boolean =>
+      (legacy && legacyId.get(id) !== undefined) || insertId.run(cliente, id, t).changes === 0;
     const upsertMinute = db.prepare(
       'INSERT INTO counts_minute (t, cliente, evento, count) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
@@ -166,6 +175,8 @@ export class SqliteStore implements Store {
       // between these two reads, so the change is exactly this transaction's.
       const before = this.listeners.size > 0 ? this.versionNow() : undefined;
       const arrival = Math.floor(this.now() / 1000);
+      // Checked once per batch while old ids remain (one index probe); none are ever added back.
+      if (legacy) legacy = anyLegacy.get() === 1;
       const fresh: ParsedEvent[] = [];
       let duplicates = 0;
       let withoutId = 0;
@@ -173,8 +184,8 @@ export class SqliteStore implements Store {
         if (e.id === undefined) {
           withoutId++;
           fresh.push(e);
-        } else if (insertId.run(e.id, rememberedFrom(e.ms, arrival)).changes === 1) fresh.push(e);
-        else duplicates++;
+        } else if (known(e.cliente, e.id, rememberedFrom(e.ms, arrival))) duplicates++;
+        else fresh.push(e);
       }
       const totals = new Map<string, { cliente: string; evento: string; n: number }>();
       const groups = aggregate(fresh);

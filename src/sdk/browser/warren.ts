@@ -7,7 +7,7 @@
 // fetch keepalive. When the page is hidden or goes away, what is left goes by navigator.sendBeacon.
 // Every event carries an id (UUID v7), and every batch stays in sessionStorage until a 202 says
 // the broker has it: the next page of the same tab sends again what was not confirmed (beaconed
-// batches included, whose outcome a page never learns). The same id is counted once, so a
+// batches included, whose outcome a page never learns). The same id of the same client is counted once, so a
 // resend never counts twice.
 
 interface Ev {

@@ -1,0 +1,36 @@
+-- Ids are scoped per client (CONTRACT.md, "Event"): the same id from two clients is two events,
+-- so the dedupe key is (cliente, id). One client can no longer suppress another's events by
+-- sending their ids first.
+CREATE TABLE seen_ids_by_client (
+  cliente TEXT NOT NULL,
+  id TEXT NOT NULL,
+  t INTEGER NOT NULL,
+  PRIMARY KEY (cliente, id)
+) WITHOUT ROWID;
+-- The ids remembered before this migration: seen_ids had no cliente column and nothing else in
+-- the store ties an id to its client, so it cannot be derived. They are kept with cliente '' (no
+-- client has that name: a cliente is 1-64 characters) and commit() treats an id kept under ''
+-- as known for EVERY client, as it was before, until the dedupe window forgets it (pruning goes
+-- by t, as for every id). No new row is ever written under ''.
+INSERT INTO seen_ids_by_client (cliente, id, t) SELECT '', id, t FROM seen_ids;
+DROP TABLE seen_ids;
+ALTER TABLE seen_ids_by_client RENAME TO seen_ids;
+CREATE INDEX seen_ids_t ON seen_ids (t);
+
+-- The dedupe horizon (one row): `t` is the newest cutoff before which pruning forgot ids (epoch
+-- seconds), raised in the same transaction that forgets them. An event whose time is before it
+-- may have been forgotten, so a replay would count it again; one at or after it cannot have been
+-- (an id is remembered from the later of its event time and its arrival). `held_until`: a
+-- replay holds pruning of ids until then, so what it checked against `t` stays true until the
+-- consumer has counted what it published. Both are read and written under this row's lock.
+CREATE TABLE dedupe_horizon (
+  k INTEGER PRIMARY KEY CHECK (k = 1),
+  t INTEGER,
+  held_until INTEGER
+);
+-- A store that counted events before this migration may already have forgotten ids, and no
+-- record says up to when: the horizon starts at the oldest id still remembered, or at the
+-- migration's time when no id is left. A store with no counts starts without one.
+INSERT INTO dedupe_horizon (k, t, held_until)
+  SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM totals WHERE count <> 0)
+    THEN COALESCE((SELECT MIN(t) FROM seen_ids), CAST(strftime('%s', 'now') AS INTEGER)) END, NULL;
