@@ -1,6 +1,7 @@
 // Replays audit files: every valid event is published again with its id, through the confirmed
 // publisher, so a store rebuilt from empty ends with the same counts (ids make it count once,
-// however often a file is replayed).
+// however often a file is replayed). Events older than the store's dedupe horizon are skipped
+// (commands/replay.ts): their ids may be forgotten, and they would be counted again.
 
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -19,6 +20,16 @@ export interface ReplayCounts {
   withoutId: number;
   invalid: number;
   unreadable: number;
+  /** Valid events older than the store's dedupe horizon: not published (ReplayOptions.skipBefore). */
+  beforeHorizon: number;
+}
+
+export interface ReplayOptions {
+  /**
+   * Epoch seconds: events whose time is before it are skipped and counted in beforeHorizon. The
+   * store may have forgotten their ids, so publishing them again could count them twice.
+   */
+  skipBefore?: number;
 }
 
 /** The files to read: each FILE as given, each DIRECTORY's *.ndjson files in name (= time) order. */
@@ -33,7 +44,13 @@ export async function expand(paths: string[]): Promise<string[]> {
   return out;
 }
 
-async function* events(files: string[], counts: ReplayCounts, log: Logger): AsyncGenerator<Event> {
+async function* events(
+  files: string[],
+  counts: ReplayCounts,
+  log: Logger,
+  o: ReplayOptions,
+): AsyncGenerator<Event> {
+  const skipBeforeMs = o.skipBefore === undefined ? undefined : o.skipBefore * 1000;
   for (const file of files) {
     let lineNo = 0;
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
@@ -42,6 +59,10 @@ async function* events(files: string[], counts: ReplayCounts, log: Logger): Asyn
       if (line.trim() === '') continue;
       const d = fromLine(line);
       if (d.kind === 'event') {
+        if (skipBeforeMs !== undefined && Date.parse(d.event.timestamp) < skipBeforeMs) {
+          counts.beforeHorizon++;
+          continue;
+        }
         if (d.event.id === undefined) counts.withoutId++;
         yield d.event;
       } else {
@@ -59,8 +80,16 @@ export async function replayFiles(
   log: Logger,
   files: string[],
   progress: (c: ReplayCounts) => void,
+  o: ReplayOptions = {},
 ): Promise<ReplayCounts> {
-  const counts: ReplayCounts = { files: 0, confirmed: 0, withoutId: 0, invalid: 0, unreadable: 0 };
+  const counts: ReplayCounts = {
+    files: 0,
+    confirmed: 0,
+    withoutId: 0,
+    invalid: 0,
+    unreadable: 0,
+    beforeHorizon: 0,
+  };
   const { broker, publisher } = publishingEdge(config, log, { name: 'warren-replay', failFast: false });
   broker.start();
   const timer = setInterval(() => progress(counts), 2000);
@@ -80,7 +109,7 @@ export async function replayFiles(
       p.catch(() => undefined); // observed by Promise.race/all below; no unhandled rejection meanwhile
       if (inFlight.size >= maxChunks) await Promise.race(inFlight);
     };
-    for await (const e of events(files, counts, log)) {
+    for await (const e of events(files, counts, log, o)) {
       chunk.push(e);
       if (chunk.length === CHUNK) {
         await send(chunk);
