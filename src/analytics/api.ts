@@ -23,6 +23,8 @@ export interface QueueStatus {
   messages: number | null;
   consumers: number | null;
   deadLetters: number | null;
+  /** The dead letters by kind: valid events (replayable) and invalid messages. */
+  deadLettersDetail?: { valid: number; invalid: number; unscanned: number } | null;
 }
 
 export interface ApiDeps {
@@ -123,10 +125,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return {
       queue: { name: q.name, messages: q.messages, consumers: q.consumers },
       deadLetters: q.deadLetters,
+      deadLettersDetail: q.deadLettersDetail ?? null,
       processed: s.processed,
       duplicates: s.duplicates,
       invalid: s.invalid,
       withoutId: s.withoutId,
+      refusedByStore: s.refused,
       eventsPerSecond: deps.handler.rate(),
       lastBatchAt: s.lastBatchAt === undefined ? null : new Date(s.lastBatchAt).toISOString(),
       ready: deps.ready(),

@@ -2,6 +2,7 @@
 // close() run them (STYLE.md convention 1). It stays up while RabbitMQ or the store is away.
 import type { Channel } from 'amqplib';
 import type { FastifyInstance } from 'fastify';
+import { DeadLetterCensus } from '../audit/deadletters.js';
 import { BrokerConnection } from '../broker/connection.js';
 import { BatchingConsumer } from '../broker/consumer.js';
 import { type Config, deadLetterNames } from '../config.js';
@@ -14,6 +15,7 @@ import { AnalyticsHandler } from './consumer.js';
 import { createMetrics } from './metrics.js';
 import { RetentionRunner } from './retention.js';
 import { createStore, type Store } from './store/index.js';
+import { topicPrefix } from './topic.js';
 
 export interface Analytics {
   app: FastifyInstance;
@@ -34,7 +36,12 @@ export function build(config: Config, log: Logger): Analytics {
   let storeUp = false;
   let statusChannel: Channel | undefined;
   let closing = false;
-  const handler = new AnalyticsHandler(() => (storeUp ? store : undefined), metrics, config.topicPattern);
+  const handler = new AnalyticsHandler(
+    () => (storeUp ? store : undefined),
+    metrics,
+    config.topicPattern,
+    log.child({ part: 'consumer' }),
+  );
 
   broker.onConnect(async (conn) => {
     const ch = await conn.createChannel();
@@ -90,9 +97,18 @@ export function build(config: Config, log: Logger): Analytics {
     }
   }
 
+  // Valid (replayable) and invalid dead letters, by a scan of the DLQ (cached; see census).
+  const census = new DeadLetterCensus(deadLetterNames(config).dlq, topicPrefix(config.topicPattern));
+
   async function queueStatus(): Promise<QueueStatus> {
     const { dlq } = deadLetterNames(config);
-    const out: QueueStatus = { name: config.queue, messages: null, consumers: null, deadLetters: null };
+    const out: QueueStatus = {
+      name: config.queue,
+      messages: null,
+      consumers: null,
+      deadLetters: null,
+      deadLettersDetail: null,
+    };
     const ch = statusChannel;
     if (!ch) return out;
     try {
@@ -102,6 +118,8 @@ export function build(config: Config, log: Logger): Analytics {
       out.deadLetters = (await ch.checkQueue(dlq)).messageCount;
       metrics.queueMessages.set(out.messages);
       metrics.deadLetters.set(out.deadLetters);
+      const conn = broker.connection;
+      if (conn) out.deadLettersDetail = await census.kinds(conn, out.deadLetters);
     } catch (err) {
       log.debug({ err: describe(err) }, 'queue status unavailable');
     }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { reason } from '../event.js';
-import { namesFromRoutingKey, parseDelivery, topicPrefix } from './topic.js';
+import { MAX_BODY_BYTES, namesFromRoutingKey, parseDelivery, readDelivery, topicPrefix } from './topic.js';
 
 const TS = '2025-04-13T12:00:00Z';
 const body = (o: Record<string, unknown>) => JSON.stringify(o);
@@ -96,5 +96,60 @@ describe('parseDelivery', () => {
       r.problems.map((p) => p.field),
       ['timestamp'],
     );
+  });
+});
+
+describe('readDelivery: every property is input', () => {
+  const ok = { cliente: 'uno', evento: 'click', timestamp: TS };
+  const msg = (content: Buffer | string, properties: Record<string, unknown> = {}) => ({
+    content: Buffer.isBuffer(content) ? content : Buffer.from(content),
+    fields: { routingKey: '' },
+    properties,
+  });
+
+  it('takes a message_id as the id only when it satisfies the id rule', () => {
+    const id = (m: unknown) => {
+      const r = readDelivery(msg(body(ok), { messageId: m }), []);
+      assert.ok(r.ok);
+      return r.event.id;
+    };
+    assert.equal(id('m-1'), 'm-1');
+    assert.equal(id('x'.repeat(128)), 'x'.repeat(128));
+    for (const bad of ['a\u0000b', 'é', 'x'.repeat(129), 'line\nbreak', '\u007f', '', 42, null, { a: 1 }])
+      assert.equal(id(bad), undefined, JSON.stringify(bad));
+  });
+
+  it("keeps the body's own id whatever the message_id says", () => {
+    const r = readDelivery(msg(body({ ...ok, id: 'body-id' }), { messageId: 'a\u0000b' }), []);
+    assert.ok(r.ok);
+    assert.equal(r.event.id, 'body-id');
+  });
+
+  it('ignores content_type, content_encoding, timestamp and headers of any type when the body is an event', () => {
+    const r = readDelivery(
+      msg(body(ok), {
+        contentType: 'image/png',
+        contentEncoding: 'gzip',
+        timestamp: Number.MAX_SAFE_INTEGER,
+        headers: { a: [1, { b: null }], c: Buffer.from([0, 255]), d: true, 'x-death': 'nonsense' },
+      }),
+      [],
+    );
+    assert.ok(r.ok);
+  });
+
+  it('refuses an empty body, invalid UTF-8 and a body over the limit, with a reason', () => {
+    const empty = readDelivery(msg(''), []);
+    assert.ok(!empty.ok);
+    assert.match(reason(empty.problems), /\(body\): must be UTF-8 JSON/);
+    const bytes = Buffer.concat([Buffer.from(body(ok).slice(0, -1)), Buffer.from(',"n":"\xff"}', 'latin1')]);
+    const bad = readDelivery(msg(bytes, { contentEncoding: 'gzip' }), []);
+    assert.ok(!bad.ok);
+    assert.match(reason(bad.problems), /not valid UTF-8 \(content_encoding "gzip" is not decoded\)/);
+    const huge = readDelivery(msg(body({ ...ok, pad: 'x'.repeat(MAX_BODY_BYTES) })), []);
+    assert.ok(!huge.ok);
+    assert.match(reason(huge.problems), new RegExp(`at most ${MAX_BODY_BYTES} bytes`));
+    const edge = readDelivery(msg(body({ ...ok, pad: 'x'.repeat(MAX_BODY_BYTES - 200) })), []);
+    assert.ok(edge.ok, 'a body under the limit is read');
   });
 });

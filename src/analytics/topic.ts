@@ -5,7 +5,7 @@
 // translation; "STOMP Plugin", destinations). The exchange-to-exchange binding amq.topic →
 // eventos_clientes keeps the publisher's routing key, so the consumer sees it on every delivery.
 // A body that omits `cliente` or `evento` takes it from that key; a body's own value always wins.
-import { type ParseResult, type Problem, parse, parseBody } from '../event.js';
+import { ID_RE, type ParseResult, type Problem, parse, parseBody } from '../event.js';
 
 /** The routing key's leading words before cliente and evento: TOPIC_PATTERN up to its first wildcard. */
 export function topicPrefix(pattern: string): string[] {
@@ -63,6 +63,10 @@ export function parseDelivery(
   } catch {
     return parseBody(body);
   }
+  return fillFromKey(value, names, routingKey);
+}
+
+function fillFromKey(value: unknown, names: TopicNames, routingKey: string): ParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return parse(value);
   const obj: Record<string, unknown> = { ...value };
   const filled = FIELDS.filter((f) => obj[f] === undefined || obj[f] === null);
@@ -73,4 +77,56 @@ export function parseDelivery(
     ok: false,
     problems: annotate(r.problems, filled, `(taken from the routing key "${routingKey}")`),
   };
+}
+
+/**
+ * The largest message body the consumer reads (64 KiB). An event is a few hundred bytes; a bigger
+ * body is not parsed (no JSON.parse of megabytes per delivery) and is dead-lettered with a reason.
+ * The broker's own max_message_size (128 MiB by default) bounds what can arrive at all.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The AMQP properties a delivery's reading depends on: every one is publisher input. */
+export interface DeliveryLike {
+  content: Buffer;
+  fields: { routingKey: string };
+  properties: { messageId?: unknown; contentEncoding?: unknown };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function bodyProblem(rule: string, value?: string): ParseResult {
+  return { ok: false, problems: [{ field: '(body)', rule, ...(value === undefined ? {} : { value }) }] };
+}
+
+/** A message_id that satisfies the contract's id rule (1-128 printable ASCII), else undefined. */
+export function usableMessageId(v: unknown): string | undefined {
+  return typeof v === 'string' && ID_RE.test(v) ? v : undefined;
+}
+
+/**
+ * Reads one delivery as the consumer counts it and as `dlq list` explains it (one function, so
+ * both agree): the body is bounded (MAX_BODY_BYTES), must be valid UTF-8 JSON, and is checked by
+ * parseDelivery(). An event without a body id takes the AMQP message_id only when that satisfies
+ * the id rule; otherwise it is counted without one. No property or header can make it throw.
+ */
+export function readDelivery(msg: DeliveryLike, prefix: readonly string[]): ParseResult {
+  const size = msg.content.length;
+  if (size > MAX_BODY_BYTES)
+    return bodyProblem(`at most ${MAX_BODY_BYTES} bytes (one event); this body has ${size}`);
+  let text: string;
+  try {
+    text = utf8.decode(msg.content);
+  } catch {
+    const enc = msg.properties.contentEncoding;
+    const note =
+      typeof enc === 'string' && enc ? ` (content_encoding "${enc.slice(0, 40)}" is not decoded)` : '';
+    return bodyProblem(`must be UTF-8 JSON: the bytes are not valid UTF-8${note}`);
+  }
+  const r = parseDelivery(text, msg.fields.routingKey, prefix);
+  if (r.ok && r.event.id === undefined) {
+    const id = usableMessageId(msg.properties.messageId);
+    if (id !== undefined) r.event.id = id;
+  }
+  return r;
 }

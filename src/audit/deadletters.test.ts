@@ -84,4 +84,24 @@ describe('dead letters', () => {
     );
     assert.deepEqual(select(held, '9'), []);
   });
+
+  it('no property or header of a dead letter can make inspect() throw', () => {
+    const hostile: Record<string, unknown>[] = [
+      { timestamp: Number.MAX_SAFE_INTEGER },
+      { timestamp: -1e300 },
+      { headers: { 'x-death': [null, 5] } },
+      { headers: { 'x-death': [{ reason: 7, time: { value: 1e300 } }] } },
+      { headers: { 'x-death': 'text', 'x-first-death-reason': 3 } },
+      { headers: null, messageId: 'a\u0000b', appId: 5 },
+    ];
+    for (const props of hostile) {
+      const msg = dead('{"cliente":"c","evento":"e","timestamp":"2025-04-13T12:00:00Z"}', props);
+      if (props.headers !== undefined) msg.properties.headers = props.headers as never;
+      const d = inspect(msg, 1);
+      assert.equal(d.valid, true, JSON.stringify(props));
+      assert.ok(d.time === undefined || !Number.isNaN(Date.parse(d.time)));
+    }
+    const m = dead('{"evento":"e"}', { messageId: 'a\u0000b' });
+    assert.equal(inspect(m, 1).id, undefined, 'a message_id that breaks the id rule is not an id');
+  });
 });

@@ -8,7 +8,7 @@
 // x-delivery-count, which is harmless there: the DLQ has no x-delivery-limit.
 // Why not consume: basic.get stops by itself at the end of the queue, with no prefetch to tune.
 import type { Channel, ConfirmChannel, GetMessage, Options } from 'amqplib';
-import { parseDelivery } from '../analytics/topic.js';
+import { MAX_BODY_BYTES, readDelivery, usableMessageId } from '../analytics/topic.js';
 import { reason } from '../event.js';
 
 export interface DeadLetter {
@@ -35,20 +35,38 @@ export interface Held {
 type Headers = Record<string, unknown>;
 const PREVIEW = 160;
 
+// The latest time a Date can hold (ECMA-262 §21.4.1.22: ±8.64e15 ms), in seconds.
+const MAX_DATE_S = 8.64e12;
+
+/** An AMQP timestamp (publisher input, any value) as RFC 3339, or undefined when it is not one. */
 function amqpTime(v: unknown): string | undefined {
   // amqplib decodes AMQP timestamps in tables as {'!': 'timestamp', value: seconds}.
-  const s = typeof v === 'number' ? v : (v as { value?: unknown } | undefined)?.value;
-  return typeof s === 'number' ? new Date(s * 1000).toISOString().replace('.000Z', 'Z') : undefined;
+  const s = typeof v === 'number' ? v : (v as { value?: unknown } | null | undefined)?.value;
+  if (typeof s !== 'number' || !Number.isFinite(s) || Math.abs(s) > MAX_DATE_S) return undefined;
+  return new Date(s * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 function firstDeath(headers: Headers | undefined): { reason?: unknown; time?: unknown } | undefined {
   const deaths = headers?.['x-death'];
-  return Array.isArray(deaths) ? (deaths[0] as { reason?: unknown; time?: unknown }) : undefined;
+  const first: unknown = Array.isArray(deaths) ? deaths[0] : undefined;
+  return typeof first === 'object' && first !== null
+    ? (first as { reason?: unknown; time?: unknown })
+    : undefined;
+}
+
+/** Why a valid event is in the DLQ, from the broker's x-death reason. */
+function validReason(death: string | undefined): string {
+  if (death === 'delivery_limit')
+    return 'valid event, dead-lettered by the broker at its delivery limit (delivery_limit: consumers crashed or were killed while holding it); replay counts it';
+  if (death === 'rejected')
+    return 'valid event, refused by the store when analytics counted it (the analytics log has the store error); replay tries it again';
+  return `valid event, dead-lettered by the broker (${death ?? 'unknown reason'}); replay counts it`;
 }
 
 /** What `dlq list` shows about one message; the reason is recomputed from the body (deterministic). */
 export function inspect(msg: GetMessage, position: number, prefix: readonly string[] = []): DeadLetter {
-  const headers = msg.properties.headers as Headers | undefined;
+  const raw: unknown = msg.properties.headers;
+  const headers = typeof raw === 'object' && raw !== null ? (raw as Headers) : undefined;
   const death = firstDeath(headers);
   const deathReason =
     typeof death?.reason === 'string'
@@ -57,28 +75,28 @@ export function inspect(msg: GetMessage, position: number, prefix: readonly stri
         ? (headers['x-first-death-reason'] as string)
         : undefined;
   // The routing key may name cliente/evento (MQTT/STOMP topics), as the consumer reads it.
-  const r = parseDelivery(msg.content, msg.fields.routingKey, prefix);
-  const text = msg.content.toString('utf8');
+  // The same reading as the consumer's (size bound, UTF-8, the message_id rule).
+  const r = readDelivery(msg, prefix);
+  const text = msg.content.subarray(0, PREVIEW * 4).toString('utf8');
   let body: Record<string, unknown> = {};
   try {
-    const v: unknown = JSON.parse(text);
+    const v: unknown =
+      msg.content.length <= MAX_BODY_BYTES ? JSON.parse(msg.content.toString('utf8')) : undefined;
     if (v && typeof v === 'object' && !Array.isArray(v)) body = v as Record<string, unknown>;
   } catch {
     // not JSON: the reason says so
   }
   const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
-  const messageId = str(msg.properties.messageId);
+  const messageId = usableMessageId(msg.properties.messageId);
   return {
     position,
     id: (r.ok ? r.event.id : str(body.id)) ?? messageId,
     valid: r.ok,
-    reason: r.ok
-      ? `valid event, dead-lettered by the broker (${deathReason ?? 'unknown reason'}); replay counts it`
-      : reason(r.problems),
+    reason: r.ok ? validReason(deathReason) : reason(r.problems),
     death: deathReason,
     time: amqpTime(death?.time) ?? amqpTime(msg.properties.timestamp),
     cliente: str(body.cliente) ?? str(msg.properties.appId),
-    preview: text.length > PREVIEW ? `${text.slice(0, PREVIEW)}…` : text,
+    preview: text.length > PREVIEW || msg.content.length > PREVIEW * 4 ? `${text.slice(0, PREVIEW)}…` : text,
   };
 }
 
@@ -192,4 +210,65 @@ export function select(held: Held[], id: string): Held[] {
   if (byId.length) return byId;
   const pos = /^#?(\d+)$/.exec(id);
   return pos ? held.filter((h) => h.info.position === Number(pos[1])) : [];
+}
+
+/** What the DLQ holds: valid events (replayable) and invalid messages, as `dlq list` tells them. */
+export interface DeadLetterKinds {
+  /** Bodies that parse as events: the delivery limit or the store's refusal put them there. */
+  valid: number;
+  invalid: number;
+  /** Messages beyond the scan's limit, not looked at. */
+  unscanned: number;
+}
+
+/**
+ * Counts the kinds in the DLQ with one scan (held unacked, then handed back in order, once), at
+ * most `limit` messages. Its own channel: closing it hands back anything still held.
+ */
+export async function countKinds(
+  conn: { createChannel(): Promise<Channel> },
+  dlq: string,
+  limit: number,
+  prefix: readonly string[] = [],
+): Promise<DeadLetterKinds> {
+  const ch = await conn.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    const held = await scan(ch, dlq, limit, prefix);
+    const rest = held.length < limit ? 0 : (await ch.checkQueue(dlq)).messageCount;
+    release(ch);
+    const valid = held.filter((h) => h.info.valid).length;
+    return { valid, invalid: held.length - valid, unscanned: rest };
+  } finally {
+    await ch.close().catch(() => undefined);
+  }
+}
+
+/**
+ * countKinds() for a status endpoint polled every few seconds: scans again only when the DLQ's
+ * depth changed or the last scan is older than maxAgeMs, and one scan at a time.
+ */
+export class DeadLetterCensus {
+  private last: { depth: number; at: number; kinds: DeadLetterKinds } | undefined;
+  private pending: Promise<DeadLetterKinds> | undefined;
+
+  constructor(
+    private readonly dlq: string,
+    private readonly prefix: readonly string[],
+    private readonly limit = 10_000,
+    private readonly maxAgeMs = 10_000,
+  ) {}
+
+  async kinds(conn: { createChannel(): Promise<Channel> }, depth: number): Promise<DeadLetterKinds> {
+    if (depth === 0) return { valid: 0, invalid: 0, unscanned: 0 };
+    const l = this.last;
+    if (l && l.depth === depth && Date.now() - l.at < this.maxAgeMs) return l.kinds;
+    this.pending ??= countKinds(conn, this.dlq, this.limit, this.prefix)
+      .then((kinds) => {
+        this.last = { depth, at: Date.now(), kinds };
+        return kinds;
+      })
+      .finally(() => (this.pending = undefined));
+    return this.pending;
+  }
 }

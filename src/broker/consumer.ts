@@ -3,7 +3,9 @@
 // settles them: dead-letters with nack(requeue=false) (the broker moves it through the queue's
 // DLX atomically, no copy), then one ack with multiple=true for the whole batch. A handler that
 // throws (a failure of our own, e.g. the store is down) gets the same batch again after a
-// backoff; nothing is acked or dead-lettered meanwhile.
+// backoff; nothing is acked or dead-lettered meanwhile. A multiple-ack settles every outstanding
+// delivery up to its tag (AMQP 0-9-1 basic.ack), so it is sent only when no delivery below it is
+// still unsettled (a batch given up at shutdown); otherwise the batch is acked one by one.
 import type { Channel, ChannelModel as Connection, ConsumeMessage } from 'amqplib';
 import { describe } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -33,6 +35,8 @@ export class BatchingConsumer {
   private running: Promise<void> | undefined;
   private closing = false;
   private consumerTag: string | undefined;
+  /** Delivery tags received on the current channel and not yet acked or nacked, in tag order. */
+  private unsettled = new Set<number>();
 
   constructor(
     private readonly broker: BrokerConnection,
@@ -69,6 +73,7 @@ export class BatchingConsumer {
       this.consumerTag = undefined;
       // Unacked deliveries go back to the queue with the channel; drop our copies.
       this.buffer = [];
+      this.unsettled = new Set();
       this.reopenLater(conn);
     });
     await ch.prefetch(this.opts.prefetch);
@@ -89,6 +94,7 @@ export class BatchingConsumer {
 
   private onMessage(gen: number, msg: ConsumeMessage): void {
     if (gen !== this.gen) return;
+    this.unsettled.add(msg.fields.deliveryTag);
     this.buffer.push(msg);
     if (this.buffer.length >= this.opts.batchSize) this.kick();
     else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.opts.batchWaitMs);
@@ -136,19 +142,42 @@ export class BatchingConsumer {
   private settle(gen: number, batch: ConsumeMessage[], outcomes: Outcome[]): void {
     const ch = this.channel;
     if (!ch || gen !== this.gen) return;
-    let lastAck: ConsumeMessage | undefined;
     try {
+      const acks: ConsumeMessage[] = [];
       batch.forEach((msg, i) => {
         const outcome = outcomes[i] ?? ACK;
-        if ('deadLetter' in outcome) ch.nack(msg, false, false);
-        else lastAck = msg;
+        if ('deadLetter' in outcome) {
+          ch.nack(msg, false, false);
+          this.unsettled.delete(msg.fields.deliveryTag);
+        } else acks.push(msg);
       });
-      // One frame for the batch: acks every outstanding delivery up to this tag (AMQP 0-9-1
-      // basic.ack multiple). The dead-lettered ones were settled just above.
-      if (lastAck) ch.ack(lastAck, true);
+      this.ack(ch, acks);
     } catch (err) {
       this.opts.log.warn({ err: describe(err) }, 'could not settle a batch; the broker will redeliver it');
     }
+  }
+
+  /**
+   * One frame for the batch (basic.ack multiple) when it covers only this batch's deliveries;
+   * one ack each when a delivery with a lower tag is still unsettled (its outcome is not
+   * committed, and a multiple-ack would settle it too).
+   */
+  private ack(ch: Channel, acks: ConsumeMessage[]): void {
+    const last = acks.at(-1);
+    if (!last) return;
+    const lastTag = last.fields.deliveryTag;
+    const mine = new Set(acks.map((m) => m.fields.deliveryTag));
+    let foreign = false;
+    for (const tag of this.unsettled) {
+      if (tag > lastTag) break; // the set is in tag order: deliveries arrive in tag order
+      if (!mine.has(tag)) {
+        foreign = true;
+        break;
+      }
+    }
+    if (foreign) for (const m of acks) ch.ack(m, false);
+    else ch.ack(last, true);
+    for (const tag of mine) this.unsettled.delete(tag);
   }
 
   /** Stops taking deliveries, finishes the batch in hand, and closes the channel. */
