@@ -31,7 +31,17 @@ export interface TraefikSettings extends Backends {
   dashboardUsers?: string[];
   /** Requests per second per client IP on the ingest router; 0 or undefined for no limit. */
   rateLimit?: number;
+  /**
+   * Where Traefik asks whether a read may pass (ingest's GET /auth/read: READ_USER/READ_PASSWORD as
+   * basic auth, or a read key as a Bearer token). When set, the panel and analytics routers get the
+   * `read-auth` forwardAuth middleware; undefined leaves reads open (loopback only: `warren up`
+   * refuses that on a non-loopback HOST).
+   */
+  readAuthUrl?: string | undefined;
 }
+
+/** The middleware name on the panel and analytics routers (compose's labels use the same one). */
+export const READ_AUTH_MIDDLEWARE = 'read-auth';
 
 /**
  * Active health check of every ingest instance (CONTRACT.md: load-balanced, health-checked). It
@@ -97,6 +107,14 @@ export function renderDynamic(s: TraefikSettings) {
     middlewares['ingest-ratelimit'] = { rateLimit: { average: s.rateLimit, burst: s.rateLimit * 2 } };
     ingestMiddlewares.push('ingest-ratelimit');
   }
+  const readMiddlewares: string[] = [];
+  if (s.readAuthUrl) {
+    // Only the auth server's verdict counts: the client's X-Forwarded-* headers are not trusted.
+    middlewares[READ_AUTH_MIDDLEWARE] = {
+      forwardAuth: { address: s.readAuthUrl, trustForwardHeader: false },
+    };
+    readMiddlewares.push(READ_AUTH_MIDDLEWARE);
+  }
   const dashboardMiddlewares: string[] = [];
   if (s.dashboardUsers?.length) {
     middlewares['dashboard-auth'] = { basicAuth: { users: s.dashboardUsers } };
@@ -106,8 +124,8 @@ export function renderDynamic(s: TraefikSettings) {
   return {
     http: {
       routers: {
-        panel: router('panel', 'panel', ['strip-panel']),
-        analytics: router('analytics', 'analytics', []),
+        panel: router('panel', 'panel', [...readMiddlewares, 'strip-panel']),
+        analytics: router('analytics', 'analytics', readMiddlewares),
         ingest: router('ingest', 'ingest', ingestMiddlewares),
         dashboard: router('dashboard', 'api@internal', dashboardMiddlewares),
       },
