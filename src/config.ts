@@ -88,7 +88,8 @@ export const settings = {
   allowUnauthenticated: setting('ALLOW_UNAUTHENTICATED', 'false', bool, 'true or false'),
   httpHeadersTimeoutMs: setting('HTTP_HEADERS_TIMEOUT_MS', '10000', positiveInt, 'milliseconds (>= 1)'),
   httpRequestTimeoutMs: setting('HTTP_REQUEST_TIMEOUT_MS', '30000', positiveInt, 'milliseconds (>= 1)'),
-  httpKeepAliveTimeoutMs: setting('HTTP_KEEPALIVE_TIMEOUT_MS', '65000', positiveInt, 'milliseconds (>= 1)'),
+  // Above Traefik's idle timeout for backend connections (90 s), so Traefik never reuses one we close.
+  httpKeepAliveTimeoutMs: setting('HTTP_KEEPALIVE_TIMEOUT_MS', '95000', positiveInt, 'milliseconds (>= 1)'),
   httpMaxRequestsPerSocket: setting(
     'HTTP_MAX_REQUESTS_PER_SOCKET',
     '10000',

@@ -299,3 +299,90 @@ test('with READ_USER/READ_PASSWORD, reads need the password or a read key; a sen
   await waitFor('ingest connected', () => ingest.publisher.ready, 20_000);
   assert.equal((await post(`Bearer ${sendKey}`)).status, 202);
 });
+
+/** An ingest-like backend: /readyz follows `ready`; while unready it answers the contract's 503. */
+async function ingestLike(backend: string) {
+  const state = { ready: true };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/healthz') return res.end('{"status":"ok"}');
+      if (req.url === '/readyz' || !state.ready) {
+        if (!state.ready) res.statusCode = 503;
+        if (!state.ready && req.url !== '/readyz') res.setHeader('retry-after', '1');
+        return res.end(
+          req.url === '/readyz'
+            ? JSON.stringify({ status: state.ready ? 'ready' : 'unavailable' })
+            : JSON.stringify({
+                error: 'broker_unavailable',
+                message: 'RabbitMQ is away',
+                details: [],
+                backend,
+              }),
+        );
+      }
+      res.statusCode = 202;
+      res.end(JSON.stringify({ backend }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { server, url: `http://127.0.0.1:${port}`, state };
+}
+
+test('ingest is balanced over ready instances only; with none ready a live one answers JSON 503 + Retry-After', async (t) => {
+  const env = testEnv('traefik_ready');
+  const [a, b, other] = await Promise.all([ingestLike('ingest-1'), ingestLike('ingest-2'), echo('other')]);
+  const traefik = await startTraefik({
+    dir: join(env.dir, 'traefik'),
+    host: '127.0.0.1',
+    proxyPort: await freePort(),
+    apiPort: await freePort(),
+    panelUrl: other.url,
+    analyticsUrl: other.url,
+    ingestUrls: [a.url, b.url],
+    log,
+    out: quiet,
+  });
+  t.after(async () => {
+    await traefik.stop();
+    for (const s of [a.server, b.server, other.server]) {
+      s.closeAllConnections();
+      s.close();
+    }
+    await env.cleanup();
+  });
+  const post = async () => {
+    const res = await fetch(`${traefik.proxyUrl}/events`, { method: 'POST', body: '{"evento":"click"}' });
+    const text = await res.text();
+    return { status: res.status, text, res, backend: (JSON.parse(text) as { backend?: string }).backend };
+  };
+  const tenPosts = async () => Promise.all(Array.from({ length: 10 }, post));
+  await waitFor('both instances in the pool', async () => {
+    const seen = new Set((await tenPosts()).map((r) => `${r.status} ${r.backend}`));
+    return seen.has('202 ingest-1') && seen.has('202 ingest-2');
+  });
+
+  a.state.ready = false; // ingest-1 lost the broker: it must leave the pool
+  await waitFor('ingest-1 out of the pool', async () =>
+    (await tenPosts()).every((r) => r.status === 202 && r.backend === 'ingest-2'),
+  );
+  for (const r of await tenPosts()) assert.deepEqual([r.status, r.backend], [202, 'ingest-2']);
+
+  b.state.ready = false; // no instance is ready: a live one still answers, in the contract's shape
+  const down = await waitFor('every instance unready', async () => {
+    const r = await post();
+    return r.status === 503 ? r : undefined;
+  });
+  assert.match(down.res.headers.get('content-type') ?? '', /application\/json/);
+  assert.equal(down.res.headers.get('retry-after'), '1');
+  assert.equal((JSON.parse(down.text) as { error: string }).error, 'broker_unavailable');
+
+  a.state.ready = true;
+  await waitFor('ingest-1 back in the pool', async () => {
+    const r = await post();
+    return r.status === 202 && r.backend === 'ingest-1';
+  });
+});

@@ -44,11 +44,16 @@ export interface TraefikSettings extends Backends {
 export const READ_AUTH_MIDDLEWARE = 'read-auth';
 
 /**
- * Active health check of every ingest instance (CONTRACT.md: load-balanced, health-checked). It
- * checks liveness (/healthz), not /readyz: while RabbitMQ is away every instance is unready, and
- * Traefik would answer its own plain-text 503; a live instance answers the contract's JSON
- * `broker_unavailable` with Retry-After instead, so clients know to retry.
+ * Active health checks of every ingest instance (CONTRACT.md: load-balanced, health-checked).
+ * Requests go to the instances whose /readyz answers (broker connected), so an instance that lost
+ * RabbitMQ leaves the pool while the others keep taking events. When no instance is ready (the
+ * broker is away for all of them), Traefik would answer its own plain-text 503; instead the
+ * `ingest` failover service sends the request to any live instance (/healthz), which answers the
+ * contract's JSON 503 `broker_unavailable` with Retry-After, so clients know to retry.
+ * docker-compose.yml's labels cannot declare a failover service; there ingest is checked on
+ * /healthz only (INGEST_HEALTH_CHECK).
  */
+export const INGEST_READY_CHECK = { path: '/readyz', interval: '1s', timeout: '1s' } as const;
 export const INGEST_HEALTH_CHECK = { path: '/healthz', interval: '1s', timeout: '1s' } as const;
 /**
  * Traefik resends a request only when no instance took it (connection refused: a dead instance
@@ -133,7 +138,11 @@ export function renderDynamic(s: TraefikSettings) {
       services: {
         panel: { loadBalancer: { servers: servers([s.panelUrl]) } },
         analytics: { loadBalancer: { servers: servers([s.analyticsUrl]) } },
-        ingest: {
+        ingest: { failover: { service: 'ingest-ready', fallback: 'ingest-live' } },
+        'ingest-ready': {
+          loadBalancer: { servers: servers(s.ingestUrls), healthCheck: { ...INGEST_READY_CHECK } },
+        },
+        'ingest-live': {
           loadBalancer: { servers: servers(s.ingestUrls), healthCheck: { ...INGEST_HEALTH_CHECK } },
         },
       },
