@@ -4,12 +4,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import pino from 'pino';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { build as buildIngest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
+import { build as buildPanel } from '../src/panel/server.js';
 import { renderStatic } from '../src/stack/traefik-config.js';
-import { publishRaw, testEnv, waitFor, warren } from './helpers.js';
+import { freePort, publishRaw, testEnv, waitFor, warren } from './helpers.js';
 import { LOG_LEVEL, startIngest } from './ingest-fixture.js';
 
 // A stack frame, an absolute path of this checkout, or a source file position.
@@ -127,4 +129,26 @@ test('on a non-loopback HOST nothing is served without auth: exit 2 with one lin
     const svc = buildIngest(loadConfig({ ...env, ...extra }), log);
     await svc.close();
   }
+});
+
+test("the panel's 503 names no internal URL or socket error; its log does", async (t) => {
+  const port = await freePort(); // nothing listens there: analytics is down
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const panel = buildPanel(loadConfig({ ANALYTICS_URL: `http://127.0.0.1:${port}` }), log);
+  t.after(() => panel.close());
+  for (const url of ['/api/report', '/api/timeseries?bucket=minute', '/api/status', '/api/stream']) {
+    const res = await panel.app.inject({ url });
+    assert.equal(res.statusCode, 503, url);
+    assert.equal(res.headers['retry-after'], '2', url);
+    assertNoLeak(res.body, url);
+    assert.doesNotMatch(res.body, new RegExp(`${port}|127\\.0\\.0\\.1|ECONNREFUSED|fetch failed|http:`), url);
+    assert.equal(JSON.parse(res.body).error, 'analytics_unavailable', url);
+  }
+  // The operator still learns where and why, from the log.
+  await waitFor(
+    'logged',
+    () => lines.some((l) => l.includes(`127.0.0.1:${port}`) && /ECONNREFUSED|fetch failed/.test(l)),
+    2000,
+  );
 });
