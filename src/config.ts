@@ -56,7 +56,8 @@ export const settings = {
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     'one of fatal, error, warn, info, debug, trace, silent',
   ),
-  host: setting('HOST', '0.0.0.0', z.string().min(1), 'an address to listen on, e.g. 0.0.0.0'),
+  // Loopback by default: exposing Warren to the network is one deliberate setting (HOST=0.0.0.0).
+  host: setting('HOST', '127.0.0.1', z.string().min(1), 'an address to listen on, e.g. 127.0.0.1 or 0.0.0.0'),
   ingestPort: setting('INGEST_PORT', '5046', port, 'a port number (0-65535)'),
   analyticsPort: setting('ANALYTICS_PORT', '5064', port, 'a port number (0-65535)'),
   panelPort: setting('PANEL_PORT', '8080', port, 'a port number (0-65535)'),
@@ -76,6 +77,31 @@ export const settings = {
   maxPending: setting('INGEST_MAX_PENDING', '20000', positiveInt, 'a whole number of events (>= 1)'),
   bodyLimit: setting('INGEST_BODY_LIMIT', '1048576', positiveInt, 'bytes (>= 1)'),
   apiKeysFile: setting('API_KEYS_FILE', './data/keys.json', z.string().min(1), 'a file path'),
+  ingestAuth: setting(
+    'INGEST_AUTH',
+    'open',
+    z.enum(['open', 'keys']),
+    'open (anyone may publish) or keys (a Bearer API key from API_KEYS_FILE is required)',
+  ),
+  readUser: setting('READ_USER', '', z.string().regex(/^[^:]*$/), 'a user name for basic auth (no ":")'),
+  readPassword: setting('READ_PASSWORD', '', z.string(), 'a password for basic auth'),
+  allowUnauthenticated: setting('ALLOW_UNAUTHENTICATED', 'false', bool, 'true or false'),
+  httpHeadersTimeoutMs: setting('HTTP_HEADERS_TIMEOUT_MS', '10000', positiveInt, 'milliseconds (>= 1)'),
+  httpRequestTimeoutMs: setting('HTTP_REQUEST_TIMEOUT_MS', '30000', positiveInt, 'milliseconds (>= 1)'),
+  // Above Traefik's idle timeout for backend connections (90 s), so Traefik never reuses one we close.
+  httpKeepAliveTimeoutMs: setting('HTTP_KEEPALIVE_TIMEOUT_MS', '95000', positiveInt, 'milliseconds (>= 1)'),
+  httpMaxRequestsPerSocket: setting(
+    'HTTP_MAX_REQUESTS_PER_SOCKET',
+    '10000',
+    nonNegativeInt,
+    'requests per keep-alive connection, 0 for no limit',
+  ),
+  httpMaxConnections: setting(
+    'HTTP_MAX_CONNECTIONS',
+    '4096',
+    positiveInt,
+    'open connections per server (>= 1)',
+  ),
   rateLimit: setting('RATE_LIMIT', '0', nonNegativeInt, 'events per second per client, 0 for none'),
   rateBurst: setting('RATE_BURST', '0', nonNegativeInt, 'events, 0 for the same as RATE_LIMIT'),
   traefikBin: setting('TRAEFIK_BIN', '', z.string(), 'the path of a traefik binary'),
@@ -121,4 +147,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 /** Names derived from the configured exchange and queue (CONTRACT.md, RabbitMQ topology). */
 export function deadLetterNames(config: Pick<Config, 'exchange' | 'queue'>): { dlx: string; dlq: string } {
   return { dlx: `${config.exchange}.dlx`, dlq: `${config.queue}.dlq` };
+}
+
+/** Whether an address accepts connections from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Something served without authentication, and the variable that would protect it. */
+export interface OpenDoor {
+  what: string;
+  variable: string;
+  fix: string;
+}
+
+/**
+ * Fails closed on exposure: on a non-loopback HOST, anything served without authentication stops
+ * the process (ConfigError, exit 2) unless ALLOW_UNAUTHENTICATED=true says it is meant.
+ */
+export function refuseOpenDoors(config: Pick<Config, 'host' | 'allowUnauthenticated'>, doors: OpenDoor[]) {
+  if (isLoopback(config.host) || config.allowUnauthenticated) return;
+  const door = doors[0];
+  if (!door) return;
+  throw new ConfigError(
+    `HOST=${config.host} exposes ${door.what} without authentication; ${door.fix}, set HOST=127.0.0.1, or set ALLOW_UNAUTHENTICATED=true if that is meant`,
+    door.variable,
+  );
 }

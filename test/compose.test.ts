@@ -128,7 +128,7 @@ test('docker-compose.yml routes exactly like the file-provider config', () => {
   assert.equal(lbs.ingest?.['loadbalancer.healthcheck.path'], INGEST_HEALTH_CHECK.path);
   assert.equal(lbs.ingest?.['loadbalancer.healthcheck.interval'], INGEST_HEALTH_CHECK.interval);
   assert.equal(lbs.ingest?.['loadbalancer.healthcheck.timeout'], INGEST_HEALTH_CHECK.timeout);
-  assert.deepEqual(rendered.services.ingest.loadBalancer.healthCheck, INGEST_HEALTH_CHECK);
+  assert.deepEqual(rendered.services['ingest-live'].loadBalancer.healthCheck, INGEST_HEALTH_CHECK);
   assert.equal(routers.dashboard?.owner, 'reverse-proxy');
 });
 

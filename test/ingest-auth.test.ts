@@ -1,7 +1,8 @@
-// Keyed mode (401 / 403, no spoofing through the header or the body, keys picked up while running),
-// `warren keys`, and the per-client rate limit (429 with Retry-After).
+// Keys mode (401 / 403, no spoofing through the header or the body, keys picked up while running,
+// a missing, empty or broken keys file refusing everything), `warren keys`, read keys, and the
+// per-client rate limit (429 with Retry-After).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { addKey, hashKey, revokeKeys } from '../src/ingest/keys.js';
 import { queueDepth, testEnv, waitFor, warren } from './helpers.js';
@@ -9,12 +10,13 @@ import { json, startIngest } from './ingest-fixture.js';
 
 const ev = (cliente?: string, evento = 'click') => (cliente === undefined ? { evento } : { cliente, evento });
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const KEYS = { INGEST_AUTH: 'keys' };
 
 test('keyed mode: 401 without a good key, 403 for another client however it is named', async (t) => {
   const te = testEnv('ingest_keys');
   const uno = addKey(te.env.API_KEYS_FILE!, 'cliente_uno');
   addKey(te.env.API_KEYS_FILE!, 'cliente_dos');
-  const f = await startIngest(t, {}, { te });
+  const f = await startIngest(t, KEYS, { te });
   const cases: [string, string, unknown, Record<string, string>, number, string][] = [
     ['no key', '/events', ev('cliente_uno'), {}, 401, 'unauthorized'],
     ['unknown key', '/events', ev('cliente_uno'), bearer('wrn_not-a-key'), 401, 'unauthorized'],
@@ -75,22 +77,78 @@ test('keyed mode: 401 without a good key, 403 for another client however it is n
   }
 });
 
-test('keys added or revoked while ingest runs take effect without a restart', async (t) => {
-  const f = await startIngest(t);
-  assert.equal((await f.post('/events', ev('cliente_uno'))).statusCode, 202, 'open mode at first');
+test('keys added or revoked while ingest runs take effect; revoking the last key leaves it closed', async (t) => {
+  const f = await startIngest(t, KEYS);
+  let accepted = 0;
+  const send = async (headers: Record<string, string> = {}) => {
+    const res = await f.post('/events', ev('cliente_uno'), headers);
+    if (res.statusCode === 202) accepted++;
+    return res;
+  };
+  assert.equal((await send()).statusCode, 401, 'keys mode with no keys file refuses');
   const key = addKey(f.config.apiKeysFile, 'cliente_uno');
-  await waitFor(
-    'keyed mode',
-    async () => (await f.post('/events', ev('cliente_uno'))).statusCode === 401,
-    5000,
-  );
-  assert.equal((await f.post('/events', ev('cliente_uno'), bearer(key))).statusCode, 202);
+  await waitFor('the new key accepted', async () => (await send(bearer(key))).statusCode === 202, 5000);
+  assert.equal((await send()).statusCode, 401, 'still closed without a key');
   revokeKeys(f.config.apiKeysFile, 'cliente_uno');
+  await waitFor('the revoked key refused', async () => (await send(bearer(key))).statusCode === 401, 5000);
+  // The file now holds no keys at all: nobody may publish, with or without a key.
+  for (const headers of [{}, bearer(key), bearer('wrn_guess')]) {
+    const res = await send(headers);
+    assert.equal(res.statusCode, 401, res.body);
+    assert.equal(json(res).error, 'unauthorized');
+  }
+  assert.equal(await queueDepth(f.te.queue), accepted, 'only requests with a live key were published');
+});
+
+test('keys mode: a missing, empty, unreadable or corrupt keys file refuses everything, with a log line', async (t) => {
+  const te = testEnv('keys_broken');
+  const file = te.env.API_KEYS_FILE!;
+  const lines: string[] = [];
+  const f = await startIngest(t, KEYS, { te, logLines: lines });
+  const key = addKey(file, 'cliente_uno');
   await waitFor(
-    'open mode again',
-    async () => (await f.post('/events', ev('cliente_uno'))).statusCode === 202,
+    'keys read',
+    async () => (await f.post('/events', ev(), bearer(key))).statusCode === 202,
     5000,
   );
+  const breakages: [string, () => void, RegExp][] = [
+    ['missing', () => undefined, /does not exist/],
+    ['empty', () => writeFileSync(file, ''), /holds no send keys/],
+    ['corrupt', () => writeFileSync(file, '{"keys": [{"cliente": "cliente_uno"'), /not a Warren keys file/],
+    ['not keys', () => writeFileSync(file, '{"keys": [{"cliente": "x", "sha256": "nope"}]}'), /not a Warren/],
+    ['unreadable', () => mkdirSync(file), /cannot be read/],
+  ];
+  for (const [what, breakIt, logged] of breakages) {
+    rmSync(file, { recursive: true, force: true });
+    breakIt();
+    await waitFor(
+      `${what}: refused`,
+      async () => (await f.post('/events', ev(), bearer(key))).statusCode === 401,
+      5000,
+    );
+    for (const headers of [{}, bearer(key)]) {
+      const res = await f.post('/send', { message: 'm' }, headers);
+      assert.equal(res.statusCode, 401, `${what}: ${res.body}`);
+      assert.match(json<{ message: string }>(res).message, /keys file/);
+    }
+    await waitFor(`${what}: logged`, () => lines.some((l) => logged.test(l) && /"level":50/.test(l)), 5000);
+    // Put the good file back: the next breakage starts from a working gateway.
+    rmSync(file, { recursive: true, force: true });
+    writeFileSync(file, JSON.stringify({ keys: [{ cliente: 'cliente_uno', sha256: hashKey(key) }] }));
+    await waitFor(
+      `${what}: fixed`,
+      async () => (await f.post('/events', ev(), bearer(key))).statusCode === 202,
+      5000,
+    );
+  }
+});
+
+test('open mode (the default) needs no key, even when the keys file holds keys', async (t) => {
+  const te = testEnv('keys_open');
+  addKey(te.env.API_KEYS_FILE!, 'cliente_uno');
+  const f = await startIngest(t, {}, { te });
+  assert.equal(f.config.ingestAuth, 'open');
+  assert.equal((await f.post('/events', ev('cliente_dos'))).statusCode, 202);
 });
 
 test('`warren keys add` prints a key once and stores only its hash', async (t) => {

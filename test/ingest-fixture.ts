@@ -2,6 +2,7 @@
 // publisher) on a testEnv() of its own, driven in-process with fastify.inject.
 import type { TestContext } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import pino from 'pino';
 import { type Config, loadConfig } from '../src/config.js';
 import { build, type Ingest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
@@ -23,11 +24,16 @@ export interface IngestFixture {
 export async function startIngest(
   t: TestContext,
   env: Record<string, string> = {},
-  opts: { waitReady?: boolean; te?: TestEnv } = {},
+  opts: { waitReady?: boolean; te?: TestEnv; logLines?: string[] } = {},
 ): Promise<IngestFixture> {
   const te = opts.te ?? testEnv('ingest');
   const config = loadConfig({ ...te.env, LOG_LEVEL, ...env });
-  const svc = build(config, createLogger(LOG_LEVEL, 'ingest'));
+  // With logLines, every log line (info and up) is kept there too, for tests that check what is logged.
+  const lines = opts.logLines;
+  const log = lines
+    ? pino({ name: 'ingest', level: 'info' }, { write: (l: string) => void lines.push(l) })
+    : createLogger(LOG_LEVEL, 'ingest');
+  const svc = build(config, log);
   t.after(async () => {
     await svc.close();
     await te.cleanup();

@@ -105,7 +105,12 @@ describe('SDK policies', () => {
   });
 
   it('reports 401 and 403 without retrying, and retries 429 after Retry-After', async () => {
-    const keyed = { API_KEYS_FILE: join(env.dir, 'keys-p.json'), RATE_LIMIT: '400', RATE_BURST: '400' };
+    const keyed = {
+      INGEST_AUTH: 'keys',
+      API_KEYS_FILE: join(env.dir, 'keys-p.json'),
+      RATE_LIMIT: '400',
+      RATE_BURST: '400',
+    };
     const add = warren(['keys', 'add', 'sdk_key'], { ...env.env, ...keyed });
     assert.equal(await add.exited, 0, add.output());
     const key = add.stdout().trim();

@@ -6,6 +6,9 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../src/config.js';
+import { addKey } from '../src/ingest/keys.js';
+import { build as buildIngest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
 import { planPorts } from '../src/stack/ports.js';
 import { basicAuthHeader, type RunningTraefik, startTraefik } from '../src/stack/traefik.js';
@@ -211,4 +214,175 @@ test('a taken port is reported by the variable that sets it', async () => {
   } finally {
     holder.close();
   }
+});
+
+test('with READ_USER/READ_PASSWORD, reads need the password or a read key; a send key never reads, a read key never sends', async (t) => {
+  const te = testEnv('traefik_read');
+  const sendKey = addKey(te.env.API_KEYS_FILE!, 'cliente_uno');
+  const readKey = addKey(te.env.API_KEYS_FILE!, 'informes', 'read');
+  const config = loadConfig({
+    ...te.env,
+    LOG_LEVEL: 'error',
+    INGEST_PORT: '0',
+    INGEST_AUTH: 'keys',
+    READ_USER: 'lector',
+    READ_PASSWORD: 'clave secreta',
+  });
+  const ingest = buildIngest(config, createLogger('error', 'ingest'));
+  const [panel, analytics] = await Promise.all([echo('panel'), echo('analytics')]);
+  const ingestUrl = `http://127.0.0.1:${await ingest.start()}`;
+  const traefik = await startTraefik({
+    dir: join(te.dir, 'traefik'),
+    host: '127.0.0.1',
+    proxyPort: await freePort(),
+    apiPort: await freePort(),
+    panelUrl: panel.url,
+    analyticsUrl: analytics.url,
+    ingestUrls: [ingestUrl],
+    readAuthUrl: `${ingestUrl}/auth/read`,
+    log,
+    out: quiet,
+  });
+  t.after(async () => {
+    await traefik.stop();
+    await ingest.close();
+    for (const s of [panel.server, analytics.server]) {
+      s.closeAllConnections();
+      s.close();
+    }
+    await te.cleanup();
+  });
+  const good = basicAuthHeader('lector', 'clave secreta');
+  const reads: [string, string][] = [
+    ['/reporte', 'analytics'],
+    ['/api/v1/report?cliente=a', 'analytics'],
+    ['/api/v1/stream', 'analytics'],
+    ['/panel/', 'panel'],
+    ['/panel/api/report', 'panel'],
+  ];
+  for (const [path, backend] of reads) {
+    const url = `${traefik.proxyUrl}${path}`;
+    const none = await fetch(url);
+    assert.equal(none.status, 401, `${path} without credentials`);
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Basic realm="warren"/, path);
+    assert.equal(((await none.json()) as { error: string }).error, 'unauthorized', path);
+    for (const authorization of [
+      basicAuthHeader('lector', 'wrong'),
+      basicAuthHeader('otro', 'clave secreta'),
+      'Bearer wrn_not-a-key',
+    ]) {
+      assert.equal(
+        (await fetch(url, { headers: { authorization } })).status,
+        401,
+        `${path} ${authorization}`,
+      );
+    }
+    const sendKeyRead = await fetch(url, { headers: { authorization: `Bearer ${sendKey}` } });
+    assert.equal(sendKeyRead.status, 403, `${path}: a send key does not read`);
+    for (const authorization of [good, `Bearer ${readKey}`]) {
+      const res = await fetch(url, { headers: { authorization } });
+      assert.equal(res.status, 200, `${path} ${authorization.slice(0, 6)}`);
+      assert.equal(((await res.json()) as Seen).backend, backend, path);
+    }
+  }
+  // The read key cannot send; the send key can (the ingest router has no read auth).
+  const post = (authorization: string) =>
+    fetch(`${traefik.proxyUrl}/events`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ evento: 'click' }),
+    });
+  const readSends = await post(`Bearer ${readKey}`);
+  assert.equal(readSends.status, 403);
+  assert.equal(((await readSends.json()) as { error: string }).error, 'forbidden');
+  assert.equal((await post(good)).status, 401, 'the read password does not send either');
+  await waitFor('ingest connected', () => ingest.publisher.ready, 20_000);
+  assert.equal((await post(`Bearer ${sendKey}`)).status, 202);
+});
+
+/** An ingest-like backend: /readyz follows `ready`; while unready it answers the contract's 503. */
+async function ingestLike(backend: string) {
+  const state = { ready: true };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/healthz') return res.end('{"status":"ok"}');
+      if (req.url === '/readyz' || !state.ready) {
+        if (!state.ready) res.statusCode = 503;
+        if (!state.ready && req.url !== '/readyz') res.setHeader('retry-after', '1');
+        return res.end(
+          req.url === '/readyz'
+            ? JSON.stringify({ status: state.ready ? 'ready' : 'unavailable' })
+            : JSON.stringify({
+                error: 'broker_unavailable',
+                message: 'RabbitMQ is away',
+                details: [],
+                backend,
+              }),
+        );
+      }
+      res.statusCode = 202;
+      res.end(JSON.stringify({ backend }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { server, url: `http://127.0.0.1:${port}`, state };
+}
+
+test('ingest is balanced over ready instances only; with none ready a live one answers JSON 503 + Retry-After', async (t) => {
+  const env = testEnv('traefik_ready');
+  const [a, b, other] = await Promise.all([ingestLike('ingest-1'), ingestLike('ingest-2'), echo('other')]);
+  const traefik = await startTraefik({
+    dir: join(env.dir, 'traefik'),
+    host: '127.0.0.1',
+    proxyPort: await freePort(),
+    apiPort: await freePort(),
+    panelUrl: other.url,
+    analyticsUrl: other.url,
+    ingestUrls: [a.url, b.url],
+    log,
+    out: quiet,
+  });
+  t.after(async () => {
+    await traefik.stop();
+    for (const s of [a.server, b.server, other.server]) {
+      s.closeAllConnections();
+      s.close();
+    }
+    await env.cleanup();
+  });
+  const post = async () => {
+    const res = await fetch(`${traefik.proxyUrl}/events`, { method: 'POST', body: '{"evento":"click"}' });
+    const text = await res.text();
+    return { status: res.status, text, res, backend: (JSON.parse(text) as { backend?: string }).backend };
+  };
+  const tenPosts = async () => Promise.all(Array.from({ length: 10 }, post));
+  await waitFor('both instances in the pool', async () => {
+    const seen = new Set((await tenPosts()).map((r) => `${r.status} ${r.backend}`));
+    return seen.has('202 ingest-1') && seen.has('202 ingest-2');
+  });
+
+  a.state.ready = false; // ingest-1 lost the broker: it must leave the pool
+  await waitFor('ingest-1 out of the pool', async () =>
+    (await tenPosts()).every((r) => r.status === 202 && r.backend === 'ingest-2'),
+  );
+  for (const r of await tenPosts()) assert.deepEqual([r.status, r.backend], [202, 'ingest-2']);
+
+  b.state.ready = false; // no instance is ready: a live one still answers, in the contract's shape
+  const down = await waitFor('every instance unready', async () => {
+    const r = await post();
+    return r.status === 503 ? r : undefined;
+  });
+  assert.match(down.res.headers.get('content-type') ?? '', /application\/json/);
+  assert.equal(down.res.headers.get('retry-after'), '1');
+  assert.equal((JSON.parse(down.text) as { error: string }).error, 'broker_unavailable');
+
+  a.state.ready = true;
+  await waitFor('ingest-1 back in the pool', async () => {
+    const r = await post();
+    return r.status === 202 && r.backend === 'ingest-1';
+  });
 });

@@ -5,7 +5,7 @@ import type { Event } from '../event.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
 import { registerSnippet } from '../sdk/browser/route.js';
-import type { KeyStore } from './auth.js';
+import type { KeyStore, ReadCredentials } from './auth.js';
 import { installJsonParser } from './body.js';
 import type { Metrics } from './metrics.js';
 import { registerDocs } from './openapi.js';
@@ -28,6 +28,8 @@ export interface IngestDeps {
   log: Logger;
   publisher: EventPublisher;
   keys: KeyStore;
+  /** READ_USER / READ_PASSWORD for GET /auth/read (undefined: only read keys are accepted). */
+  readCredentials?: ReadCredentials | undefined;
   limiter: RateLimiter;
   metrics: Metrics;
   /** Body limit in bytes (INGEST_BODY_LIMIT). */
@@ -87,6 +89,20 @@ export function buildApp(deps: IngestDeps): FastifyInstance {
   app.get('/metrics', async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
+  });
+
+  // Traefik's forwardAuth asks here before a read (panel, /reporte, /api): 2xx lets it through,
+  // anything else is answered to the client as is (so a browser sees the basic-auth challenge).
+  app.get('/auth/read', async (req, reply) => {
+    reply.header('cache-control', 'no-store');
+    try {
+      const who = deps.keys.authorizeRead(req.headers.authorization, deps.readCredentials);
+      return reply.status(204).header('x-warren-reader', who).send();
+    } catch (err) {
+      if ((err as { status?: number }).status === 401)
+        reply.header('www-authenticate', 'Basic realm="warren"');
+      throw err;
+    }
   });
 
   registerDocs(app, () => deps.keys.keyed);

@@ -1,6 +1,7 @@
-// The API keys file (API_KEYS_FILE): JSON that stores, per key, only its SHA-256 and its client,
-// never the key itself, so a leaked file grants nothing. `warren keys add` writes it; every ingest
-// instance reads it (the only state instances share).
+// The API keys file (API_KEYS_FILE): JSON that stores, per key, only its SHA-256 and what it may
+// do (send for one client, or read reports under a name), never the key itself, so a leaked file
+// grants nothing. `warren keys add` writes it; every ingest instance reads it (the only state
+// instances share).
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -8,11 +9,12 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { CLIENTE_RE, RULES } from '../event.js';
 
-const entrySchema = z.object({
-  cliente: z.string().regex(CLIENTE_RE),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  created: z.string().optional(),
-});
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** A send key publishes for one client; a read key (`read: NAME`) only reads reports. */
+const entrySchema = z.union([
+  z.object({ cliente: z.string().regex(CLIENTE_RE), sha256, created: z.string().optional() }).strict(),
+  z.object({ read: z.string().regex(CLIENTE_RE), sha256, created: z.string().optional() }).strict(),
+]);
 const fileSchema = z.object({ keys: z.array(entrySchema) });
 
 export type KeyEntry = z.infer<typeof entrySchema>;
@@ -45,7 +47,7 @@ export function readKeysFile(path: string): KeysFile {
   }
   if (!parsed.success) {
     throw new ConfigError(
-      `API_KEYS_FILE ${path} is not a Warren keys file ({"keys": [{"cliente", "sha256"}]}); fix it or recreate it with \`warren keys add <cliente>\``,
+      `API_KEYS_FILE ${path} is not a Warren keys file ({"keys": [{"cliente" or "read", "sha256"}]}); fix it or recreate it with \`warren keys add <cliente>\``,
       'API_KEYS_FILE',
     );
   }
@@ -61,25 +63,41 @@ export function writeKeysFile(path: string, file: KeysFile): void {
   renameSync(tmp, path);
 }
 
-/** Creates a key for a client, stores its hash, and returns the key (shown once, never stored). */
-export function addKey(path: string, cliente: string): string {
-  if (!CLIENTE_RE.test(cliente)) {
-    throw new ConfigError(
-      `the client name must be ${RULES.cliente}; got ${JSON.stringify(cliente)}`,
-      'cliente',
-    );
+export type KeyRole = 'send' | 'read';
+
+/** The client a send key publishes for, or the name of a read key. */
+export function keyName(k: KeyEntry): { role: KeyRole; name: string } {
+  return 'read' in k ? { role: 'read', name: k.read } : { role: 'send', name: k.cliente };
+}
+
+/**
+ * Creates a key, stores its hash, and returns the key (shown once, never stored). A send key
+ * publishes for the client `name`; a read key only reads reports.
+ */
+export function addKey(path: string, name: string, role: KeyRole = 'send'): string {
+  if (!CLIENTE_RE.test(name)) {
+    const what = role === 'read' ? 'read key name' : 'client name';
+    throw new ConfigError(`the ${what} must be ${RULES.cliente}; got ${JSON.stringify(name)}`, 'cliente');
   }
   const file = readKeysFile(path);
   const key = newKey();
-  file.keys.push({ cliente, sha256: hashKey(key), created: new Date().toISOString() });
+  const created = new Date().toISOString();
+  file.keys.push(
+    role === 'read'
+      ? { read: name, sha256: hashKey(key), created }
+      : { cliente: name, sha256: hashKey(key), created },
+  );
   writeKeysFile(path, file);
   return key;
 }
 
-/** Removes every key of a client; returns how many were removed. */
-export function revokeKeys(path: string, cliente: string): number {
+/** Removes every key of a client (or, with role read, the read keys of that name); returns how many. */
+export function revokeKeys(path: string, name: string, role: KeyRole = 'send'): number {
   const file = readKeysFile(path);
-  const kept = file.keys.filter((k) => k.cliente !== cliente);
+  const kept = file.keys.filter((k) => {
+    const n = keyName(k);
+    return !(n.role === role && n.name === name);
+  });
   const removed = file.keys.length - kept.length;
   if (removed > 0) writeKeysFile(path, { keys: kept });
   return removed;

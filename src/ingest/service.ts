@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BrokerConnection } from '../broker/connection.js';
 import { publishingEdge } from '../broker/edge.js';
 import type { ConfirmedPublisher } from '../broker/publisher.js';
-import type { Config } from '../config.js';
+import { type Config, refuseOpenDoors } from '../config.js';
 import { listen } from '../http.js';
 import type { Logger } from '../log.js';
 import { buildApp } from './app.js';
@@ -27,7 +27,12 @@ export interface Ingest {
 export function build(config: Config, log: Logger): Ingest {
   // Read at scrape time, after the publisher below exists.
   const metrics = createMetrics(() => publisher.pending);
-  const keys = new KeyStore(config.apiKeysFile, log.child({ part: 'keys' }));
+  if (config.ingestAuth === 'open') {
+    refuseOpenDoors(config, [
+      { what: 'an open gateway (anyone may publish)', variable: 'INGEST_AUTH', fix: 'set INGEST_AUTH=keys' },
+    ]);
+  }
+  const keys = new KeyStore(config.apiKeysFile, config.ingestAuth, log.child({ part: 'keys' }));
   const { broker, publisher } = publishingEdge(config, log, {
     name: 'warren-ingest',
     failFast: true,
@@ -40,6 +45,10 @@ export function build(config: Config, log: Logger): Ingest {
     log,
     publisher,
     keys,
+    readCredentials:
+      config.readUser && config.readPassword
+        ? { user: config.readUser, password: config.readPassword }
+        : undefined,
     limiter: new RateLimiter(config.rateLimit, config.rateBurst),
     metrics,
     bodyLimit: config.bodyLimit,
@@ -65,8 +74,7 @@ export function build(config: Config, log: Logger): Ingest {
       markInstance(metrics, port);
       if (!keys.keyed) {
         log.info(
-          { file: config.apiKeysFile },
-          'open mode: no API keys configured, anyone may publish (add one with `warren keys add <cliente>`)',
+          'INGEST_AUTH=open: anyone who reaches this port may publish (set INGEST_AUTH=keys to require API keys)',
         );
       }
       if (config.rateLimit > 0) {

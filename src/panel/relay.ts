@@ -24,7 +24,14 @@ function query(req: FastifyRequest): string {
   return i < 0 ? '' : req.url.slice(i);
 }
 
-function unavailable(reply: FastifyReply, base: string, err: unknown): FastifyReply {
+/** How often the same outage is logged (every request sees it; one line says it). */
+const LOG_EVERY_MS = 10_000;
+
+/**
+ * 503 for the page: it names no internal URL, address or socket error (those are for the
+ * operator, in the log), only what a person can do.
+ */
+function unavailable(reply: FastifyReply): FastifyReply {
   return reply
     .status(503)
     .header('retry-after', '2')
@@ -32,14 +39,30 @@ function unavailable(reply: FastifyReply, base: string, err: unknown): FastifyRe
     .send(
       errorBody(
         'analytics_unavailable',
-        `Analytics is not answering at ${base} (${describe(err)}); start it (\`warren analytics\`) or check ANALYTICS_URL.`,
+        'The analytics service is not answering right now; the panel retries by itself.',
       ),
     );
+}
+
+/** Logs why analytics could not be reached (at most once per LOG_EVERY_MS). */
+function outageLogger(base: string, log: Logger): (err: unknown) => void {
+  let last = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < LOG_EVERY_MS) return;
+    last = now;
+    const cause = (err as { cause?: unknown }).cause;
+    log.warn(
+      { analytics: base, err: describe(err), ...(cause ? { cause: describe(cause) } : {}) },
+      `analytics is not answering at ${base}; start it (\`warren analytics\`) or check ANALYTICS_URL`,
+    );
+  };
 }
 
 export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Logger): Relay {
   const base = analyticsUrl.replace(/\/+$/, '');
   const streams = new Set<AbortController>();
+  const logOutage = outageLogger(base, log);
 
   for (const name of JSON_ROUTES) {
     app.get(`/api/${name}`, async (req, reply) => {
@@ -50,7 +73,8 @@ export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Lo
           headers: { accept: 'application/json' },
         });
       } catch (err) {
-        return unavailable(reply, base, err);
+        logOutage(err);
+        return unavailable(reply);
       }
       const body = await res.text();
       return reply
@@ -71,13 +95,15 @@ export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Lo
         headers: { accept: 'text/event-stream' },
       });
     } catch (err) {
-      return unavailable(reply, base, err);
+      logOutage(err);
+      return unavailable(reply);
     } finally {
       clearTimeout(connectTimer);
     }
     if (!res.ok || !res.body) {
       ac.abort();
-      return unavailable(reply, base, new Error(`status ${res.status}`));
+      logOutage(new Error(`its stream answered status ${res.status}`));
+      return unavailable(reply);
     }
     reply.hijack();
     // Headers go out only once analytics answered, so the page's EventSource `open` means "live".

@@ -1,5 +1,5 @@
 import { type CommandSpec, UsageError } from '../cli.js';
-import type { Config } from '../config.js';
+import { type Config, type OpenDoor, refuseOpenDoors } from '../config.js';
 import { build } from './stack.js';
 import { urlTable } from './urls.js';
 
@@ -12,11 +12,43 @@ function count(v: unknown, flag: string, min: number, def: number): number {
   return n;
 }
 
-function checkDashboardAuth(config: Config): void {
-  if (Boolean(config.dashboardUser) !== Boolean(config.dashboardPassword)) {
-    const missing = config.dashboardUser ? 'TRAEFIK_DASHBOARD_PASSWORD' : 'TRAEFIK_DASHBOARD_USER';
-    throw new UsageError(`${missing} is empty; set both dashboard credentials, or neither`);
+function checkPair(user: string, password: string, userVar: string, passwordVar: string, what: string) {
+  if (Boolean(user) !== Boolean(password)) {
+    const missing = user ? passwordVar : userVar;
+    throw new UsageError(`${missing} is empty; set both ${what} credentials, or neither`);
   }
+}
+
+/** Credentials come in pairs, and nothing is served without auth on a non-loopback HOST. */
+function checkAuth(config: Config): void {
+  checkPair(
+    config.dashboardUser,
+    config.dashboardPassword,
+    'TRAEFIK_DASHBOARD_USER',
+    'TRAEFIK_DASHBOARD_PASSWORD',
+    'dashboard',
+  );
+  checkPair(config.readUser, config.readPassword, 'READ_USER', 'READ_PASSWORD', 'read');
+  const doors: OpenDoor[] = [];
+  if (!config.dashboardUser)
+    doors.push({
+      what: 'the Traefik dashboard',
+      variable: 'TRAEFIK_DASHBOARD_USER',
+      fix: 'set TRAEFIK_DASHBOARD_USER and TRAEFIK_DASHBOARD_PASSWORD',
+    });
+  if (config.ingestAuth === 'open')
+    doors.push({
+      what: 'an open gateway (anyone may publish)',
+      variable: 'INGEST_AUTH',
+      fix: 'set INGEST_AUTH=keys',
+    });
+  if (!config.readUser)
+    doors.push({
+      what: 'the panel and reports',
+      variable: 'READ_USER',
+      fix: 'set READ_USER and READ_PASSWORD',
+    });
+  refuseOpenDoors(config, doors);
 }
 
 export const command: CommandSpec = {
@@ -40,7 +72,7 @@ export const command: CommandSpec = {
     if (!Number.isFinite(clientRate) || clientRate <= 0) {
       throw new UsageError(`--client-rate must be a number above 0, got "${rateRaw}"`);
     }
-    checkDashboardAuth(config);
+    checkAuth(config);
     const stack = build(config, log, { clients, ingest, clientRate });
 
     const stopped = stopSignal.then((sig) => {

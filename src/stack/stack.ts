@@ -148,6 +148,8 @@ export function build(config: Config, log: Logger, opts: StackOptions) {
       ingestUrls,
       dashboard,
       rateLimit: config.proxyRateLimit,
+      // Every ingest instance answers /auth/read from the same keys file; the first one is asked.
+      readAuthUrl: config.readUser ? `${ingestUrls[0]}/auth/read` : undefined,
     });
     await supervisor.startTier([traefik], timeoutMs);
     const rate = String(opts.clientRate);

@@ -31,14 +31,29 @@ export interface TraefikSettings extends Backends {
   dashboardUsers?: string[];
   /** Requests per second per client IP on the ingest router; 0 or undefined for no limit. */
   rateLimit?: number;
+  /**
+   * Where Traefik asks whether a read may pass (ingest's GET /auth/read: READ_USER/READ_PASSWORD as
+   * basic auth, or a read key as a Bearer token). When set, the panel and analytics routers get the
+   * `read-auth` forwardAuth middleware; undefined leaves reads open (loopback only: `warren up`
+   * refuses that on a non-loopback HOST).
+   */
+  readAuthUrl?: string | undefined;
 }
 
+/** The middleware name on the panel and analytics routers (compose's labels use the same one). */
+export const READ_AUTH_MIDDLEWARE = 'read-auth';
+
 /**
- * Active health check of every ingest instance (CONTRACT.md: load-balanced, health-checked). It
- * checks liveness (/healthz), not /readyz: while RabbitMQ is away every instance is unready, and
- * Traefik would answer its own plain-text 503; a live instance answers the contract's JSON
- * `broker_unavailable` with Retry-After instead, so clients know to retry.
+ * Active health checks of every ingest instance (CONTRACT.md: load-balanced, health-checked).
+ * Requests go to the instances whose /readyz answers (broker connected), so an instance that lost
+ * RabbitMQ leaves the pool while the others keep taking events. When no instance is ready (the
+ * broker is away for all of them), Traefik would answer its own plain-text 503; instead the
+ * `ingest` failover service sends the request to any live instance (/healthz), which answers the
+ * contract's JSON 503 `broker_unavailable` with Retry-After, so clients know to retry.
+ * docker-compose.yml's labels cannot declare a failover service; there ingest is checked on
+ * /healthz only (INGEST_HEALTH_CHECK).
  */
+export const INGEST_READY_CHECK = { path: '/readyz', interval: '1s', timeout: '1s' } as const;
 export const INGEST_HEALTH_CHECK = { path: '/healthz', interval: '1s', timeout: '1s' } as const;
 /**
  * Traefik resends a request only when no instance took it (connection refused: a dead instance
@@ -97,6 +112,14 @@ export function renderDynamic(s: TraefikSettings) {
     middlewares['ingest-ratelimit'] = { rateLimit: { average: s.rateLimit, burst: s.rateLimit * 2 } };
     ingestMiddlewares.push('ingest-ratelimit');
   }
+  const readMiddlewares: string[] = [];
+  if (s.readAuthUrl) {
+    // Only the auth server's verdict counts: the client's X-Forwarded-* headers are not trusted.
+    middlewares[READ_AUTH_MIDDLEWARE] = {
+      forwardAuth: { address: s.readAuthUrl, trustForwardHeader: false },
+    };
+    readMiddlewares.push(READ_AUTH_MIDDLEWARE);
+  }
   const dashboardMiddlewares: string[] = [];
   if (s.dashboardUsers?.length) {
     middlewares['dashboard-auth'] = { basicAuth: { users: s.dashboardUsers } };
@@ -106,8 +129,8 @@ export function renderDynamic(s: TraefikSettings) {
   return {
     http: {
       routers: {
-        panel: router('panel', 'panel', ['strip-panel']),
-        analytics: router('analytics', 'analytics', []),
+        panel: router('panel', 'panel', [...readMiddlewares, 'strip-panel']),
+        analytics: router('analytics', 'analytics', readMiddlewares),
         ingest: router('ingest', 'ingest', ingestMiddlewares),
         dashboard: router('dashboard', 'api@internal', dashboardMiddlewares),
       },
@@ -115,7 +138,11 @@ export function renderDynamic(s: TraefikSettings) {
       services: {
         panel: { loadBalancer: { servers: servers([s.panelUrl]) } },
         analytics: { loadBalancer: { servers: servers([s.analyticsUrl]) } },
-        ingest: {
+        ingest: { failover: { service: 'ingest-ready', fallback: 'ingest-live' } },
+        'ingest-ready': {
+          loadBalancer: { servers: servers(s.ingestUrls), healthCheck: { ...INGEST_READY_CHECK } },
+        },
+        'ingest-live': {
           loadBalancer: { servers: servers(s.ingestUrls), healthCheck: { ...INGEST_HEALTH_CHECK } },
         },
       },

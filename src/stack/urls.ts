@@ -61,6 +61,10 @@ export function urlTable(
   lines.push('');
   if (extra.auth)
     lines.push('  The Traefik dashboard asks for TRAEFIK_DASHBOARD_USER / TRAEFIK_DASHBOARD_PASSWORD.');
+  if (config.readUser)
+    lines.push(
+      '  The panel, /reporte and /api ask for READ_USER / READ_PASSWORD (or a read key: warren keys add --read NAME).',
+    );
   lines.push(
     `  simulated clients: ${extra.clients.length ? extra.clients.join(', ') : 'none'}`,
     `  process ids: ${extra.statusFile}`,
