@@ -143,6 +143,13 @@ export function build(config: Config, log: Logger): Analytics {
     metrics,
     queueStatus,
     ready: () => ({ broker: broker.connected && consumer.consuming, store: storeUp }),
+    reads: { concurrency: config.readConcurrency, queue: config.readQueue },
+    streams: {
+      max: config.streamMax,
+      maxPerAddress: config.streamMaxPerAddress,
+      maxBufferBytes: config.streamMaxBufferBytes,
+    },
+    trustedProxies: trustedProxies(config.trustedProxies),
   });
 
   return {
@@ -168,4 +175,13 @@ export function build(config: Config, log: Logger): Analytics {
       await store?.close().catch(() => undefined);
     },
   };
+}
+
+/** TRUSTED_PROXIES: a comma-separated list, or `none`. */
+function trustedProxies(setting: string): string[] {
+  if (setting.trim() === 'none') return [];
+  return setting
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

@@ -1,0 +1,30 @@
+// A read worker thread (reader.ts): its own read-only connection to the SQLite file, one task at
+// a time. Each task runs in one read transaction, so every query of a report sees the same
+// snapshot; the thread says when that snapshot is taken, so the main thread can tell its version.
+import { parentPort, workerData } from 'node:worker_threads';
+import { type ReadTask, runTask, type WorkerMessage } from './reader.js';
+import { SqliteStore } from './store/sqlite.js';
+
+const port = parentPort;
+if (!port) throw new Error('read-worker.ts runs as a worker thread (reader.ts starts it)');
+
+const store = new SqliteStore((workerData as { path: string }).path, { readonly: true });
+// Any read starts the transaction's snapshot (WAL: it holds until COMMIT).
+const snapshot = store.db.prepare('SELECT 1 FROM client_totals LIMIT 1');
+
+function send(m: WorkerMessage): void {
+  port?.postMessage(m);
+}
+
+port.on('message', async (task: ReadTask) => {
+  try {
+    store.db.exec('BEGIN');
+    snapshot.get();
+    send({ type: 'snapshot' });
+    send({ type: 'done', rows: await runTask(store, task) });
+  } catch (err) {
+    send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  } finally {
+    if (store.db.inTransaction) store.db.exec('COMMIT');
+  }
+});
