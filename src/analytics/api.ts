@@ -18,7 +18,7 @@ import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
 import type { Store } from './store/types.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
-import { ReporteView, ReportView, TimeseriesView } from './views.js';
+import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
 
 export interface QueueStatus {
   name: string;
@@ -120,7 +120,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/api/v1/report', async (req, reply) => {
     const filter = parseFilter(req.query as Record<string, unknown>);
     return cached(reply, `report ${JSON.stringify(filter)}`, async (p) =>
-      viewOf(await p.read({ kind: 'clientReport', filter }), (rows) => new ReportView(filter, rows)),
+      viewOf(await p.read({ kind: 'clientReport', filter }), (rows, layout) =>
+        layout ? ReportView.restore(filter, rows, layout) : new ReportView(filter, rows),
+      ),
     );
   });
 
@@ -174,6 +176,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 }
 
 /** A view of rows read at a known version (reader.ts), for the cache. */
-function viewOf<T>(a: ReadAnswer<T>, make: (rows: T) => View): Computed {
-  return { view: make(a.rows), at: a.at };
+function viewOf<T>(a: ReadAnswer<T>, make: (rows: T, layout?: ReportLayout) => View): Computed {
+  return { view: make(a.rows, a.layout), at: a.at };
 }

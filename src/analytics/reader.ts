@@ -7,14 +7,16 @@
 // the next one gets 503 with Retry-After instead of a growing queue.
 //
 // Each answer says which store version it was read at (`at`), so the report cache can keep it:
-// the worker opens its read transaction and says so; the main thread reads the version before
-// sending the task and again when that message arrives. The commits run on the main thread and
-// change the version, so when both reads agree nothing committed around the snapshot, and the
-// snapshot is that version (cache.ts then adds the commits made while the report was computed).
+// the worker takes the task and says `ready`; the main thread reads the version and answers
+// `go`; the worker opens its read transaction and says `snapshot`; the main thread reads the
+// version again. The commits run on the main thread and change the version, so when both reads
+// agree nothing committed around the snapshot, and the snapshot is that version (cache.ts then
+// adds the commits made while the report was computed).
 import { Worker } from 'node:worker_threads';
 import { WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Bucket, ClientReport, ClientTotal, Filter, Point, Store } from './store/types.js';
+import type { ReportLayout } from './views.js';
 
 export type ReadTask =
   | { kind: 'clientTotals' }
@@ -33,6 +35,8 @@ export interface ReadAnswer<T> {
   rows: T;
   /** The store version the rows were read at, or undefined when it cannot be told. */
   at: string | undefined;
+  /** A report's body as the worker wrote it (views.ts), so this thread does not write it again. */
+  layout?: ReportLayout;
 }
 
 export interface ReadOptions {
@@ -80,15 +84,17 @@ class InlineSlot implements Slot {
 
 /** What the worker sends back (read-worker.ts). */
 export type WorkerMessage =
+  | { type: 'ready' }
   | { type: 'snapshot' }
-  | { type: 'done'; rows: ReadRows }
+  | { type: 'done'; rows: ReadRows; layout?: ReportLayout }
   | { type: 'error'; message: string };
 
 interface Pending {
   resolve(a: ReadAnswer<ReadRows>): void;
   reject(err: Error): void;
-  before: string | undefined;
-  /** The version when the worker took its snapshot, if it equals `before`. */
+  /** The version read just before the worker takes its snapshot. */
+  before: Promise<string | undefined> | undefined;
+  /** That version, if it was still the version just after the snapshot. */
   at: Promise<string | undefined> | undefined;
 }
 
@@ -114,11 +120,10 @@ class WorkerSlot implements Slot {
     private readonly log: Logger,
   ) {}
 
-  async run(task: ReadTask): Promise<ReadAnswer<ReadRows>> {
+  run(task: ReadTask): Promise<ReadAnswer<ReadRows>> {
     const worker = this.worker ?? this.spawn();
-    const before = await this.store.version();
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, before, at: undefined };
+      this.pending = { resolve, reject, before: undefined, at: undefined };
       worker.postMessage(task);
     });
   }
@@ -135,19 +140,23 @@ class WorkerSlot implements Slot {
   private onMessage(m: WorkerMessage): void {
     const p = this.pending;
     if (!p) return;
+    // SQLite's version() reads synchronously, when called: before the `go`, after the snapshot.
+    if (m.type === 'ready') {
+      p.before = this.store.version();
+      this.worker?.postMessage('go');
+      return;
+    }
     if (m.type === 'snapshot') {
-      // SQLite's version() reads synchronously, at this call: after the snapshot was taken.
-      p.at = this.store
-        .version()
-        .then((v) => (p.before !== undefined && v === p.before ? p.before : undefined));
+      const after = this.store.version();
+      p.at = Promise.all([p.before, after]).then(([a, b]) => (a !== undefined && a === b ? a : undefined));
       return;
     }
     this.pending = undefined;
     if (m.type === 'done') {
       const at = p.at ?? Promise.resolve(undefined);
       at.then(
-        (v) => p.resolve({ rows: m.rows, at: v }),
-        () => p.resolve({ rows: m.rows, at: undefined }),
+        (v) => p.resolve({ rows: m.rows, at: v, layout: m.layout }),
+        () => p.resolve({ rows: m.rows, at: undefined, layout: m.layout }),
       );
     } else p.reject(unavailable(m.message));
   }
