@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'invalid_query'
   | 'config'
+  | 'overloaded'
   | 'internal';
 
 export class WarrenError extends Error {

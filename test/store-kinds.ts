@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../src/analytics/api.js';
+import { type ApiDeps, buildApi } from '../src/analytics/api.js';
 import { AnalyticsHandler } from '../src/analytics/consumer.js';
 import { createMetrics } from '../src/analytics/metrics.js';
 import { PostgresStore } from '../src/analytics/store/postgres.js';
@@ -121,7 +121,7 @@ export function iso(seconds: number | string): string {
 }
 
 /** The analytics HTTP API over one store, in-process (fastify inject), with a quiet queue. */
-export function apiOn(store: Store): FastifyInstance {
+export function apiOn(store: Store, extra: Partial<ApiDeps> = {}): FastifyInstance {
   const metrics = createMetrics();
   return buildApi({
     log: createLogger('silent'),
@@ -130,5 +130,6 @@ export function apiOn(store: Store): FastifyInstance {
     metrics,
     queueStatus: async () => ({ name: 'q', messages: 0, consumers: 0, deadLetters: 0 }),
     ready: () => ({ broker: true, store: true }),
+    ...extra,
   });
 }

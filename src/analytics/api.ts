@@ -10,13 +10,15 @@ import Fastify, {
 import { WarrenError } from '../errors.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
-import { ResponseCache, type View } from './cache.js';
-import type { AnalyticsHandler, BatchCommitted } from './consumer.js';
+import { type Computed, ResponseCache, type View } from './cache.js';
+import type { AnalyticsHandler } from './consumer.js';
 import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
 import { parseBucket, parseFilter } from './query.js';
+import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
 import type { Store } from './store/types.js';
-import { ReporteView, ReportView, TimeseriesView } from './views.js';
+import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
+import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
 
 export interface QueueStatus {
   name: string;
@@ -34,6 +36,12 @@ export interface ApiDeps {
   metrics: Metrics;
   queueStatus: () => Promise<QueueStatus>;
   ready: () => { broker: boolean; store: boolean };
+  /** READ_CONCURRENCY, READ_QUEUE (reader.ts); the defaults when absent. */
+  reads?: ReadOptions;
+  /** STREAM_MAX, STREAM_MAX_PER_ADDRESS, STREAM_MAX_BUFFER_BYTES (stream.ts). */
+  streams?: StreamOptions;
+  /** TRUSTED_PROXIES: whose X-Forwarded-For names the client (Fastify's trustProxy); none when absent. */
+  trustedProxies?: string[];
 }
 
 function storeOrThrow(deps: ApiDeps): Store {
@@ -48,16 +56,23 @@ function storeOrThrow(deps: ApiDeps): Store {
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  // Versions are per store object (a new connection starts its counters again): one cache each.
+  // Versions are per store object (a new connection starts its counters again): one cache each,
+  // and one read pool each (reader.ts: reports never run on the consumer's thread).
   let cache = new ResponseCache();
   let cacheOf: Store | undefined;
   let unsubscribe: () => void = () => undefined;
+  let pool: ReadPool | undefined;
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    trustProxy: deps.trustedProxies && deps.trustedProxies.length > 0 ? deps.trustedProxies : false,
   });
   installErrorHandlers(app);
+  app.addHook('onClose', async () => {
+    unsubscribe();
+    await pool?.close();
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -75,20 +90,23 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
    * never cached), then the answer is served while the store has not changed since it was
    * computed, or brought up to date with this process's commits since.
    */
-  async function cached(reply: FastifyReply, key: string, compute: (s: Store) => Promise<View>) {
+  async function cached(reply: FastifyReply, key: string, compute: (p: ReadPool) => Promise<Computed>) {
     const store = storeOrThrow(deps);
-    if (store !== cacheOf) {
+    if (store !== cacheOf || !pool) {
       unsubscribe();
+      void pool?.close();
       const fresh = new ResponseCache();
       unsubscribe = store.onChange((change) => fresh.onChange(change));
       cache = fresh;
       cacheOf = store;
+      pool = new ReadPool(store, deps.reads ?? DEFAULT_READS, deps.log.child({ part: 'reads' }));
     }
+    const reads = pool;
     const version = await store.version();
     const r = await cache.get(
       key,
       version,
-      () => compute(store),
+      () => compute(reads),
       () => store.version(),
     );
     deps.metrics.reportCache.inc({ result: r.result });
@@ -96,15 +114,17 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   }
 
   app.get('/reporte', async (_req, reply) =>
-    cached(reply, 'reporte', async (store) => new ReporteView(await store.clientTotals())),
+    cached(reply, 'reporte', async (p) =>
+      viewOf(await p.read({ kind: 'clientTotals' }), (rows) => new ReporteView(rows)),
+    ),
   );
 
   app.get('/api/v1/report', async (req, reply) => {
     const filter = parseFilter(req.query as Record<string, unknown>);
-    return cached(
-      reply,
-      `report ${JSON.stringify(filter)}`,
-      async (store) => new ReportView(filter, await store.clientReport(filter)),
+    return cached(reply, `report ${JSON.stringify(filter)}`, async (p) =>
+      viewOf(await p.read({ kind: 'clientReport', filter }), (rows, layout) =>
+        layout ? ReportView.restore(filter, rows, layout) : new ReportView(filter, rows),
+      ),
     );
   });
 
@@ -112,10 +132,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const q = req.query as Record<string, unknown>;
     const filter = parseFilter(q);
     const bucket = parseBucket(q, 'minute');
-    return cached(
-      reply,
-      `timeseries ${bucket} ${JSON.stringify(filter)}`,
-      async (store) => new TimeseriesView(filter, bucket, await store.timeseries(filter, bucket)),
+    return cached(reply, `timeseries ${bucket} ${JSON.stringify(filter)}`, async (p) =>
+      viewOf(
+        await p.read({ kind: 'timeseries', filter, bucket }),
+        (rows) => new TimeseriesView(filter, bucket, rows),
+      ),
     );
   });
 
@@ -153,24 +174,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return reply.send(Readable.from(formatExport(rows, format)));
   });
 
-  app.get('/api/v1/stream', (req, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.write('retry: 1000\n\n');
-    const send = (b: BatchCommitted) => res.write(`event: batch\ndata: ${JSON.stringify(b)}\n\n`);
-    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-    deps.handler.on('batch', send);
-    req.raw.on('close', () => {
-      clearInterval(ping);
-      deps.handler.off('batch', send);
-    });
-  });
+  installStream(app, deps.handler, deps.streams ?? DEFAULT_STREAMS, deps.log.child({ part: 'stream' }));
 
   return app;
+}
+
+/** A view of rows read at a known version (reader.ts), for the cache. */
+function viewOf<T>(a: ReadAnswer<T>, make: (rows: T, layout?: ReportLayout) => View): Computed {
+  return { view: make(a.rows, a.layout), at: a.at };
 }

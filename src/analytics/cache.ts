@@ -9,6 +9,9 @@
 // cannot tell its version is never cached. Entries are never stale, so a request's
 // `Cache-Control: no-cache` (browsers send it with `cache: 'no-store'`, as the panel does) is
 // served from here too: this is the origin's own memory of an answer that is still current.
+// An answer computed elsewhere (a read worker, reader.ts) says which version it was read at; the
+// commits made while it was computed are recorded and added to it, so it is kept even while
+// events flow.
 import type { Change, CountedGroup } from './store/types.js';
 
 /** An answer that can take a commit's counted groups and write itself out again. */
@@ -20,6 +23,16 @@ export interface View {
   /** Rough bytes held (the budget counts this, the body included). */
   size(): number;
 }
+
+/** A view read at a known store version (a snapshot taken on another connection). */
+export interface Computed {
+  view: View;
+  /** The version the view was read at; undefined: not known, so not kept. */
+  at: string | undefined;
+}
+
+/** Most commits recorded while answers are computed (past it, those answers are not kept). */
+const MAX_LOGGED_CHANGES = 10_000;
 
 export type CacheResult = 'hit' | 'update' | 'miss';
 
@@ -49,6 +62,11 @@ export class ResponseCache {
   private bytes = 0;
   hits = 0;
   misses = 0;
+  /** Commits made while answers are being computed; emptied when none is. */
+  private log: Change[] = [];
+  private logBase = 0;
+  private logOverflow = false;
+  private computing = 0;
 
   constructor(
     private readonly opts: ResponseCacheOptions = { maxEntries: 64, maxBytes: 128 * 1024 * 1024 },
@@ -65,18 +83,22 @@ export class ResponseCache {
       e.version = change.after;
       e.updated = true;
     }
+    if (this.computing === 0) return;
+    if (this.log.length < MAX_LOGGED_CHANGES) this.log.push(change);
+    else this.logOverflow = true;
   }
 
   /**
    * The answer for `key` at the store's current `version`, computed by `compute` when no entry
    * is current. `versionAfter` is read once computed: if the store changed meanwhile, the answer
-   * is served but not kept (it might hold a commit the entry's version says it does not).
+   * is served but not kept (it might hold a commit the entry's version says it does not), unless
+   * `compute` told the version it read at: then this store's commits since are added to it.
    * `version` undefined: computed every time, nothing kept.
    */
   async get(
     key: string,
     version: string | undefined,
-    compute: () => Promise<View>,
+    compute: () => Promise<View | Computed>,
     versionAfter: () => Promise<string | undefined>,
   ): Promise<Cached> {
     const found = this.entries.get(key);
@@ -93,12 +115,40 @@ export class ResponseCache {
       return { body, result };
     }
     this.misses++;
-    const view = await compute();
-    const body = view.body();
-    if (version !== undefined && (await versionAfter()) === version) {
-      this.put(key, { version, view, updated: false, size: view.size() });
+    const mark = this.logBase + this.log.length;
+    this.computing++;
+    try {
+      const out = await compute();
+      const { view, at } = isView(out) ? { view: out, at: undefined } : out;
+      // A plain view was read here, after `version`: it holds whatever committed in between,
+      // so it is kept only if nothing did.
+      const kept = isView(out) ? version : this.catchUp(view, at, mark);
+      const body = view.body();
+      if (kept !== undefined && version !== undefined && (await versionAfter()) === kept) {
+        this.put(key, { version: kept, view, updated: false, size: view.size() });
+      }
+      return { body, result: 'miss' };
+    } finally {
+      if (--this.computing === 0) this.clearLog();
     }
-    return { body, result: 'miss' };
+  }
+
+  /** Adds the commits recorded since `mark` that follow version `at`; the version reached. */
+  private catchUp(view: View, at: string | undefined, mark: number): string | undefined {
+    if (at === undefined || this.logOverflow) return undefined;
+    let v = at;
+    for (const c of this.log.slice(mark - this.logBase)) {
+      if (c.before !== v) continue;
+      view.apply(c.groups);
+      v = c.after;
+    }
+    return v;
+  }
+
+  private clearLog(): void {
+    this.logBase += this.log.length;
+    this.log = [];
+    this.logOverflow = false;
   }
 
   private resize(e: Entry): void {
@@ -133,4 +183,8 @@ export class ResponseCache {
   get size(): number {
     return this.entries.size;
   }
+}
+
+function isView(x: View | Computed): x is View {
+  return typeof (x as View).apply === 'function';
 }

@@ -161,6 +161,13 @@ export function build(config: Config, log: Logger): Analytics {
     metrics,
     queueStatus,
     ready: () => ({ broker: broker.connected && consumer.consuming, store: storeUp }),
+    reads: { concurrency: config.readConcurrency, queue: config.readQueue },
+    streams: {
+      max: config.streamMax,
+      maxPerAddress: config.streamMaxPerAddress,
+      maxBufferBytes: config.streamMaxBufferBytes,
+    },
+    trustedProxies: trustedProxies(config.trustedProxies),
   });
 
   return {
@@ -186,4 +193,13 @@ export function build(config: Config, log: Logger): Analytics {
       await store?.close().catch(() => undefined);
     },
   };
+}
+
+/** TRUSTED_PROXIES: a comma-separated list, or `none`. */
+function trustedProxies(setting: string): string[] {
+  if (setting.trim() === 'none') return [];
+  return setting
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

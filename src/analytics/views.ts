@@ -39,6 +39,11 @@ abstract class BaseView implements View {
     if (changed) this.out = undefined;
   }
 
+  /** Takes a body written elsewhere (a read worker) as this view's current one. */
+  protected adoptBody(b: Buffer): void {
+    this.out = b;
+  }
+
   body(): Buffer {
     if (!this.out) {
       const w = this.write();
@@ -98,6 +103,17 @@ interface ClientEntry {
 const COMMA = Buffer.from(',');
 
 /**
+ * A report's body as a read worker wrote it, with where each client's object lies in it (in the
+ * answer's order), so the main thread keeps the pieces without writing them again.
+ */
+export interface ReportLayout {
+  body: Uint8Array;
+  order: string[];
+  starts: Uint32Array;
+  ends: Uint32Array;
+}
+
+/**
  * GET /api/v1/report: `{"from", "to", "total", "clientes": [{"cliente", "total", "eventos"}]}`,
  * clients and their events largest first. The store groups the lines per client (each client's
  * events as JSON text); each client's JSON is kept, so after a commit only the clients it touched
@@ -107,6 +123,8 @@ export class ReportView extends BaseView {
   private readonly clients = new Map<string, ClientEntry>();
   private order: ClientEntry[] | undefined;
   private total = 0;
+  /** Bytes before the first client's object in the last body written. */
+  private headBytes = 0;
 
   constructor(
     private readonly filter: Filter,
@@ -144,6 +162,39 @@ export class ReportView extends BaseView {
     return true;
   }
 
+  /** The body and where each client's object lies in it (reader.ts sends it across threads). */
+  layout(): ReportLayout {
+    const body = this.body();
+    const order = this.order ?? [];
+    const starts = new Uint32Array(order.length);
+    const ends = new Uint32Array(order.length);
+    let pos = this.headBytes;
+    order.forEach((c, i) => {
+      starts[i] = pos;
+      pos += c.out?.length ?? 0;
+      ends[i] = pos;
+      pos += COMMA.length;
+    });
+    return { body, order: order.map((c) => c.cliente), starts, ends };
+  }
+
+  /**
+   * The view over the same lines whose body a read worker already wrote (layout()): the body
+   * and each client's bytes are slices of the bytes received, so nothing is written again here.
+   */
+  static restore(filter: Filter, lines: ClientReport[], layout: ReportLayout): ReportView {
+    const v = new ReportView(filter, lines);
+    const order = layout.order.map((name) => v.clients.get(name));
+    if (order.length !== v.clients.size || order.some((c) => c === undefined)) return v;
+    const body = Buffer.from(layout.body.buffer, layout.body.byteOffset, layout.body.byteLength);
+    order.forEach((c, i) => {
+      if (c) c.out = body.subarray(layout.starts[i], layout.ends[i]);
+    });
+    v.order = order as ClientEntry[];
+    v.adoptBody(body);
+    return v;
+  }
+
   protected write(): Buffer {
     this.order ??= [...this.clients.values()].sort(
       (a, b) => b.total - a.total || (a.cliente < b.cliente ? -1 : a.cliente > b.cliente ? 1 : 0),
@@ -152,6 +203,7 @@ export class ReportView extends BaseView {
     // written and encoded again.
     const head = JSON.stringify({ from: iso(this.filter.from), to: iso(this.filter.to), total: this.total });
     const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"clientes":[`)];
+    this.headBytes = parts[0]?.length ?? 0;
     this.order.forEach((c, i) => {
       if (c.out === undefined) {
         c.eventosJson ??= eventosJson([...(c.eventos ?? new Map<string, number>())].sort(byCountThenName));

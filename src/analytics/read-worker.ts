@@ -1,0 +1,48 @@
+// A read worker thread (reader.ts): its own read-only connection to the SQLite file, one task at
+// a time. Each task runs in one read transaction, so every query of a report sees the same
+// snapshot; the thread says when that snapshot is taken, so the main thread can tell its version.
+import { parentPort, workerData } from 'node:worker_threads';
+import { type ReadTask, runTask, type WorkerMessage } from './reader.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { ClientReport } from './store/types.js';
+import { ReportView } from './views.js';
+
+const port = parentPort;
+if (!port) throw new Error('read-worker.ts runs as a worker thread (reader.ts starts it)');
+
+const store = new SqliteStore((workerData as { path: string }).path, { readonly: true });
+// Any read starts the transaction's snapshot (WAL: it holds until COMMIT).
+const snapshot = store.db.prepare('SELECT 1 FROM client_totals LIMIT 1');
+
+function send(m: WorkerMessage): void {
+  port?.postMessage(m);
+}
+
+let task: ReadTask | undefined;
+
+port.on('message', async (m: ReadTask | 'go') => {
+  if (m !== 'go') {
+    // The main thread reads the store's version before it says go (reader.ts).
+    task = m;
+    send({ type: 'ready' });
+    return;
+  }
+  if (!task) return;
+  const t = task;
+  task = undefined;
+  try {
+    store.db.exec('BEGIN');
+    snapshot.get();
+    send({ type: 'snapshot' });
+    const rows = await runTask(store, t);
+    // A report's body is written here too: for a big one that is tens of milliseconds, which
+    // the main thread would otherwise spend writing it (views.ts, ReportView.restore).
+    const layout =
+      t.kind === 'clientReport' ? new ReportView(t.filter, rows as ClientReport[]).layout() : undefined;
+    send({ type: 'done', rows, layout });
+  } catch (err) {
+    send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  } finally {
+    if (store.db.inTransaction) store.db.exec('COMMIT');
+  }
+});

@@ -1,0 +1,184 @@
+// Reads never stall counting (src/analytics/reader.ts): uncached reports are computed on read
+// worker threads (SQLite) while the consumer's thread keeps committing; at most READ_CONCURRENCY
+// run at once and READ_QUEUE wait, the next one is 503 with Retry-After; PostgreSQL reads take a
+// bounded share of the pool. Answers read on a worker are still kept by the report cache, and
+// brought up to date with the commits made while they were computed.
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../src/analytics/store/types.js';
+import type { ParsedEvent } from '../src/event.js';
+import { apiOn, ev, kinds, withStore } from './store-kinds.js';
+
+const sqlite = kinds.find((k) => k.name === 'sqlite')!;
+const postgres = kinds.find((k) => k.name === 'postgres')!;
+
+const DAY_S = 86_400;
+const NOW_S = Math.floor(Date.now() / 1000 / 60) * 60;
+
+/** `events` events of `clients` clients and 20 types over the last 24 h, in big commits. */
+async function fill(store: Store, events: number, clients: number): Promise<void> {
+  for (let done = 0; done < events; ) {
+    const n = Math.min(50_000, events - done);
+    const batch: ParsedEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = done + i;
+      const ms = (NOW_S - 1 - ((k * 7919) % DAY_S)) * 1000;
+      batch.push({
+        id: `fill-${k}`,
+        cliente: `cliente_${String(k % clients).padStart(5, '0')}`,
+        evento: `evento_${String(Math.floor(k / clients) % 20).padStart(2, '0')}`,
+        timestamp: new Date(ms).toISOString(),
+        ms,
+      });
+    }
+    await store.commit(batch);
+    done += n;
+  }
+}
+
+const iso = (s: number) => new Date(s * 1000).toISOString();
+
+/** A 24 h report whose `from` no earlier request used: never in the cache. */
+function uncachedReport(n: number): string {
+  const to = NOW_S + 60;
+  return `/api/v1/report?from=${iso(to - DAY_S - n)}&to=${iso(to)}`;
+}
+
+async function inject(app: FastifyInstance, url: string) {
+  const res = await app.inject({ method: 'GET', url });
+  return { status: res.statusCode, headers: res.headers, body: res.body, cache: res.headers['x-cache'] };
+}
+
+test('16 clients asking uncached 24 h reports do not stall the commits or the event loop', (t) =>
+  withStore(sqlite, async (store) => {
+    await fill(store, 200_000, 10_000);
+    // What one such report costs when computed on this thread (as it was before read workers).
+    let t0 = performance.now();
+    await store.clientReport({ from: NOW_S - DAY_S + 37, to: NOW_S + 60 });
+    const inline = performance.now() - t0;
+    assert.ok(inline >= 100, `a cold 24 h report takes ${inline.toFixed(0)} ms here: too small to tell`);
+
+    const app = apiOn(store, { reads: { concurrency: 2, queue: 64 } });
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    const gaps: number[] = [];
+    let stop = false;
+    let served = 0;
+    let next = 1;
+    // The consumer: a small batch committed on the store's own connection whenever it can.
+    const counting = (async () => {
+      let last = performance.now();
+      let k = 0;
+      while (!stop) {
+        await store.commit([ev(`live-${k++}`, 'cliente_live', 'click', iso(NOW_S - 30))]);
+        const now = performance.now();
+        gaps.push(now - last);
+        last = now;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return k;
+    })();
+    const client = async () => {
+      while (!stop) {
+        const r = await inject(app, uncachedReport(next++));
+        assert.equal(r.status, 200, r.body);
+        served++;
+      }
+    };
+    delay.enable();
+    t0 = performance.now();
+    const clients = Array.from({ length: 16 }, client);
+    // Long enough for each of the 16 to be answered more than once.
+    while (served < 40 && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 50));
+    stop = true;
+    await Promise.all(clients);
+    const commits = await counting;
+    delay.disable();
+    const seconds = (performance.now() - t0) / 1000;
+    gaps.sort((a, b) => a - b);
+    const p99Gap = gaps[Math.floor(gaps.length * 0.99)] ?? Number.POSITIVE_INFINITY;
+    const p99Delay = delay.percentile(99) / 1e6;
+    t.diagnostic(
+      `inline report ${inline.toFixed(0)} ms; ${served} reports in ${seconds.toFixed(1)} s; ` +
+        `${commits} commits; commit gap p99 ${p99Gap.toFixed(1)} ms, max ${gaps.at(-1)?.toFixed(1)} ms; ` +
+        `event-loop delay p99 ${p99Delay.toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
+    );
+    assert.ok(served >= 40, `only ${served} reports were answered`);
+    // On the consumer's thread each report would hold the loop for the whole inline time.
+    assert.ok(p99Delay < inline / 2, `event-loop delay p99 ${p99Delay.toFixed(1)} ms (report ${inline} ms)`);
+    assert.ok(p99Gap < inline / 2, `commit gap p99 ${p99Gap.toFixed(1)} ms (report ${inline} ms)`);
+
+    // The answers are right: the last commit is in a fresh report.
+    const last = JSON.parse((await inject(app, uncachedReport(next++))).body) as {
+      clientes: { cliente: string; total: number }[];
+    };
+    assert.equal(last.clientes.find((c) => c.cliente === 'cliente_live')?.total, commits);
+    await app.close();
+  }));
+
+test('a report read on a worker is kept, and takes the commits made while it was computed', () =>
+  withStore(sqlite, async (store) => {
+    await fill(store, 100_000, 5_000);
+    const app = apiOn(store);
+    const url = uncachedReport(0);
+    // Commit while the worker computes: the answer is kept and brought up to date.
+    const asked = inject(app, url);
+    let k = 0;
+    let answered = false;
+    void asked.then(() => (answered = true));
+    while (!answered) {
+      await store.commit([ev(`during-${k++}`, 'cliente_live', 'click', iso(NOW_S - 30))]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const first = await asked;
+    assert.equal(first.cache, 'miss');
+    assert.ok(k >= 2, `${k} commits while the report was computed`);
+    const again = await inject(app, url);
+    const fresh = await inject(app, `${url}&cliente=cliente_live`);
+    assert.ok(['hit', 'update'].includes(String(again.cache)), `second ask: ${again.cache}`);
+    const body = JSON.parse(again.body) as { clientes: { cliente: string; total: number }[] };
+    assert.equal(
+      body.clientes.find((c) => c.cliente === 'cliente_live')?.total,
+      k,
+      'every commit counted once',
+    );
+    assert.equal(JSON.parse(fresh.body).total, k, 'the same count computed afresh');
+    await app.close();
+  }));
+
+test('SQLite: past READ_CONCURRENCY running and READ_QUEUE waiting, 503 overloaded with Retry-After', () =>
+  withStore(sqlite, async (store) => {
+    await fill(store, 100_000, 5_000);
+    const app = apiOn(store, { reads: { concurrency: 1, queue: 1 } });
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => inject(app, uncachedReport(i + 1))),
+    );
+    const ok = answers.filter((a) => a.status === 200);
+    const refused = answers.filter((a) => a.status === 503);
+    assert.equal(ok.length + refused.length, 6, answers.map((a) => a.status).join(' '));
+    assert.equal(ok.length, 2, 'one computed, one waited');
+    for (const r of refused) {
+      assert.equal(r.headers['retry-after'], '1');
+      assert.equal(JSON.parse(r.body).error, 'overloaded');
+      assert.match(JSON.parse(r.body).message, /READ_CONCURRENCY/);
+    }
+    // Once the running ones are done, the next ask is served.
+    assert.equal((await inject(app, uncachedReport(99))).status, 200);
+    await app.close();
+  }));
+
+test('PostgreSQL: reads take at most READ_CONCURRENCY pool connections; past the queue, 503', () =>
+  withStore(postgres, async (store) => {
+    await store.commit([ev('a', 'cliente_uno', 'click', iso(NOW_S - 30))]);
+    const app = apiOn(store, { reads: { concurrency: 1, queue: 0 } });
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => inject(app, uncachedReport(i))));
+    const statuses = answers.map((a) => a.status);
+    assert.ok(statuses.includes(200), statuses.join(' '));
+    assert.ok(statuses.includes(503), statuses.join(' '));
+    for (const r of answers.filter((a) => a.status === 503)) assert.equal(r.headers['retry-after'], '1');
+    // The consumer's commits still have their connections.
+    await store.commit([ev('b', 'cliente_uno', 'click', iso(NOW_S - 30))]);
+    assert.equal(JSON.parse((await inject(app, uncachedReport(50))).body).total, 2);
+    await app.close();
+  }));
