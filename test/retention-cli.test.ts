@@ -43,6 +43,7 @@ for (const kind of kinds) {
         assert.ok(rolled > 0 && hours! > 0 && days! > 0, out);
         assert.match(out, /hour rows rolled into days: +[\d,]+ \(buckets before \d{4}-\d\d-\d\dT00:00:00Z\)/);
         assert.match(out, /ids forgotten: +0 /);
+        assert.match(out, /dedupe horizon: +none \(no id forgotten yet\)/);
         assert.match(p.output().replace(out, ''), /prune: /, 'progress on stderr');
         assert.deepEqual(rows(await store.report({})), totals);
         assert.deepEqual(rows(await store.report({ from: since })), levels);
@@ -52,6 +53,7 @@ for (const kind of kinds) {
         const r = JSON.parse(again.stdout());
         assert.deepEqual([r.skipped, r.idsPruned, r.minuteRows, r.hourRows], [false, 0, 0, 0]);
         assert.equal(r.rows.counts_minute, minutesAfter);
+        assert.equal(r.horizon, null);
       }));
   });
 }

@@ -80,9 +80,9 @@ for (const kind of kinds) {
         assert.deepEqual(await store.commit(fresh), { counted: 0, duplicates: 2, withoutId: 0 });
         const seen = await db.sql(store, "SELECT COUNT(*) AS n FROM seen_ids WHERE cliente = ''");
         assert.equal(Number(seen[0]!.n), 2, 'old rows are kept under cliente ""');
-        // The migration starts the horizon at the oldest id still remembered: older ones may
-        // have been forgotten already.
-        assert.deepEqual(await maintenanceOf(store).horizon(), { horizon: NOW - 30 * DAY, empty: false });
+        // The migration starts the horizon a day before the newest id remembered: every earlier
+        // pass forgot only ids older than that (the window is at least a day).
+        assert.deepEqual(await maintenanceOf(store).horizon(), { horizon: NOW - 2 * DAY, empty: false });
         // The dedupe window forgets old rows like any other (by t): old-2 goes, old-1 stays.
         const pass = await retentionPass(store, SETTINGS, { now: NOW });
         assert.equal(pass.idsPruned, 1);
@@ -92,6 +92,29 @@ for (const kind of kinds) {
           withoutId: 0,
         });
         assert.deepEqual(rows(await store.report({})), ['cliente_a/click=3', 'cliente_b/click=1']);
+      } finally {
+        for (const s of opened) await s.close().catch(() => undefined);
+        await db.drop();
+      }
+    });
+
+    test('a migrated database with counts but no id left starts its horizon at the migration', async () => {
+      const db = await kind.fresh();
+      const opened: Store[] = [];
+      try {
+        const old = await oldSchema(db);
+        opened.push(old);
+        await exec(old, "INSERT INTO totals (cliente, evento, count) VALUES ('cliente_a', 'click', 5)");
+        const before = Math.floor(Date.now() / 1000);
+        const store = db.open();
+        opened.push(store);
+        await store.migrate();
+        const h = await maintenanceOf(store).horizon();
+        assert.equal(h.empty, false);
+        assert.ok(
+          h.horizon !== undefined && h.horizon >= before - 1 && h.horizon <= Date.now() / 1000 + 1,
+          `horizon ${h.horizon} at the migration (${before})`,
+        );
       } finally {
         for (const s of opened) await s.close().catch(() => undefined);
         await db.drop();

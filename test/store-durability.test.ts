@@ -60,7 +60,8 @@ test('every SQLite commit syncs the WAL file before it returns (fsync calls trac
     assert.match(run.stdout, new RegExp(`committed ${batches}`));
     const walSyncs = readFileSync(trace, 'utf8')
       .split('\n')
-      .filter((l) => /f(data)?sync\(\d+<[^>]*warren\.db-wal>\)\s+=\s+0/.test(l)).length;
+      // A call interrupted by another thread's shows as "<unfinished ...>": count calls, not results.
+      .filter((l) => /f(data)?sync\(\d+<[^>]*warren\.db-wal>/.test(l)).length;
     // NORMAL syncs the WAL only when it checkpoints (here: once, at close); FULL on every commit.
     assert.ok(walSyncs >= batches, `expected at least ${batches} syncs of the WAL, saw ${walSyncs}`);
   } finally {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { publishingEdge } from '../broker/edge.js';
 import type { Config } from '../config.js';
-import type { Event } from '../event.js';
+import { type Event, parseTimestamp } from '../event.js';
 import type { Logger } from '../log.js';
 import { fromLine } from './record.js';
 
@@ -59,7 +59,9 @@ async function* events(
       if (line.trim() === '') continue;
       const d = fromLine(line);
       if (d.kind === 'event') {
-        if (skipBeforeMs !== undefined && Date.parse(d.event.timestamp) < skipBeforeMs) {
+        // The event time as the consumer counts it (event.ts), not Date.parse's reading.
+        const ms = parseTimestamp(d.event.timestamp);
+        if (skipBeforeMs !== undefined && (ms === undefined || ms < skipBeforeMs)) {
           counts.beforeHorizon++;
           continue;
         }

@@ -16,7 +16,7 @@ const STEP = {
   hour: 'rolling hours into days',
 } as const;
 
-function summary(r: PassResult, sizes: Record<string, number>): string {
+function summary(r: PassResult, sizes: Record<string, number>, horizon: number | undefined): string {
   if (r.skipped)
     return 'skipped: another process holds the retention lock (a pass is running); try again later\n';
   const c = r.cutoffs!;
@@ -28,6 +28,7 @@ function summary(r: PassResult, sizes: Record<string, number>): string {
     `ids forgotten:                 ${thousands(r.idsPruned)} (remembered from before ${iso(c.ids)})`,
     `minute rows rolled into hours: ${thousands(r.minuteRows)} (buckets before ${iso(c.minute)})`,
     `hour rows rolled into days:    ${thousands(r.hourRows)} (buckets before ${iso(c.hour)})`,
+    `dedupe horizon:                ${horizon === undefined ? 'none (no id forgotten yet)' : `${iso(horizon)} (warren replay skips events before it)`}`,
     `rows now: ${rows}`,
     '',
   ].join('\n');
@@ -50,9 +51,15 @@ export const command: CommandSpec = {
         progress.update(`${STEP[p.step]}: ${thousands(p.rows)} rows${at}`);
       };
       const r = await retentionPass(store, config, { signal: abort.signal, onProgress });
-      const sizes = await maintenanceOf(store).sizes();
+      const m = maintenanceOf(store);
+      const sizes = await m.sizes();
+      const { horizon } = await m.horizon();
       progress.done(r.skipped ? 'skipped' : 'done');
-      process.stdout.write(values.json ? `${JSON.stringify({ ...r, rows: sizes })}\n` : summary(r, sizes));
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ ...r, rows: sizes, horizon: horizon ?? null })}\n`
+          : summary(r, sizes, horizon),
+      );
       return r.aborted ? 1 : 0;
     } finally {
       await store.close();

@@ -57,8 +57,15 @@ export const command: CommandSpec = {
     const skipBefore = h && !h.empty ? h.horizon : undefined;
     log.info({ files: files.length, horizon: h?.horizon, empty: h?.empty, force }, 'replaying audit files');
     const counts = await replayFiles(config, log, files, (c) => log.info(c, 'progress'), { skipBefore });
-    // Held again from the end: the consumer has HOLD_S to count the last events published.
-    if (!force) await holdStore(config);
+    // Held again from the end: the consumer has HOLD_S to count the last events published. The
+    // hold taken at the start stands if this fails.
+    if (!force)
+      await holdStore(config).catch((err) =>
+        log.warn(
+          { err: describe(err) },
+          `could not renew the hold on pruning; it ends ${HOLD_S} s after the start`,
+        ),
+      );
     log.info(counts, 'replay done');
     if (counts.invalid || counts.unreadable)
       process.stderr.write(

@@ -59,11 +59,19 @@ export class PostgresMaintenance implements Maintenance {
     let locked = false;
     try {
       locked = (await c.query('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK])).rows[0].ok === true;
-      if (!locked) return undefined;
-      return await fn(session(c));
-    } finally {
-      if (locked) await c.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]).catch(() => undefined);
+      if (!locked) {
+        c.release();
+        return undefined;
+      }
+      const out = await fn(session(c));
+      await c.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]);
       c.release();
+      return out;
+    } catch (err) {
+      // The connection may be dead (a query timed out): destroyed, not reused. Closing it also
+      // releases the session's advisory lock.
+      c.release(err instanceof Error ? err : new Error(String(err)));
+      throw err;
     }
   }
 
@@ -95,13 +103,14 @@ export class PostgresMaintenance implements Maintenance {
         await c.query('UPDATE dedupe_horizon SET held_until = GREATEST(held_until, $1) WHERE k = 1', [until]);
       const counted = await c.query('SELECT EXISTS (SELECT 1 FROM totals WHERE count <> 0) AS any');
       await c.query('COMMIT');
+      c.release();
       const t = h.rows[0]?.t as number | null | undefined;
       return { horizon: t == null ? undefined : Number(t), empty: counted.rows[0].any !== true };
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
+      // Destroyed, not rolled back: the server rolls back a closed session (the query may have
+      // timed out on a dead connection).
+      c.release(err instanceof Error ? err : new Error(String(err)));
       throw err;
-    } finally {
-      c.release();
     }
   }
 

@@ -29,8 +29,12 @@ CREATE TABLE dedupe_horizon (
   held_until INTEGER
 );
 -- A store that counted events before this migration may already have forgotten ids, and no
--- record says up to when: the horizon starts at the oldest id still remembered, or at the
--- migration's time when no id is left. A store with no counts starts without one.
+-- record says up to when. Every pass forgot only ids older than the newest id (not after its
+-- "now") minus DEDUPE_WINDOW_DAYS, at least one day, and that newest id is never forgotten: so the
+-- horizon starts one day before the newest id remembered (not after now), or at the migration's
+-- time when no id is left. A replay also skips the events before it whose ids are still
+-- remembered (`--force` sends them, and those ids count them once). A store with no counts
+-- starts without one.
 INSERT INTO dedupe_horizon (k, t, held_until)
-  SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM totals WHERE count <> 0)
-    THEN COALESCE((SELECT MIN(t) FROM seen_ids), CAST(strftime('%s', 'now') AS INTEGER)) END, NULL;
+  SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM totals WHERE count <> 0) THEN
+    COALESCE((SELECT MAX(t) FROM seen_ids WHERE t <= CAST(strftime('%s', 'now') AS INTEGER)) - 86400, CAST(strftime('%s', 'now') AS INTEGER)) END, NULL;
