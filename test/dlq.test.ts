@@ -113,7 +113,18 @@ test('dlq list shows each dead letter with its reason, time and client, and leav
   assert.equal(text.code, 0, text.output);
   assert.match(text.stdout, /#3 {2}id=bad-cliente {2}cliente=\(unreadable\)/);
   assert.match(text.stdout, /reason: timestamp: /);
-  assert.match(text.output, /4 dead letters in/);
+  assert.match(text.output, /4 dead letters in .*: 1 valid, replayable .*; 3 invalid/);
+  assert.match(text.stdout, /#1 .*death=delivery_limit {2}\[valid, replayable\]/);
+  assert.match(text.stdout, /#3 .*death=rejected {2}\[invalid\]/);
+  // The status tells the replayable (valid) dead letters apart from the invalid ones.
+  const status = await getJson<{ deadLetters: number; deadLettersDetail: unknown }>(`${base}/api/v1/status`);
+  assert.equal(status.body.deadLetters, 4);
+  assert.deepEqual(status.body.deadLettersDetail, { valid: 1, invalid: 3, unscanned: 0 });
+  await waitFor(
+    'the DLQ to hold all four after the status scan',
+    async () => (await queueDepth(env.dlq)) === 4,
+  );
+  assert.deepEqual(await list(), first, 'the status scan left the DLQ as it was');
 });
 
 test('dlq replay: an invalid one stays, exactly once; a valid one is counted once and leaves', async () => {

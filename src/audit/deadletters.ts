@@ -2,8 +2,9 @@
 //
 // Scan: basic.get with manual acks, one message at a time, holding every one unacked on this
 // channel. A held message is not delivered again, so each is seen exactly once per scan; at the
-// end nack(multiple, requeue=true) hands back whatever was not replayed, and a crash or a lost
-// connection hands them back too (AMQP 0-9-1: unacked deliveries are requeued on channel close).
+// end whatever was not replayed is nacked back (requeue=true), and a crash or a lost connection
+// hands them back too (AMQP 0-9-1: unacked deliveries are requeued on channel close). Replayed
+// ones are acked with one multiple-ack (see settleReplayed for why not one ack each).
 // On a quorum DLQ a requeue keeps the order (positions shown by `list` stay valid) and raises
 // x-delivery-count, which is harmless there: the DLQ has no x-delivery-limit.
 // Why not consume: basic.get stops by itself at the end of the queue, with no prefetch to tune.
@@ -30,6 +31,8 @@ export interface DeadLetter {
 export interface Held {
   msg: GetMessage;
   info: DeadLetter;
+  /** Acked off the DLQ (replayed): release() leaves it alone. */
+  settled?: boolean;
 }
 
 type Headers = Record<string, unknown>;
@@ -116,9 +119,16 @@ export async function scan(
   return held;
 }
 
-/** Hands every held message back to the DLQ, in order, once. */
-export function release(ch: Channel): void {
-  ch.nackAll(true);
+/** Hands every held message not replayed back to the DLQ, in order, once. */
+export function release(ch: Channel, held: Held[]): void {
+  // One command when nothing was settled (list): nack-all keeps the order.
+  if (!held.some((h) => h.settled)) ch.nackAll(true);
+  else
+    for (const h of held) {
+      if (h.settled) continue;
+      ch.nack(h.msg, false, true);
+      h.settled = true;
+    }
 }
 
 /** Properties for the republished copy: the original ones minus the broker's dead-letter trail. */
@@ -157,16 +167,18 @@ export interface ReplayResult {
 
 /**
  * Publishes the valid ones among `targets` to the exchange, waits for the broker's confirms, and
- * only then acks them off the DLQ. Invalid ones stay held (release() puts them back, once). A crash
- * between confirm and ack leaves a copy in the DLQ: replaying it again is harmless (same id).
+ * only then acks them off the DLQ (settleReplayed). Invalid ones stay held (release() puts them
+ * back, once). A crash between confirm and ack leaves a copy in the DLQ: replaying it again is
+ * harmless (same id).
  */
 export async function replay(
   get: Channel,
   pub: ConfirmChannel,
   exchange: string,
   targets: Held[],
-  chunk = 200,
+  opts: { dlq: string; held: Held[]; chunk?: number },
 ): Promise<ReplayResult> {
+  const chunk = opts.chunk ?? 200;
   const out: ReplayResult = { replayed: [], invalid: [], unroutable: [] };
   const returned = new Set<string>();
   const onReturn = (m: { properties: { headers?: Headers } }) => {
@@ -174,6 +186,7 @@ export async function replay(
     if (typeof token === 'string') returned.add(token);
   };
   pub.on('return', onReturn);
+  const confirmed: Held[] = [];
   try {
     for (let i = 0; i < targets.length; i += chunk) {
       const sent: Held[] = [];
@@ -193,15 +206,51 @@ export async function replay(
       for (const h of sent) {
         if (returned.has(`${h.msg.fields.deliveryTag}`)) out.unroutable.push(h.info);
         else {
-          get.ack(h.msg);
+          confirmed.push(h);
           out.replayed.push(h.info);
         }
       }
     }
   } finally {
     pub.off('return', onReturn);
+    await settleReplayed(get, opts.dlq, opts.held, confirmed);
   }
   return out;
+}
+
+const SETTLE_WAIT_MS = 15_000;
+
+/**
+ * Acks the replayed messages off the DLQ with ONE basic.ack(multiple): on a RabbitMQ 3.10 quorum
+ * queue, hundreds of single acks followed by the channel's close lost some of them (the queue
+ * client pipelines a bounded number of commands and drops what it still buffers when the channel
+ * goes), and those replayed events stayed in the DLQ as copies. Held messages below the last
+ * replayed one that were not replayed are first handed back (nack requeue) and awaited (the DLQ's
+ * ready count shows them back), so the multiple-ack covers the replayed ones only.
+ */
+async function settleReplayed(get: Channel, dlq: string, held: Held[], replayed: Held[]): Promise<void> {
+  if (replayed.length === 0) return;
+  try {
+    const done = new Set(replayed);
+    const last = replayed.reduce((a, b) => (b.msg.fields.deliveryTag > a.msg.fields.deliveryTag ? b : a));
+    const lastTag = last.msg.fields.deliveryTag;
+    const below = held.filter((h) => !done.has(h) && !h.settled && h.msg.fields.deliveryTag < lastTag);
+    if (below.length > 0) {
+      const base = (await get.checkQueue(dlq)).messageCount;
+      for (const h of below) {
+        get.nack(h.msg, false, true);
+        h.settled = true;
+      }
+      const deadline = Date.now() + SETTLE_WAIT_MS;
+      while ((await get.checkQueue(dlq)).messageCount < base + below.length && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    get.ack(last.msg, true);
+    for (const h of replayed) h.settled = true;
+  } catch {
+    // The channel is gone: the broker hands every held message back; replaying a copy again is
+    // harmless (same id).
+  }
 }
 
 /** The held messages `--id` names: by event id or message_id, else by position (N or #N). */
@@ -236,7 +285,7 @@ export async function countKinds(
   try {
     const held = await scan(ch, dlq, limit, prefix);
     const rest = held.length < limit ? 0 : (await ch.checkQueue(dlq)).messageCount;
-    release(ch);
+    release(ch, held);
     const valid = held.filter((h) => h.info.valid).length;
     return { valid, invalid: held.length - valid, unscanned: rest };
   } finally {

@@ -41,15 +41,35 @@ export async function connectBroker(config: Config, name: string): Promise<amqp.
   );
 }
 
+/** A publisher's string, printable: control characters escaped (no terminal escapes). */
+function safe(v: string): string {
+  return JSON.stringify(v).slice(1, -1);
+}
+
+function shownId(d: DeadLetter): string {
+  return d.id === undefined ? '(none)' : safe(d.id);
+}
+
+export function kindOf(d: DeadLetter): string {
+  return d.valid ? 'valid, replayable' : 'invalid';
+}
+
 function show(d: DeadLetter): string {
   const head = [
     `#${d.position}`,
-    `id=${d.id ?? '(none)'}`,
-    `cliente=${d.cliente ?? '(unreadable)'}`,
+    `id=${shownId(d)}`,
+    `cliente=${d.cliente === undefined ? '(unreadable)' : safe(d.cliente)}`,
     `time=${d.time ?? '(unknown)'}`,
-    `death=${d.death ?? '(unknown)'}`,
+    `death=${d.death === undefined ? '(unknown)' : safe(d.death)}`,
+    `[${kindOf(d)}]`,
   ].join('  ');
-  return `${head}\n    reason: ${d.reason}\n    body:   ${JSON.stringify(d.preview).slice(1, -1)}\n`;
+  return `${head}\n    reason: ${safe(d.reason)}\n    body:   ${safe(d.preview)}\n`;
+}
+
+/** The summary line of `dlq list`: valid (replayable) apart from invalid. */
+export function summary(held: Held[], dlq: string): string {
+  const valid = held.filter((h) => h.info.valid).length;
+  return `${held.length} dead letters in ${dlq}: ${valid} valid, replayable (warren dlq replay --all); ${held.length - valid} invalid (left in place)\n`;
 }
 
 function limitOf(values: CommandContext['values']): number {
@@ -75,14 +95,14 @@ function report(r: ReplayResult, json: boolean): void {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
-  for (const d of r.replayed) process.stdout.write(`#${d.position} id=${d.id ?? '(none)'}: replayed\n`);
+  for (const d of r.replayed) process.stdout.write(`#${d.position} id=${shownId(d)}: replayed\n`);
   for (const d of r.invalid)
     process.stdout.write(
-      `#${d.position} id=${d.id ?? '(none)'}: still invalid, left in the DLQ: ${d.reason}\n`,
+      `#${d.position} id=${shownId(d)}: still invalid, left in the DLQ: ${safe(d.reason)}\n`,
     );
   for (const d of r.unroutable)
     process.stdout.write(
-      `#${d.position} id=${d.id ?? '(none)'}: the exchange routed it nowhere; left in the DLQ\n`,
+      `#${d.position} id=${shownId(d)}: the exchange routed it nowhere; left in the DLQ\n`,
     );
   process.stdout.write(
     `${r.replayed.length} replayed, ${r.invalid.length} still invalid, ${r.unroutable.length} unroutable\n`,
@@ -112,7 +132,7 @@ async function run({ config, log, values, positionals }: CommandContext): Promis
             )}\n`,
           );
         else for (const h of held) process.stdout.write(show(h.info));
-        process.stderr.write(`${held.length} dead letters in ${dlq} (left in place)\n`);
+        process.stderr.write(summary(held, dlq));
         return 0;
       }
       const targets = targetsOf(held, values);
@@ -123,11 +143,11 @@ async function run({ config, log, values, positionals }: CommandContext): Promis
         return 1;
       }
       const pub = await conn.createConfirmChannel();
-      const result = await replay(get, pub, config.exchange, targets);
+      const result = await replay(get, pub, config.exchange, targets, { dlq, held });
       report(result, json);
       return result.unroutable.length ? 1 : 0;
     } finally {
-      release(get);
+      release(get, held);
       await get.close().catch(() => undefined);
     }
   } finally {

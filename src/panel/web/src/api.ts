@@ -27,6 +27,8 @@ export interface Series {
 export interface Status {
   queue: { name: string; messages: number | null; consumers: number | null };
   deadLetters: number | null;
+  /** Valid (replayable) and invalid dead letters; absent from an older analytics. */
+  deadLettersDetail?: { valid: number; invalid: number; unscanned: number } | null;
   processed: number;
   duplicates: number;
   invalid: number;

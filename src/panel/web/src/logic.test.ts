@@ -6,6 +6,7 @@ import { fold } from './bars.js';
 import { detectLanguage } from './i18n.js';
 import { throttle } from './live.js';
 import { fillSeries, rangeAt } from './range.js';
+import { dlqNote } from './tiles.js';
 
 describe('rangeAt', () => {
   it('starts on a bucket boundary and covers the current bucket', () => {
@@ -92,5 +93,14 @@ describe('detectLanguage', () => {
     assert.equal(detectLanguage(null, ['fr-FR', 'en-GB']), 'en');
     assert.equal(detectLanguage(null, ['de']), 'en');
     assert.equal(detectLanguage('xx', []), 'en');
+  });
+});
+
+describe('dlqNote', () => {
+  it('shows valid (replayable) dead letters apart from invalid ones', () => {
+    const note = dlqNote({ deadLettersDetail: { valid: 3, invalid: 12, unscanned: 0 } });
+    assert.match(note, /^3 valid, replayable .*· 12 invalid$/);
+    assert.equal(dlqNote({ deadLettersDetail: null }), 'warren dlq list shows why');
+    assert.equal(dlqNote(undefined), 'warren dlq list shows why');
   });
 });

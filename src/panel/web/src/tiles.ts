@@ -1,5 +1,7 @@
 // The headline tiles. Queue, dead-letter, duplicate and rate figures belong to the whole pipeline
 // (analytics reports them per queue, not per client), and their notes say so.
+
+import type { Status } from './api.js';
 import { byId, fmtInt, fmtRate } from './dom.js';
 import { type TextKey, t } from './i18n.js';
 import type { View } from './view.js';
@@ -17,6 +19,13 @@ function consumersNote(n: number | null | undefined): string {
   if (n === null || n === undefined) return t('tile.unknown');
   if (n === 0) return t('tile.consumers0');
   return n === 1 ? t('tile.consumers1') : t('tile.consumersN', { n: fmtInt(n) });
+}
+
+/** The dead-letter tile's note: valid events (replayable) apart from invalid messages. */
+export function dlqNote(s: Pick<Status, 'deadLettersDetail'> | undefined): string {
+  const d = s?.deadLettersDetail;
+  if (!d || d.valid + d.invalid + d.unscanned === 0) return t('tile.dlqNote');
+  return t('tile.dlqKinds', { valid: fmtInt(d.valid), invalid: fmtInt(d.invalid) });
 }
 
 export function renderTiles(v: View): void {
@@ -37,7 +46,7 @@ export function renderTiles(v: View): void {
   const s = v.status;
   setTile('tile-eps', fmtRate(s?.eventsPerSecond), t('tile.epsNote'));
   setTile('tile-dups', fmtInt(s?.duplicates), t('tile.dupsNote'));
-  setTile('tile-dlq', fmtInt(s?.deadLetters), t('tile.dlqNote'), (s?.deadLetters ?? 0) > 0);
+  setTile('tile-dlq', fmtInt(s?.deadLetters), dlqNote(s), (s?.deadLetters ?? 0) > 0);
   setTile(
     'tile-queue',
     fmtInt(s?.queue.messages),
