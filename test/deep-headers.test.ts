@@ -4,10 +4,13 @@
 // dead-lettered it with the valid events around it. Published among valid events to a real
 // analytics process on each store: every valid event is counted once (by id), the deep one is
 // counted by its body (or dead-lettered once when its body is invalid), and the consumer's
-// connection is never dropped.
+// connection is never dropped. The audit process records them all, and `warren dlq list` reads the
+// dead letter back: every process that consumes is guarded.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
@@ -117,11 +120,12 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const env = testEnv('deephdr');
       const db = kind === 'sqlite' ? await sqliteDb(env.dbPath) : await postgresDb();
       const port = await freePort();
-      const vars = { ...env.env, DATABASE_URL: db.url, ANALYTICS_PORT: String(port) };
+      const vars = { ...env.env, AUDIT: 'true', DATABASE_URL: db.url, ANALYTICS_PORT: String(port) };
       let analytics: WarrenProcess | undefined;
+      let audit: WarrenProcess | undefined;
       try {
         const conn = await amqp.connect(AMQP_URL);
-        await declare(await conn.createChannel(), loadConfig(vars), { audit: false });
+        await declare(await conn.createChannel(), loadConfig(vars), { audit: true });
         await conn.close();
         // The deep messages sit in the middle of the backlog, in one prefetch window with valid events.
         const ids = Array.from({ length: VALID }, (_, i) => `v-${i}`);
@@ -131,6 +135,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(await queueDepth(env.queue), VALID + 2, 'the broker accepted the deep headers');
 
         analytics = warren(['analytics'], vars);
+        audit = warren(['audit'], vars);
         const base = `http://127.0.0.1:${port}`;
         const expected = VALID + 1;
         await waitFor(
@@ -151,17 +156,44 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(seen.size, expected, 'no other ids recorded');
 
         // The dead-letter census reads the deep message back from the DLQ in the same process.
-        const status = await waitFor('the dead letter read back', async () => {
-          const s = await getJson<{ deadLettersDetail?: { invalid: number } }>(`${base}/api/v1/status`);
-          return s.body.deadLettersDetail?.invalid === 1 ? s.body : undefined;
-        });
+        const status = await waitFor(
+          'the dead letter read back',
+          async () => {
+            const s = await getJson<{ deadLettersDetail?: { invalid: number } }>(`${base}/api/v1/status`);
+            return s.body.deadLettersDetail?.invalid === 1 ? s.body : undefined;
+          },
+          60_000,
+        );
         assert.deepEqual(status.deadLettersDetail, { valid: 0, invalid: 1, unscanned: 0 });
 
-        const log = analytics.output();
-        assert.equal(log.match(/connected to RabbitMQ/g)?.length, 1, `one connection only; log:\n${log}`);
-        assert.doesNotMatch(log, /lost the RabbitMQ connection|broker connection error/);
+        const list = warren(['dlq', 'list', '--json'], vars);
+        assert.equal(await list.exited, 0, list.output());
+        const listed = JSON.parse(list.stdout()) as { valid: boolean; reason: string }[];
+        assert.equal(listed.length, 1);
+        assert.equal(listed[0]!.valid, false);
+        assert.match(listed[0]!.reason, /cliente|evento|timestamp/);
+
+        const dir = env.env.AUDIT_DIR!;
+        const recorded = await waitFor(
+          `${VALID + 2} audit records`,
+          () => {
+            const lines = readdirSync(dir)
+              .filter((f) => f.endsWith('.ndjson'))
+              .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
+            return lines.length === VALID + 2 ? lines : undefined;
+          },
+          60_000,
+        );
+        assert.equal(recorded.filter((l) => l.includes('"deep-valid"')).length, 1);
+
+        for (const p of [analytics, audit]) {
+          const log = p.output();
+          assert.equal(log.match(/connected to RabbitMQ/g)?.length, 1, `one connection only; log:\n${log}`);
+          assert.doesNotMatch(log, /lost the RabbitMQ connection|broker connection error/);
+        }
       } finally {
         await analytics?.kill();
+        await audit?.kill();
         await db.drop();
         await env.cleanup();
       }
