@@ -29,6 +29,18 @@ function deepTable(depth: number): Buffer {
   return buf;
 }
 
+/** A field table {"a": [[[...[1]...]]]} with the array nested `depth` deep, written in one pass. */
+function deepArray(depth: number): Buffer {
+  const buf = Buffer.alloc(2 + 5 * depth + 2);
+  buf.write('\u0001a', 0, 'latin1');
+  for (let i = 0; i < depth; i++) {
+    buf.write('A', 2 + 5 * i, 'latin1');
+    buf.writeUInt32BE(buf.length - (2 + 5 * (i + 1)), 2 + 5 * i + 1);
+  }
+  buf.set([0x62, 1], 2 + 5 * depth); // signed octet 1
+  return buf;
+}
+
 const longTable = (table: Buffer) => {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(table.length);
@@ -44,6 +56,13 @@ test('headers nested 100,000 deep decode to the marker, and the properties after
   const props = defs.decode(defs.BasicProperties, properties(deepTable(100_000)));
   assert.deepEqual(props.headers, { [UNDECODABLE_HEADERS]: 'RangeError: Maximum call stack size exceeded' });
   assert.equal(props.messageId, 'after-headers');
+});
+
+test('arrays nested 100,000 deep decode to the marker; shallow ones as before', () => {
+  const deep = defs.decode(defs.BasicProperties, properties(deepArray(100_000)));
+  assert.deepEqual(deep.headers, { [UNDECODABLE_HEADERS]: 'RangeError: Maximum call stack size exceeded' });
+  const shallow = defs.decode(defs.BasicProperties, properties(deepArray(3)));
+  assert.deepEqual(shallow.headers, { a: [[[1]]] });
 });
 
 test('an unknown type tag or a length past the table decodes to the marker', () => {
