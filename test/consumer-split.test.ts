@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
+import pino from 'pino';
 import { AnalyticsHandler } from '../src/analytics/consumer.js';
 import { createMetrics } from '../src/analytics/metrics.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
@@ -86,7 +87,14 @@ describe('splitting a refused batch', () => {
 
   test('the culprit alone is dead-lettered with the store error; the rest commit', async () => {
     const batch = Array.from({ length: 13 }, (_, i) => delivery(ev(i === 7 ? 'bad' : `ok-${i}`)));
-    const h = handler(faulty(store, { culprit: 'bad' }));
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const h = new AnalyticsHandler(
+      () => faulty(store, { culprit: 'bad' }),
+      createMetrics(),
+      'eventos.*.*',
+      log,
+    );
     const out = await h.handle(batch);
     assert.equal(out.length, 13);
     out.forEach((o, i) => {
@@ -98,6 +106,11 @@ describe('splitting a refused batch', () => {
     assert.equal(await total(), 12);
     assert.equal(h.stats.processed, 12);
     assert.equal(h.stats.refused, 1);
+    // The analytics log names the event and the store's error (dlq list points there).
+    const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 40);
+    assert.ok(warn, 'a warning was logged');
+    assert.equal(warn.id, 'bad');
+    assert.match(String(warn.err), /0x00/);
   });
 
   test('a store that is down is retried whole: nothing dead-lettered, then all counted once', async () => {

@@ -149,6 +149,11 @@ describe('readDelivery: every property is input', () => {
     const huge = readDelivery(msg(body({ ...ok, pad: 'x'.repeat(MAX_BODY_BYTES) })), []);
     assert.ok(!huge.ok);
     assert.match(reason(huge.problems), new RegExp(`at most ${MAX_BODY_BYTES} bytes`));
+    const bom = readDelivery(
+      msg(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body(ok))])),
+      [],
+    );
+    assert.ok(!bom.ok, 'a byte order mark before the JSON is refused, as before');
     const edge = readDelivery(msg(body({ ...ok, pad: 'x'.repeat(MAX_BODY_BYTES - 200) })), []);
     assert.ok(edge.ok, 'a body under the limit is read');
   });

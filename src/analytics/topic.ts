@@ -93,7 +93,8 @@ export interface DeliveryLike {
   properties: { messageId?: unknown; contentEncoding?: unknown };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading BOM in the text, so JSON.parse refuses it as before (RFC 8259 §8.1).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function bodyProblem(rule: string, value?: string): ParseResult {
   return { ok: false, problems: [{ field: '(body)', rule, ...(value === undefined ? {} : { value }) }] };

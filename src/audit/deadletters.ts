@@ -295,7 +295,9 @@ export async function countKinds(
 
 /**
  * countKinds() for a status endpoint polled every few seconds: scans again only when the DLQ's
- * depth changed or the last scan is older than maxAgeMs, and one scan at a time.
+ * depth changed or the last scan is older than maxAgeMs, and one scan at a time. A scan holds
+ * the messages for the moment it reads them: a `dlq list` or `dlq replay` started in that moment
+ * sees fewer (a second run finds the rest); an unchanged DLQ is not scanned again for a minute.
  */
 export class DeadLetterCensus {
   private last: { depth: number; at: number; kinds: DeadLetterKinds } | undefined;
@@ -305,7 +307,7 @@ export class DeadLetterCensus {
     private readonly dlq: string,
     private readonly prefix: readonly string[],
     private readonly limit = 10_000,
-    private readonly maxAgeMs = 10_000,
+    private readonly maxAgeMs = 60_000,
   ) {}
 
   async kinds(conn: { createChannel(): Promise<Channel> }, depth: number): Promise<DeadLetterKinds> {

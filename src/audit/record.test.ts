@@ -40,6 +40,16 @@ describe('audit record', () => {
     assert.equal(d.kind === 'event' && d.event.id, 'm-9');
   });
 
+  it('a message_id that breaks the id rule is not used as the id, as the consumer does', () => {
+    for (const m of ['a\u0000b', 'é', 'x'.repeat(129), 'tab\there']) {
+      const d = fromLine(
+        toLine(delivery('{"cliente":"c","evento":"e","timestamp":"2025-04-13T12:00:00Z"}', m), AT),
+      );
+      assert.ok(d.kind === 'event', JSON.stringify(m));
+      assert.equal(d.event.id, undefined, JSON.stringify(m));
+    }
+  });
+
   it('an event with neither id is still replayed, without one', () => {
     const d = fromLine(
       toLine(delivery('{"cliente":"c","evento":"e","timestamp":"2025-04-13T12:00:00Z"}'), AT),

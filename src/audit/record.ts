@@ -4,7 +4,7 @@
 //   {"at":"…","raw":"<base64>"}   when the body is not UTF-8 JSON
 // `at` is when the audit consumer received it (arrival time; event time is in the body).
 import type { ConsumeMessage } from 'amqplib';
-import { type Event, parse } from '../event.js';
+import { type Event, ID_RE, parse } from '../event.js';
 
 export interface AuditRecord {
   at: string;
@@ -55,7 +55,9 @@ export function fromLine(line: string): Decoded {
   const r = parse(rec.body);
   if (!r.ok) return { kind: 'invalid', reason: 'the body is not a valid event' };
   const { cliente, evento, timestamp } = r.event;
-  const id = r.event.id ?? (typeof rec.message_id === 'string' ? rec.message_id.slice(0, 128) : undefined);
+  // The consumer's rule: a message_id stands in for the id only when it satisfies the id rule.
+  const mid = rec.message_id;
+  const id = r.event.id ?? (typeof mid === 'string' && ID_RE.test(mid) ? mid : undefined);
   return {
     kind: 'event',
     event: id === undefined ? { cliente, evento, timestamp } : { id, cliente, evento, timestamp },

@@ -2,7 +2,8 @@
 // /proc figures (CPU time, resident memory) of a child process.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import amqp, { type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import * as amqp from '../broker/amqp.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -2,9 +2,10 @@
 // and runs every registered setup (topology, channels) again after each reconnect.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import amqp, { type ChannelModel as Connection } from 'amqplib';
+import type { ChannelModel as Connection } from 'amqplib';
 import { describe } from '../errors.js';
 import type { Logger } from '../log.js';
+import * as amqp from './amqp.js';
 
 export type Setup = (conn: Connection) => Promise<void>;
 

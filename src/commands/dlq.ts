@@ -1,6 +1,6 @@
 // `warren dlq list | replay`: see why events were dead-lettered, and send them back through the
 // event contract once the cause is fixed (see src/audit/deadletters.ts for how nothing is lost).
-import amqp from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import { topicPrefix } from '../analytics/topic.js';
 import {
   type DeadLetter,
@@ -11,6 +11,7 @@ import {
   scan,
   select,
 } from '../audit/deadletters.js';
+import * as amqp from '../broker/amqp.js';
 import { redact } from '../broker/connection.js';
 import { type CommandContext, type CommandSpec, UsageError } from '../cli.js';
 import { type Config, deadLetterNames } from '../config.js';
@@ -18,7 +19,7 @@ import { describe } from '../errors.js';
 import { declare } from '../topology.js';
 
 /** One connection to the first node that answers, with the topology declared. */
-export async function connectBroker(config: Config, name: string): Promise<amqp.ChannelModel> {
+export async function connectBroker(config: Config, name: string): Promise<ChannelModel> {
   let lastErr: unknown;
   for (const url of config.amqpUrls) {
     try {

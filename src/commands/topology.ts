@@ -1,4 +1,5 @@
-import amqp from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import * as amqp from '../broker/amqp.js';
 import { redact } from '../broker/connection.js';
 import type { CommandSpec } from '../cli.js';
 import { deadLetterNames } from '../config.js';
@@ -13,7 +14,7 @@ export const command: CommandSpec = {
   async run({ config, values }) {
     let lastErr: unknown;
     for (const url of config.amqpUrls) {
-      let conn: amqp.ChannelModel;
+      let conn: ChannelModel;
       try {
         conn = await amqp.connect(url);
       } catch (err) {
