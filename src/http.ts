@@ -29,6 +29,10 @@ function fromFastify(err: FastifyError): WarrenError | undefined {
     default:
       break;
   }
+  // The client went away (or was cut at the request timeout) while sending its body.
+  if (err.code === 'ECONNRESET' || err.message === 'aborted') {
+    return new WarrenError('bad_request', 'The request body was cut off before it ended.', { status: 400 });
+  }
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
     return new WarrenError('invalid_json', 'The body is not valid JSON.', { status: 400 });
   }

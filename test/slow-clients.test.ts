@@ -120,3 +120,57 @@ test('analytics cuts a trickling connection at the headers timeout too', async (
     s.socket.destroy();
   }
 });
+
+test('a trickled body is cut at the request timeout; a keep-alive connection serves a bounded number of requests', async (t) => {
+  const f = await startIngest(t, {
+    INGEST_PORT: '0',
+    HTTP_HEADERS_TIMEOUT_MS: '1000',
+    HTTP_REQUEST_TIMEOUT_MS: '1500',
+    HTTP_MAX_REQUESTS_PER_SOCKET: '2',
+  });
+  const port = await f.svc.start();
+  // Headers in time, then the body one byte a second: Node answers 408 and closes.
+  const slowBody = connect(port, '127.0.0.1');
+  let answer = '';
+  slowBody.on('data', (d: Buffer) => {
+    answer += d.toString();
+  });
+  slowBody.on('error', () => undefined);
+  const closed = new Promise<number>((r) => slowBody.on('close', () => r(Date.now())));
+  const opened = Date.now();
+  slowBody.write(
+    'POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+  );
+  const drip = setInterval(() => slowBody.write(' '), 1000);
+  try {
+    const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 8000))]);
+    assert.ok(at > 0, 'the slow body was cut');
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    t.diagnostic(`slow body cut after ${at - opened} ms`);
+  } finally {
+    clearInterval(drip);
+    slowBody.destroy();
+  }
+  // Requests one after the other on one keep-alive connection: the second answer says close.
+  const ka = connect(port, '127.0.0.1');
+  let text = '';
+  ka.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  ka.on('error', () => undefined);
+  const answers = () => (text.match(/HTTP\/1\.1 \d+/g) ?? []).length;
+  const get = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  try {
+    for (let i = 1; i <= 2; i++) {
+      ka.write(get);
+      await waitFor(`answer ${i}`, () => answers() >= i, 5000);
+    }
+  } finally {
+    ka.destroy();
+  }
+  const [first, second] = text.split(/(?=HTTP\/1\.1 )/);
+  assert.match(first ?? '', /^HTTP\/1\.1 200/);
+  assert.match(first ?? '', /connection: keep-alive/i);
+  assert.match(second ?? '', /^HTTP\/1\.1 200/);
+  assert.match(second ?? '', /connection: close/i, 'the second answer closes the connection');
+});
