@@ -1,6 +1,7 @@
 // Pieces every Warren HTTP server shares: one error handler answering CONTRACT.md's JSON error
 // shape (never a stack trace or a file path), the not-found answer, and a listen that names
 // the setting when a port is taken.
+import type { Server } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, WarrenError } from './errors.js';
 
@@ -27,6 +28,10 @@ function fromFastify(err: FastifyError): WarrenError | undefined {
       return new WarrenError('invalid_json', 'The body is not valid JSON.', { status: 400 });
     default:
       break;
+  }
+  // The client went away (or was cut at the request timeout) while sending its body.
+  if (err.code === 'ECONNRESET' || err.message === 'aborted') {
+    return new WarrenError('bad_request', 'The request body was cut off before it ended.', { status: 400 });
   }
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
     return new WarrenError('invalid_json', 'The body is not valid JSON.', { status: 400 });
@@ -87,4 +92,34 @@ export async function listen(
   }
   const addr = app.server.address();
   return typeof addr === 'object' && addr ? addr.port : port;
+}
+
+/** The slow-client limits every Warren HTTP server applies (config.ts, HTTP_*). */
+export interface HttpLimits {
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
+  httpKeepAliveTimeoutMs: number;
+  httpMaxRequestsPerSocket: number;
+  httpMaxConnections: number;
+}
+
+/**
+ * Bounds what a slow or greedy client can hold (call before listen): a client that trickles its
+ * headers (slowloris) or its body is cut at the headers / request timeout (Node answers 408), a
+ * keep-alive connection serves a bounded number of requests, and connections beyond the bound are
+ * closed at once. No idle-socket timeout: event streams stay open (they carry pings).
+ */
+export function applyLimits(server: Server, limits: HttpLimits): void {
+  const request = limits.httpRequestTimeoutMs;
+  server.requestTimeout = request;
+  // Node refuses a headers timeout above the request timeout.
+  server.headersTimeout = Math.min(limits.httpHeadersTimeoutMs, request);
+  // Node checks both timeouts on this interval (30 s by default), read when the server listens.
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(
+    100,
+    Math.min(1000, Math.floor(server.headersTimeout / 4)),
+  );
+  server.keepAliveTimeout = limits.httpKeepAliveTimeoutMs;
+  server.maxRequestsPerSocket = limits.httpMaxRequestsPerSocket;
+  server.maxConnections = limits.httpMaxConnections;
 }

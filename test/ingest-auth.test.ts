@@ -175,6 +175,38 @@ test('`warren keys add` prints a key once and stores only its hash', async (t) =
   assert.equal(await noName.exited, 2);
 });
 
+test('`warren keys add --read` makes a read-only key; revoking the last send key says the gateway is closed', async (t) => {
+  const te = testEnv('keys_read_cli');
+  t.after(() => te.cleanup());
+  const env = { ...te.env, INGEST_AUTH: 'keys' };
+  const send = warren(['keys', 'add', 'cliente_uno'], env);
+  assert.equal(await send.exited, 0, send.output());
+  const read = warren(['keys', 'add', '--read', 'informes'], env);
+  assert.equal(await read.exited, 0, read.output());
+  const readKey = read.stdout().trim();
+  assert.match(readKey, /^wrn_[A-Za-z0-9_-]{43}$/);
+  const file = JSON.parse(readFileSync(te.env.API_KEYS_FILE!, 'utf8')) as { keys: Record<string, string>[] };
+  assert.deepEqual(file.keys[1], {
+    read: 'informes',
+    sha256: hashKey(readKey),
+    created: file.keys[1]?.created,
+  });
+  const list = warren(['keys', 'list'], env);
+  assert.equal(await list.exited, 0);
+  assert.match(list.stdout(), /^cliente_uno\tsend\t.*\ninformes\tread\t/);
+  // A read key never sends: ingest answers 403.
+  const f = await startIngest(t, KEYS, { te });
+  const res = await f.post('/events', ev('informes'), bearer(readKey));
+  assert.equal(res.statusCode, 403, res.body);
+  assert.equal(json(res).error, 'forbidden');
+  const revoke = warren(['keys', 'revoke', 'cliente_uno'], env);
+  assert.equal(await revoke.exited, 0, revoke.output());
+  assert.match(revoke.output(), /no send keys are left; .* refuses every request/);
+  const revokeRead = warren(['keys', 'revoke', '--read', 'informes'], env);
+  assert.equal(await revokeRead.exited, 0, revokeRead.output());
+  assert.deepEqual(JSON.parse(readFileSync(te.env.API_KEYS_FILE!, 'utf8')), { keys: [] });
+});
+
 test('rate limit: 429 rate_limited with Retry-After, per client, all or nothing', async (t) => {
   const f = await startIngest(t, { RATE_LIMIT: '5', RATE_BURST: '10' });
   const batch = (cliente: string, n: number) => Array.from({ length: n }, () => ev(cliente));

@@ -2,7 +2,7 @@
 // store), and everything checked through Traefik only: the routers, the panel at /panel and
 // /panel/, /send and /events spread over both ingest instances and counted in /reporte, an
 // ingest instance SIGKILLed while requests keep succeeding and `warren up` restarts it, the
-// dashboard's basic auth, and SIGTERM stopping every process.
+// dashboard's basic auth, reads behind READ_USER/READ_PASSWORD, and SIGTERM stopping every process.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +53,7 @@ test('warren up serves everything through Traefik, survives an ingest crash and 
   const stackDir = join(env.dir, 'stack');
   const statusFile = join(stackDir, 'status.json');
   const auth = basicAuthHeader('admin', 'e2e-pass');
+  const read = { authorization: basicAuthHeader('lector', 'e2e-read') };
   const up = warren(['up', '--clients', '1', '--client-rate', '5'], {
     ...env.env,
     PROXY_PORT: String(await freePort()),
@@ -63,6 +64,8 @@ test('warren up serves everything through Traefik, survives an ingest crash and 
     STACK_DIR: stackDir,
     TRAEFIK_DASHBOARD_USER: 'admin',
     TRAEFIK_DASHBOARD_PASSWORD: 'e2e-pass',
+    READ_USER: 'lector',
+    READ_PASSWORD: 'e2e-read',
     READY_TIMEOUT_S: '90',
   });
   const pids = new Set<number>();
@@ -90,14 +93,20 @@ test('warren up serves everything through Traefik, survives an ingest crash and 
     for (const r of ['panel@file', 'analytics@file', 'ingest@file', 'dashboard@file'])
       assert.ok(names.includes(r), r);
 
+    // Reads need READ_USER/READ_PASSWORD (Traefik's read-auth, answered by ingest).
+    for (const path of ['/panel/', '/reporte', '/api/v1/report', '/api/v1/stream']) {
+      const res = await fetch(`${proxy}${path}`);
+      assert.equal(res.status, 401, path);
+      await res.arrayBuffer();
+    }
     // The panel at /panel and /panel/, with its assets under the prefix.
     for (const path of ['/panel', '/panel/']) {
-      const res = await fetch(`${proxy}${path}`);
+      const res = await fetch(`${proxy}${path}`, { headers: read });
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('content-type') ?? '', /text\/html/);
       assert.match(await res.text(), /<base href="\/panel\/">/);
     }
-    assert.equal((await fetch(`${proxy}/panel/app.js`)).status, 200);
+    assert.equal((await fetch(`${proxy}/panel/app.js`, { headers: read })).status, 200);
 
     // The seed's call and the events API, spread over both ingest instances.
     for (let i = 0; i < 10; i++) {
@@ -113,7 +122,7 @@ test('warren up serves everything through Traefik, survives an ingest crash and 
       counts.reduce((a, b) => a + b, 0),
       20,
     );
-    const report = async () => (await getJson<Report>(`${proxy}/reporte`)).body;
+    const report = async () => (await getJson<Report>(`${proxy}/reporte`, { headers: read })).body;
     await whileUp(up, 'the 20 events in /reporte', async () => {
       const r = await report();
       return r.clientes.e2e_send === 10 && r.clientes.e2e_events === 10 && (r.clientes.cliente_uno ?? 0) > 0;

@@ -7,7 +7,7 @@ import { BrokerConnection } from '../broker/connection.js';
 import { BatchingConsumer } from '../broker/consumer.js';
 import { type Config, deadLetterNames } from '../config.js';
 import { describe } from '../errors.js';
-import { listen } from '../http.js';
+import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
 import { declare } from '../topology.js';
 import { buildApi, type QueueStatus } from './api.js';
@@ -175,6 +175,7 @@ export function build(config: Config, log: Logger): Analytics {
     handler,
     broker,
     async start() {
+      applyLimits(app.server, config); // slow clients (src/http.ts)
       const port = await listen(app, config.host, config.analyticsPort, 'ANALYTICS_PORT');
       log.info({ port }, `analytics listening on http://${config.host}:${port}`);
       void openStore();

@@ -7,7 +7,7 @@ import type { BrokerConnection } from '../broker/connection.js';
 import { publishingEdge } from '../broker/edge.js';
 import type { ConfirmedPublisher } from '../broker/publisher.js';
 import { type Config, refuseOpenDoors } from '../config.js';
-import { listen } from '../http.js';
+import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
 import { buildApp } from './app.js';
 import { KeyStore } from './auth.js';
@@ -70,6 +70,7 @@ export function build(config: Config, log: Logger): Ingest {
     connect,
     async start() {
       connect();
+      applyLimits(app.server, config);
       const port = await listen(app, config.host, config.ingestPort, 'INGEST_PORT');
       markInstance(metrics, port);
       if (!keys.keyed) {

@@ -39,7 +39,7 @@ function unavailable(reply: FastifyReply): FastifyReply {
     .send(
       errorBody(
         'analytics_unavailable',
-        'The analytics service is not answering right now; the panel retries by itself.',
+        'The analytics service is not answering right now; the panel retries by itself (the panel log says why; check ANALYTICS_URL).',
       ),
     );
 }

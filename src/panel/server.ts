@@ -7,7 +7,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Config } from '../config.js';
-import { installErrorHandlers, listen } from '../http.js';
+import { applyLimits, installErrorHandlers, listen } from '../http.js';
 import type { Logger } from '../log.js';
 import { type Asset, baseHref, defaultAssetsDir, indexFor, loadAssets } from './assets.js';
 import { installRelay } from './relay.js';
@@ -94,6 +94,7 @@ export function build(config: Config, log: Logger, opts: PanelOptions = {}): Pan
     app,
     async start() {
       if (!assets) throw missing;
+      applyLimits(app.server, config);
       const port = await listen(app, config.host, config.panelPort, 'PANEL_PORT');
       log.info(
         { port, analytics: config.analyticsUrl },
