@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
+import pino from 'pino';
 import { build } from '../src/clients/simulated.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
+import { amqpTransport } from '../src/sdk/amqp.js';
 import {
   AMQP_URL,
   freePort,
@@ -15,6 +17,7 @@ import {
   testEnv,
   type WarrenProcess,
   waitFor,
+  warren,
 } from './helpers.js';
 import { seenIds } from './ids.js';
 import { report, startAnalytics } from './sdk-stack.js';
@@ -142,5 +145,48 @@ describe('unroutable publishes', () => {
     assert.equal(await queueDepth(env.queue), 0);
     assert.deepEqual(await report(port), { total: seen.size, clientes: { unr_uno: seen.size } });
     assert.equal(seen.size, expected, 'an id the test took from the deleted queue was counted too');
+  });
+});
+
+describe('unroutable publishes over the SDK', () => {
+  let env: TestEnv;
+  before(() => {
+    env = testEnv('unrsdk');
+  });
+  after(async () => {
+    await env.cleanup();
+  });
+
+  it('holds the events while no queue is bound, and confirms them once one is', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const transport = amqpTransport({ amqpUrl: AMQP_URL, exchange: env.exchange, log });
+    const events = Array.from({ length: 10 }, (_, i) => ({
+      id: `${env.id}-${i}`,
+      cliente: 'unr_sdk',
+      evento: 'click',
+      timestamp: new Date().toISOString(),
+    }));
+    let confirmed = false;
+    const sent = transport.send(events, new AbortController().signal).then(() => {
+      confirmed = true;
+    });
+    try {
+      // The SDK declares only the exchange: the broker returns the events, which are not confirmed.
+      await waitFor(
+        'a return',
+        () => lines.some((l) => l.includes('returned events no queue takes')),
+        30_000,
+      );
+      assert.equal(confirmed, false);
+      const topo = warren(['topology'], env.env);
+      assert.equal(await topo.exited, 0, topo.output());
+      await sent;
+      const ids = new Set<string>();
+      await takeAll(env.queue, ids);
+      assert.deepEqual([...ids].sort(), events.map((e) => e.id).sort());
+    } finally {
+      await transport.close();
+    }
   });
 });

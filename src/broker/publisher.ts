@@ -236,6 +236,7 @@ export class ConfirmedPublisher {
       // Confirmed but routed to no queue: not delivered. Same id again, once the topology is back.
       if (!item.batch.settled) this.queue.unshift(item);
       if (item.epoch === this.redeclared) this.holdAndRedeclare();
+      this.pump(); // nothing while held; otherwise (an older return) it goes out again now
       return;
     }
     if (err) {
