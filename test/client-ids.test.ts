@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type TestEnv, testEnv, warren } from './helpers.js';
+import { freePort, type TestEnv, testEnv, warren } from './helpers.js';
 import { readIds } from './ids.js';
+import { startIngest } from './sdk-stack.js';
 
 describe('warren client --ids-out', () => {
   let env: TestEnv;
@@ -27,6 +28,36 @@ describe('warren client --ids-out', () => {
     assert.equal(ids.length, 700);
     assert.equal(new Set(ids).size, 700);
     for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+
+  it('writes the ids the gateway answered 202 for, through --http', async () => {
+    const port = await freePort();
+    const ingest = await startIngest(env, port);
+    try {
+      const file = join(env.dir, 'http-ids.txt');
+      const d = warren(
+        [
+          'client',
+          '--name',
+          'cids_http',
+          '--rate',
+          '0',
+          '--count',
+          '300',
+          '--http',
+          `http://127.0.0.1:${port}`,
+          '--ids-out',
+          file,
+        ],
+        env.env,
+      );
+      assert.equal(await d.exited, 0, d.output());
+      assert.equal(d.stdout().trim().split('\n').at(-1), '300 confirmed');
+      const ids = readIds(file);
+      assert.equal(new Set(ids).size, 300);
+    } finally {
+      await ingest.kill();
+    }
   });
 
   it('exits 2 naming the option when the file cannot be written', async () => {
