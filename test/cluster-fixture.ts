@@ -12,6 +12,7 @@ import type { TestContext } from 'node:test';
 import amqp from 'amqplib';
 import { type Cluster, type ClusterNode, createCluster } from '../deploy/rabbit-cluster.js';
 import { freePort, getJson, type TestEnv, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
+import { checkIds, readIds, seenIds } from './ids.js';
 
 export interface PrivateCluster {
   cluster: Cluster;
@@ -106,10 +107,14 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     };
 
     const clients = Array.from({ length: opts.clients }, (_, i) => {
-      const p = warren(['client', '--name', `cliente_${i + 1}`, '--rate', String(opts.rate)], {
-        ...env,
-        AMQP_URL: rotated(i), // the first client connects to the first node, the leader-to-be
-      });
+      const idsOut = join(te.dir, `cliente_${i + 1}.ids`);
+      const p = warren(
+        ['client', '--name', `cliente_${i + 1}`, '--rate', String(opts.rate), '--ids-out', idsOut],
+        {
+          ...env,
+          AMQP_URL: rotated(i), // the first client connects to the first node, the leader-to-be
+        },
+      );
       procs.push(p);
       return p;
     });
@@ -145,16 +150,25 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
 
     // Stop publishing: each client waits for its in-flight confirms, then prints "N confirmed".
     let confirmed = 0;
-    for (const c of clients) {
+    const confirmedIds: string[] = [];
+    for (const [i, c] of clients.entries()) {
       assert.equal(await c.kill('SIGTERM'), 0, `client exit code; its output:\n${c.output().slice(-3000)}`);
       const m = /(\d+) confirmed\n$/.exec(c.stdout());
       assert.ok(m, `no "N confirmed" line: ${c.stdout()}`);
       confirmed += Number(m[1]);
+      const ids = readIds(join(te.dir, `cliente_${i + 1}.ids`));
+      assert.equal(ids.length, Number(m[1]), 'the --ids-out file holds every confirmed id');
+      confirmedIds.push(...ids);
     }
     log(`clients confirmed ${confirmed} events`);
     await waitFor('every confirmed event counted', async () => (await total()) >= confirmed, 120_000, 250);
     await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show now
     assert.equal(await total(), confirmed, 'counted == confirmed, exactly');
+    // By id: a loss and a duplicate under a new id would cancel out in the count above.
+    const seen = await seenIds(te.dbPath);
+    const { lost } = checkIds(confirmedIds, seen);
+    assert.deepEqual(lost.slice(0, 5), [], `${lost.length} confirmed ids were never counted`);
+    assert.equal(seen.size, confirmed, 'as many distinct counted ids as counts');
     assert.equal(
       await analytics.kill('SIGTERM'),
       0,

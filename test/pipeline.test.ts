@@ -1,6 +1,7 @@
 // The pipeline core end to end against the real RabbitMQ: simulated clients → exchange → queue →
 // analytics → store, with re-publications, poison messages and a killed consumer.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { parseBody } from '../src/event.js';
@@ -16,6 +17,7 @@ import {
   waitFor,
   warren,
 } from './helpers.js';
+import { checkIds, readIds, seenIds } from './ids.js';
 
 interface Status {
   queue: { name: string; messages: number; consumers: number };
@@ -47,6 +49,20 @@ export function poisonBodies(n: number): string[] {
   return Array.from({ length: n }, (_, i) => kinds[i % kinds.length]!);
 }
 
+/** Bodies held in a dead-letter queue, read without taking them (closing unacked puts them back). */
+async function dlqBodies(dlq: string): Promise<string[]> {
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    const ch = await conn.createChannel();
+    const out: string[] = [];
+    for (let m = await ch.get(dlq, { noAck: false }); m; m = await ch.get(dlq, { noAck: false }))
+      out.push(m.content.toString());
+    return out;
+  } finally {
+    await conn.close();
+  }
+}
+
 async function startAnalytics(env: TestEnv, port: number): Promise<WarrenProcess> {
   const p = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
   await waitFor(
@@ -57,8 +73,9 @@ async function startAnalytics(env: TestEnv, port: number): Promise<WarrenProcess
   return p;
 }
 
-async function runClient(env: TestEnv, name: string, count: number): Promise<void> {
-  const c = warren(['client', '--name', name, '--rate', '0', '--count', String(count)], env.env);
+async function runClient(env: TestEnv, name: string, count: number, idsOut?: string): Promise<void> {
+  const ids = idsOut ? ['--ids-out', idsOut] : [];
+  const c = warren(['client', '--name', name, '--rate', '0', '--count', String(count), ...ids], env.env);
   const code = await c.exited;
   assert.equal(code, 0, c.output());
   assert.match(c.stdout().trim().split('\n').at(-1) ?? '', new RegExp(`^${count} confirmed$`));
@@ -153,11 +170,19 @@ describe('pipeline under SIGKILL', () => {
     // Small batches make a kill land between commit and ack more often.
     const aEnv = { ...env, env: { ...env.env, BATCH_SIZE: '50', PREFETCH: '200' } };
     let analytics = await startAnalytics(aEnv, port);
-    const clients = Promise.all([runClient(env, 'k_uno', 15_000), runClient(env, 'k_dos', 15_000)]);
+    const idsFiles = ['k_uno', 'k_dos'].map((c) => join(env.dir, `${c}.ids`));
+    const clients = Promise.all([
+      runClient(env, 'k_uno', 15_000, idsFiles[0]),
+      runClient(env, 'k_dos', 15_000, idsFiles[1]),
+    ]);
     const poison = publishRaw(env.exchange, poisonBodies(45));
     let kills = 0;
     let lastProcessed = -1;
-    while (kills < 5) {
+    // Known ids skipped by the next process: a kill landed between a commit and its ack.
+    let skipped = 0;
+    const status = async () => (await getJson<Status>(`http://127.0.0.1:${port}/api/v1/status`)).body;
+    // 5 kills, and more (up to 15) until one landed in that window: it must be exercised.
+    while (kills < 5 || (skipped === 0 && kills < 15)) {
       // Kill only once it is counting again, so each kill hits a live consumer mid-stream.
       await waitFor(
         'progress before kill',
@@ -168,6 +193,7 @@ describe('pipeline under SIGKILL', () => {
         60_000,
         50,
       );
+      skipped += (await status()).duplicates;
       analytics.child.kill('SIGKILL');
       await analytics.exited;
       kills++;
@@ -191,15 +217,19 @@ describe('pipeline under SIGKILL', () => {
         200,
       );
       assert.deepEqual(rep, { total: 30_000, clientes: { k_uno: 15_000, k_dos: 15_000 } });
-      assert.equal(
-        await waitFor(
-          'dead letters',
-          async () => ((await queueDepth(env.dlq)) >= 45 ? queueDepth(env.dlq) : 0),
-          30_000,
-        ),
-        45,
-      );
-      assert.equal(kills, 5);
+      // By id: every confirmed id counted, and as many counts as distinct counted ids.
+      const confirmed = idsFiles.flatMap(readIds);
+      assert.equal(confirmed.length, 30_000);
+      const seen = await seenIds(env.dbPath);
+      const { lost } = checkIds(confirmed, seen);
+      assert.deepEqual(lost.slice(0, 5), [], `${lost.length} confirmed ids were never counted`);
+      assert.equal(seen.size, rep.total, 'an id was counted twice, or a count has no confirmed id');
+      // The dead letters are the poison messages themselves, each once (not just 45 of something).
+      await waitFor('dead letters', async () => (await queueDepth(env.dlq)) >= 45, 30_000);
+      assert.deepEqual((await dlqBodies(env.dlq)).sort(), poisonBodies(45).sort());
+      skipped += (await status()).duplicates;
+      assert.ok(kills >= 5);
+      assert.ok(skipped > 0, `no kill landed between a commit and its ack in ${kills} kills`);
     } finally {
       await analytics.kill();
     }

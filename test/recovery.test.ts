@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import { AMQP_URL, freePort, getJson, publishRaw, testEnv, waitFor, warren } from './helpers.js';
+import { seenIds } from './ids.js';
 import { startIngest } from './ingest-fixture.js';
 
 async function onChannel(fn: (ch: amqp.Channel) => Promise<unknown>): Promise<void> {
@@ -54,7 +55,20 @@ test('analytics resubscribes after its queue is deleted, and counts what comes n
 
 test('ingest recovers when its exchange is deleted: 503 meanwhile, never a lost 202', async (t) => {
   const f = await startIngest(t);
-  const ok = await f.post('/events', { cliente: 'r', evento: 'click' });
+  const port = await freePort();
+  const a = warren(['analytics'], { ...f.te.env, ANALYTICS_PORT: String(port) });
+  t.after(() => a.kill());
+  await waitFor(
+    'analytics ready',
+    async () => (await getJson(`http://127.0.0.1:${port}/readyz`)).status === 200,
+  );
+  const accepted: string[] = [];
+  const post = async () => {
+    const res = await f.post('/events', { cliente: 'r', evento: 'click' });
+    if (res.statusCode === 202) accepted.push(...(res.json() as { ids: string[] }).ids);
+    return res;
+  };
+  const ok = await post();
   assert.equal(ok.statusCode, 202);
   await onChannel(async (ch) => {
     await ch.deleteExchange(f.te.exchange);
@@ -64,7 +78,7 @@ test('ingest recovers when its exchange is deleted: 503 meanwhile, never a lost 
   await waitFor(
     '202 again after the topology was declared again',
     async () => {
-      const res = await f.post('/events', { cliente: 'r', evento: 'click' });
+      const res = await post();
       statuses.push(res.statusCode);
       return res.statusCode === 202;
     },
@@ -75,4 +89,21 @@ test('ingest recovers when its exchange is deleted: 503 meanwhile, never a lost 
     statuses.every((s) => s === 202 || s === 503),
     `only 202 or 503: ${statuses.join(',')}`,
   );
+  // Every 202 counted, once: the ids the gateway answered are in the store, and nothing else.
+  await waitFor(
+    'every accepted id counted',
+    async () =>
+      (await getJson<{ total: number }>(`http://127.0.0.1:${port}/reporte`)).body.total >= accepted.length,
+    30_000,
+  ).catch(() => undefined);
+  const seen = await seenIds(f.te.dbPath);
+  assert.deepEqual(
+    accepted.filter((id) => !seen.has(id)),
+    [],
+    'an id answered 202 was never counted',
+  );
+  assert.deepEqual((await getJson(`http://127.0.0.1:${port}/reporte`)).body, {
+    total: accepted.length,
+    clientes: { r: accepted.length },
+  });
 });

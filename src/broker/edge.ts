@@ -1,5 +1,6 @@
 // A publishing edge: one reconnecting connection that declares the topology on every (re)connect,
 // then a confirmed publisher on it. Used by every Warren publisher (ingest, clients, replay).
+import type { ChannelModel as Connection } from 'amqplib';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { declare } from '../topology.js';
@@ -21,18 +22,22 @@ export function publishingEdge(
     log: log.child({ part: 'broker' }),
     name: opts.name,
   });
-  // Registered before the publisher's own setup, so the exchange exists before anything is sent.
-  broker.onConnect(async (conn) => {
+  const topology = async (conn: Connection) => {
     const ch = await conn.createChannel();
+    ch.on('error', () => undefined); // a declare mismatch rejects the call below as well
     await declare(ch, config, { audit: config.audit });
     await ch.close();
-  });
+  };
+  // Registered before the publisher's own setup, so the exchange exists before anything is sent.
+  broker.onConnect(topology);
   const publisher = new ConfirmedPublisher(broker, {
     exchange: config.exchange,
     window: config.confirmWindow,
     maxPending: opts.maxPending ?? Number.MAX_SAFE_INTEGER,
     failFast: opts.failFast,
     log: log.child({ part: 'publisher' }),
+    // A returned event means the queue was deleted or unbound: declare (and bind) it again.
+    redeclare: topology,
   });
   return { broker, publisher };
 }

@@ -2,7 +2,15 @@
 // Confirms": handle confirms asynchronously, never one await per message). On connection loss
 // every unconfirmed message is unknown: it is published again, with the same id, after the
 // reconnect, unless its batch's deadline has passed (then its caller gets an error).
-import type { ConfirmChannel, ChannelModel as Connection, Options } from 'amqplib';
+//
+// A confirm is not a delivery: the broker confirms a message that no queue takes and drops it.
+// Every publish is `mandatory`, so such a message comes back as basic.return, which the broker
+// sends BEFORE the basic.ack of the same message (RabbitMQ docs, "Publisher Confirms": "for
+// unroutable messages, the broker will issue a confirm once the exchange verifies a message won't
+// route to any queue (returns an empty list of queues). If the message is also published as
+// mandatory, the basic.return is sent to the client before basic.ack"). A returned message is a
+// failure: the topology is declared again and the message published again with the same id.
+import type { ConfirmChannel, ChannelModel as Connection, ConsumeMessage, Options } from 'amqplib';
 import { BrokerUnavailableError, describe } from '../errors.js';
 import { type Event, serialize } from '../event.js';
 import type { Logger } from '../log.js';
@@ -22,7 +30,14 @@ interface Item {
   batch: Batch;
   /** Which channel generation it was last sent on; confirms from an older one are ignored. */
   gen: number;
+  /** The broker returned it (no queue took it): its confirm is a failure. */
+  returned: boolean;
+  /** The topology declaration it was last sent after (see redeclared). */
+  epoch: number;
 }
+
+/** Header carrying a per-publish sequence number, so a basic.return names its publish. */
+export const SEQ_HEADER = 'x-warren-seq';
 
 export interface PublisherOptions {
   exchange: string;
@@ -33,6 +48,8 @@ export interface PublisherOptions {
   /** Refuse at once while disconnected instead of waiting for the broker (HTTP gateway). */
   failFast: boolean;
   log: Logger;
+  /** Declares the topology again (on a throwaway channel) after the broker returned a message. */
+  redeclare?: (conn: Connection) => Promise<void>;
 }
 
 /** AMQP properties every Warren publisher sets (CONTRACT.md, "Event"). */
@@ -56,6 +73,14 @@ export class ConfirmedPublisher {
   private readonly idleWaiters: (() => void)[] = [];
 
   private closed = false;
+  /** Publishes awaiting their confirm on the current channel, by sequence number. */
+  private readonly sent = new Map<number, Item>();
+  private seq = 0;
+  /** Sending is held while the topology is declared again after a return. */
+  private paused = false;
+  private pauseTimer: NodeJS.Timeout | undefined;
+  private redeclared = 0;
+  private returnStreak = 0;
 
   constructor(
     private readonly broker: BrokerConnection,
@@ -88,12 +113,14 @@ export class ConfirmedPublisher {
         this.broker.reset(conn, 'the publisher channel closed');
       }, 1000).unref();
     });
+    ch.on('return', (msg: ConsumeMessage) => this.onReturn(msg, gen));
     ch.on('drain', () => {
       this.waitingDrain = false;
       this.pump();
     });
     this.channel = ch;
     this.inflight = 0;
+    this.sent.clear();
     this.pump();
   }
 
@@ -126,7 +153,8 @@ export class ConfirmedPublisher {
           );
         }, deadlineMs);
       }
-      for (const m of messages) this.queue.push({ body: m.body, props: m.props, batch, gen: -1 });
+      for (const m of messages)
+        this.queue.push({ body: m.body, props: m.props, batch, gen: -1, returned: false, epoch: -1 });
       this.pump();
     });
   }
@@ -149,7 +177,13 @@ export class ConfirmedPublisher {
 
   private pump(): void {
     const ch = this.channel;
-    while (ch && !this.waitingDrain && this.inflight < this.opts.window && this.queue.length > 0) {
+    while (
+      ch &&
+      !this.paused &&
+      !this.waitingDrain &&
+      this.inflight < this.opts.window &&
+      this.queue.length > 0
+    ) {
       const item = this.queue.shift()!;
       if (item.batch.settled) continue; // its caller has given up (deadline)
       this.send(ch, item);
@@ -159,12 +193,25 @@ export class ConfirmedPublisher {
 
   private send(ch: ConfirmChannel, item: Item): void {
     const gen = this.gen;
+    const seq = ++this.seq;
     item.gen = gen;
+    item.returned = false;
+    item.epoch = this.redeclared;
     this.inflight++;
+    const props: Options.Publish = {
+      ...item.props,
+      mandatory: true,
+      headers: { ...item.props.headers, [SEQ_HEADER]: seq },
+    };
+    this.sent.set(seq, item);
     let ok: boolean;
     try {
-      ok = ch.publish(this.opts.exchange, '', item.body, item.props, (err) => this.onConfirm(item, gen, err));
+      ok = ch.publish(this.opts.exchange, '', item.body, props, (err) => {
+        this.sent.delete(seq);
+        this.onConfirm(item, gen, err);
+      });
     } catch (err) {
+      this.sent.delete(seq);
       // The channel closed under us; its close event will follow. Keep the message for later.
       this.inflight--;
       this.queue.unshift(item);
@@ -175,8 +222,23 @@ export class ConfirmedPublisher {
     if (!ok) this.waitingDrain = true;
   }
 
+  /** basic.return: mark the publish it names; its confirm (which follows) becomes a failure. */
+  private onReturn(msg: ConsumeMessage, gen: number): void {
+    if (gen !== this.gen) return;
+    const seq = msg.properties.headers?.[SEQ_HEADER];
+    const item = typeof seq === 'number' ? this.sent.get(seq) : undefined;
+    if (item) item.returned = true;
+  }
+
   private onConfirm(item: Item, gen: number, err: unknown): void {
     if (gen === this.gen) this.inflight--;
+    if (!err && item.returned) {
+      // Confirmed but routed to no queue: not delivered. Same id again, once the topology is back.
+      if (!item.batch.settled) this.queue.unshift(item);
+      if (item.epoch === this.redeclared) this.holdAndRedeclare();
+      this.pump(); // nothing while held; otherwise (an older return) it goes out again now
+      return;
+    }
     if (err) {
       // Nacked, or the channel closed: the broker may or may not have it. Send it again (same
       // id, so the consumer's dedupe makes a copy harmless) unless the caller gave up.
@@ -186,10 +248,43 @@ export class ConfirmedPublisher {
         this.channel = undefined;
         return;
       }
-    } else if (!item.batch.settled && --item.batch.remaining === 0) {
-      this.settle(item.batch);
+    } else {
+      this.returnStreak = 0;
+      if (!item.batch.settled && --item.batch.remaining === 0) this.settle(item.batch);
     }
     this.pump();
+  }
+
+  /**
+   * Holds sending, declares the topology again after a backoff (the queue may come back on its
+   * own, e.g. analytics declaring it), then resumes. Returns of messages sent before a declaration
+   * finished do not start another one.
+   */
+  private holdAndRedeclare(): void {
+    if (this.paused || this.closed) return;
+    this.paused = true;
+    this.returnStreak++;
+    const delay = Math.min(5000, 25 * 2 ** Math.min(this.returnStreak, 8));
+    if (this.returnStreak === 1 || this.returnStreak % 10 === 0)
+      this.opts.log.warn(
+        { exchange: this.opts.exchange, returns: this.returnStreak },
+        'the broker returned events no queue takes (queue deleted or unbound?); declaring the topology again and publishing them again with the same ids',
+      );
+    this.pauseTimer = setTimeout(() => void this.redeclare(), delay);
+  }
+
+  private async redeclare(): Promise<void> {
+    const conn = this.broker.connection;
+    try {
+      if (conn && this.opts.redeclare && !this.closed) await this.opts.redeclare(conn);
+    } catch (err) {
+      this.opts.log.warn({ err: describe(err) }, 'declaring the topology again failed; will retry');
+    } finally {
+      this.redeclared++;
+      this.paused = false;
+      this.pauseTimer = undefined;
+      this.pump();
+    }
   }
 
   /** Resolves when nothing waits for a confirm (used at shutdown). */
@@ -206,6 +301,7 @@ export class ConfirmedPublisher {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
     const ch = this.channel;
     this.channel = undefined;
     this.gen++;

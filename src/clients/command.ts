@@ -1,3 +1,4 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { type CommandSpec, UsageError } from '../cli.js';
 import { CLIENTE_RE, EVENTO_RE, RULES } from '../event.js';
 import { build } from './simulated.js';
@@ -10,15 +11,36 @@ function num(v: unknown, flag: string, min: number): number | undefined {
   return n;
 }
 
+/** `--ids-out FILE`: ids written synchronously per confirmed batch, so a killed client loses none. */
+function idsWriter(
+  path: string | undefined,
+): { write: (ids: string[]) => void; close: () => void } | undefined {
+  if (path === undefined) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(path, 'w');
+  } catch (err) {
+    throw new UsageError(`--ids-out: cannot write ${path}: ${(err as Error).message}`);
+  }
+  return {
+    write: (ids) => {
+      if (ids.length) writeSync(fd, `${ids.join('\n')}\n`);
+    },
+    close: () => closeSync(fd),
+  };
+}
+
 export const command: CommandSpec = {
   summary: "a simulated client (the seed's servicio-cliente-X) publishing events to RabbitMQ",
-  usage: 'warren client --name cliente_uno [--rate 5] [--count N] [--events click,view] [--http URL]',
+  usage:
+    'warren client --name cliente_uno [--rate 5] [--count N] [--events click,view] [--http URL] [--ids-out FILE]',
   options: {
     name: { type: 'string' },
     rate: { type: 'string' },
     count: { type: 'string' },
     events: { type: 'string' },
     http: { type: 'string' },
+    'ids-out': { type: 'string' },
   },
   help: {
     name: 'the client name (cliente), e.g. cliente_uno (required)',
@@ -26,6 +48,7 @@ export const command: CommandSpec = {
     count: 'stop after N confirmed events; the last line printed is "N confirmed"',
     events: 'comma-separated event names to pick from (default click,view,purchase)',
     http: 'publish through the HTTP gateway at this URL instead of straight to RabbitMQ',
+    'ids-out': 'write the id of every confirmed event to FILE, one a line, as each batch is confirmed',
   },
   async run({ config, log, values, stopSignal }) {
     const name = values.name as string | undefined;
@@ -37,7 +60,14 @@ export const command: CommandSpec = {
       if (!EVENTO_RE.test(e)) throw new UsageError(`--events: "${e}" is not ${RULES.evento}`);
     const rate = num(values.rate, 'rate', 0) ?? 5;
     const count = num(values.count, 'count', 1);
-    const opts = { name, rate, count: count === undefined ? undefined : Math.floor(count), events };
+    const idsOut = idsWriter(values['ids-out'] as string | undefined);
+    const opts = {
+      name,
+      rate,
+      count: count === undefined ? undefined : Math.floor(count),
+      events,
+      onConfirmed: idsOut?.write,
+    };
     const http = values.http as string | undefined;
     const client = http
       ? (await import('./http.js')).build(config, log, { ...opts, url: http })
@@ -51,6 +81,7 @@ export const command: CommandSpec = {
     const n = await client.done;
     clearInterval(progress);
     await client.close();
+    idsOut?.close();
     process.stdout.write(`${n} confirmed\n`);
     return 0;
   },

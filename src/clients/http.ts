@@ -20,7 +20,8 @@ export function build(_config: Config, log: Logger, opts: ClientOptions & { url:
     if (!warned) log.warn(info, 'the gateway did not take a batch; retrying with the same ids');
     warned = true;
   });
-  sdk.on('confirmed', () => {
+  sdk.on('confirmed', ({ ids }) => {
+    opts.onConfirmed?.(ids);
     if (warned) log.info('the gateway takes batches again');
     warned = false;
   });

@@ -17,6 +17,8 @@ export interface ClientOptions {
   events: string[];
   /** Events per publish call. */
   chunk?: number;
+  /** Called with the ids of each batch once the broker confirmed all of it (`--ids-out`). */
+  onConfirmed?: (ids: string[]) => void;
 }
 
 export interface SimulatedClient {
@@ -29,7 +31,7 @@ export interface SimulatedClient {
   readonly published: number;
 }
 
-export function makeEvent(cliente: string, evento: string): Event {
+export function makeEvent(cliente: string, evento: string): Event & { id: string } {
   return { id: newId(), cliente, evento, timestamp: new Date().toISOString() };
 }
 
@@ -55,6 +57,7 @@ export function build(config: Config, log: Logger, opts: ClientOptions): Simulat
       published += n;
       const p: Promise<void> = publisher.publish(batch).then(() => {
         confirmed += n;
+        opts.onConfirmed?.(batch.map((e) => e.id));
         inFlight.delete(p);
       });
       inFlight.add(p);
@@ -74,6 +77,7 @@ export function build(config: Config, log: Logger, opts: ClientOptions): Simulat
         published += n;
         const p: Promise<void> = publisher.publish(batch).then(() => {
           confirmed += n;
+          opts.onConfirmed?.(batch.map((e) => e.id));
           inFlight.delete(p);
         });
         inFlight.add(p);

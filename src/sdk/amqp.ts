@@ -1,6 +1,7 @@
 // The AMQP transport: straight to the exchange through the project's own reconnecting connection
 // and confirmed publisher. No deadline: after a lost connection the publisher sends every
 // unconfirmed message again with the same id, so a batch settles only once the broker has it.
+import type { ChannelModel as Connection } from 'amqplib';
 import pino from 'pino';
 import { BrokerConnection } from '../broker/connection.js';
 import { ConfirmedPublisher } from '../broker/publisher.js';
@@ -28,18 +29,21 @@ export function amqpTransport(opts: AmqpTransportOptions): Transport {
   const exchange = opts.exchange ?? 'eventos_clientes';
   const broker = new BrokerConnection({ urls, log, name: opts.connectionName ?? 'warren-sdk' });
   // Only the exchange: its declaration never conflicts. The queue and its arguments belong to
-  // analytics (or `warren topology`); until a queue is bound the broker drops what it routes nowhere.
-  broker.onConnect(async (conn) => {
+  // analytics (or `warren topology`). Publishes are mandatory: until a queue is bound, the broker
+  // returns each event and the publisher keeps it and tries again (backing off), same id.
+  const exchangeOnly = async (conn: Connection) => {
     const ch = await conn.createChannel();
     await ch.assertExchange(exchange, 'fanout', { durable: true });
     await ch.close();
-  });
+  };
+  broker.onConnect(exchangeOnly);
   const publisher = new ConfirmedPublisher(broker, {
     exchange,
     window: opts.window ?? 1000,
     maxPending: Number.MAX_SAFE_INTEGER, // the client's own buffer is the bound
     failFast: false,
     log,
+    redeclare: exchangeOnly,
   });
   broker.start();
 

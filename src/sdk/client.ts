@@ -17,7 +17,8 @@ interface Batch {
 }
 
 type ClientEvents = {
-  confirmed: [{ events: number }];
+  /** A batch the server confirmed: its size and its events' ids. */
+  confirmed: [{ events: number; ids: string[] }];
   retry: [RetryInfo];
   error: [SdkError];
 };
@@ -159,7 +160,7 @@ export class WarrenClient extends EventEmitter<ClientEvents> {
     this.pump();
     for (const w of this.waiters.splice(0)) w();
     if (rejected) this.report(rejected);
-    else this.emit('confirmed', { events: batch.events.length });
+    else this.emit('confirmed', { events: batch.events.length, ids: batch.events.map((e) => e.id) });
   }
 
   /** A spool that cannot be written costs durability, not delivery: say so and go on. */

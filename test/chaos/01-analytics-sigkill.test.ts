@@ -2,8 +2,9 @@
 // each time) while 4 simulated clients, 2 HTTP clients (Idempotency-Key retries) and the SDK send.
 // A kill between a commit and its ack makes the broker redeliver a counted batch: it must change
 // nothing. Small batches make that window come up often.
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getJson } from '../helpers.js';
+import { getJson, waitFor } from '../helpers.js';
 import { between, SCALE, size, sleep } from './knobs.js';
 import { mixedLoad, SdkLoad } from './load.js';
 import { finish, recorded } from './report.js';
@@ -16,6 +17,7 @@ const META = {
   file: import.meta.filename,
 };
 const KILLS = 6;
+const MORE_KILLS = 10;
 
 test(META.test, { timeout: 20 * 60_000 }, () =>
   recorded(META, async (started) => {
@@ -38,11 +40,30 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       const sdk = new SdkLoad(ingest.base, 'k_sdk', size(10_000, 200), size(10_000, 200) / seconds).start();
 
       const kills: Record<string, unknown>[] = [];
-      for (let k = 0; k < KILLS; k++) {
+      let skippedSoFar = 0;
+      let morePlanned = 0;
+      // At least KILLS kills, and more (up to MORE_KILLS) until one landed between a commit and its
+      // ack, which the next process shows as known ids skipped: the window must be exercised.
+      for (let k = 0; k < KILLS + MORE_KILLS; k++) {
         await sleep(between(300, 3000));
         const st = await getJson<{ processed: number; duplicates: number }>(
           `${analytics.base}/api/v1/status`,
         );
+        skippedSoFar += st.body.duplicates;
+        if (k >= KILLS && skippedSoFar > 0) break;
+        // Past the planned kills the load may be over: keep a stream going for the next kill.
+        if (k >= KILLS && clients.every((c) => c.proc.child.exitCode !== null)) {
+          clients.push(s.client(`k_more_${k}`, size(20_000, 3000)));
+          morePlanned += size(20_000, 3000);
+          await waitFor(
+            'the extra client counted',
+            async () =>
+              (await getJson<{ processed: number }>(`${analytics.base}/api/v1/status`)).body.processed >
+              st.body.processed + 100,
+            120_000,
+            20,
+          );
+        }
         const q = await s.queueState();
         await analytics.kill9();
         kills.push({
@@ -55,11 +76,11 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       }
 
       const ledger = new Ledger();
-      for (const c of clients) ledger.addSim(c.name, await c.done);
+      for (const c of clients) await ledger.addSim(c);
       await Promise.all([http.done, sdk.done]);
       for (const [cliente, ids] of http.accepted) ledger.addIds(cliente, ids);
       ledger.addIds(sdk.cliente, sdk.ids);
-      ledger.sent = simPlanned + http.planned + sdk.planned;
+      ledger.sent = simPlanned + morePlanned + http.planned + sdk.planned;
 
       // Known ids skipped: redeliveries of batches committed but not acked when the kill came.
       const last = await getJson<{ duplicates: number }>(`${analytics.base}/api/v1/status`);
@@ -71,8 +92,8 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
         ledger,
         settled,
         services: [analytics, ingest],
-        faults: `${KILLS} × SIGKILL analytics`,
-        faultsInjected: KILLS,
+        faults: `${kills.length} × SIGKILL analytics`,
+        faultsInjected: kills.length,
         note: `${skipped.toLocaleString('en-US')} redelivered known ids skipped; ${http.retries + sdk.retries} HTTP retries`,
         details: {
           kills,
@@ -83,6 +104,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
           load_seconds: seconds,
         },
       });
+      assert.ok(skipped > 0, `no kill landed between a commit and its ack in ${kills.length} kills`);
     } finally {
       await s.close();
     }

@@ -82,7 +82,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       const survivors = [a, b, c].filter((x) => x !== victim);
 
       const ledger = new Ledger();
-      for (const cl of clients) ledger.addSim(cl.name, await cl.done);
+      for (const cl of clients) await ledger.addSim(cl);
       await http.done;
       for (const [cliente, ids] of http.accepted) ledger.addIds(cliente, ids);
       ledger.sent = 2 * paced + burst + http.planned;

@@ -58,7 +58,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       }
 
       const ledger = new Ledger();
-      for (const c of clients) ledger.addSim(c.name, await c.done);
+      for (const c of clients) await ledger.addSim(c);
       await http.done;
       for (const [cliente, ids] of http.accepted) ledger.addIds(cliente, ids);
       ledger.sent = 4 * paced + http.planned;

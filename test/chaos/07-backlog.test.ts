@@ -39,7 +39,7 @@ test(META.test, { timeout: 40 * 60_000 }, () =>
       }).start();
 
       const ledger = new Ledger();
-      for (const c of clients) ledger.addSim(c.name, await c.done);
+      for (const c of clients) await ledger.addSim(c);
       await http.done;
       for (const [cliente, ids] of http.accepted) ledger.addIds(cliente, ids);
       ledger.sent = CLIENTS * per + http.planned;
@@ -78,6 +78,9 @@ test(META.test, { timeout: 40 * 60_000 }, () =>
           http_retries: http.retries,
         },
       });
+      // Draining a backlog must not load it into memory (prefetch bounds what is held).
+      assert.ok(peakRssMb !== undefined, 'the peak RSS of analytics was read');
+      assert.ok(peakRssMb <= 200, `analytics peak RSS ${peakRssMb} MB > 200 MB while draining`);
     } finally {
       await s.close();
     }

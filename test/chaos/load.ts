@@ -190,7 +190,16 @@ export class SdkLoad {
 /** What the mixed load needs of a scenario: simulated clients as `warren client` children. */
 interface ClientSpawner {
   te: { id: string };
-  client(name: string, count: number, rate?: number): { name: string; done: Promise<number> };
+  client(
+    name: string,
+    count: number,
+    rate?: number,
+  ): {
+    name: string;
+    done: Promise<number>;
+    ids: () => string[];
+    proc: { child: { exitCode: number | null } };
+  };
 }
 
 /**

@@ -167,7 +167,7 @@ export function finish(f: Finish): Row {
       ...(st.drainError ? { drain_error: st.drainError } : {}),
       counters: st.facts.counters,
       seen_ids: st.facts.seen,
-      missing_http_ids: st.facts.missingIds,
+      missing_ids: st.facts.missingIds,
       left_in_queue: st.left,
       analytics_exit_codes: st.exitCodes,
       per_cliente: Object.fromEntries(st.facts.perCliente),

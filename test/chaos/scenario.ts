@@ -2,6 +2,7 @@
 // exchange and queues, a store of its own (a SQLite file in a temp dir, or a fresh PostgreSQL
 // database), and every `warren` child it starts. close() tears all of it down, also on failure.
 import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import amqp from 'amqplib';
 import { type BrokerNode, createBrokerNode } from '../broker-node.js';
 import {
@@ -14,6 +15,7 @@ import {
   waitFor,
   warren,
 } from '../helpers.js';
+import { readIds } from '../ids.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -95,9 +97,23 @@ export class Scenario {
     return new Service(this, 'ingest', await freePort(), extra);
   }
 
-  /** `warren client --name NAME --rate RATE --count COUNT`; done resolves with its "N confirmed". */
+  /**
+   * `warren client --name NAME --rate RATE --count COUNT --ids-out FILE`; done resolves with its
+   * "N confirmed", ids() reads the ids it got confirmed.
+   */
   client(name: string, count: number, rate = 0): SimClient {
-    const proc = this.spawn(['client', '--name', name, '--rate', String(rate), '--count', String(count)]);
+    const idsFile = join(this.te.dir, `${name}.ids`);
+    const proc = this.spawn([
+      'client',
+      '--name',
+      name,
+      '--rate',
+      String(rate),
+      '--count',
+      String(count),
+      '--ids-out',
+      idsFile,
+    ]);
     const done = proc.exited.then((code) => {
       const m = /(\d+) confirmed\n$/.exec(proc.stdout());
       if (code !== 0 || !m) {
@@ -106,7 +122,7 @@ export class Scenario {
       return Number(m[1]);
     });
     done.catch(() => undefined); // awaited by the scenario; no unhandled rejection meanwhile
-    return { name, count, proc, done };
+    return { name, count, proc, done, ids: () => readIds(idsFile) };
   }
 
   /** Ready messages and consumers of a queue on this scenario's node (a short connection per call). */
@@ -164,6 +180,8 @@ export interface SimClient {
   count: number;
   proc: WarrenProcess;
   done: Promise<number>;
+  /** The ids it got confirmed (its --ids-out file), once done. */
+  ids: () => string[];
 }
 
 /** A `warren analytics` or `warren ingest` child on a port of its own, started again at will. */

@@ -1,9 +1,11 @@
-// What a scenario proves, read from the store itself once the queue is drained:
-//   lost          = confirmed events missing from the store: for an HTTP client, each id that got
-//                   a 202 and is not in seen_ids; for a simulated client (ids unknown to the test),
-//                   its "N confirmed" minus what the store counted for it;
+// What a scenario proves, read from the store itself once the queue is drained, by id (a loss
+// and a duplicate under a new id would cancel out in a count):
+//   lost          = confirmed ids (202 answers; a simulated client's --ids-out file) missing from
+//                   seen_ids;
 //   counted twice = (sum of the counters) − (number of distinct counted ids in seen_ids);
-//   unexpected    = counts nobody confirmed (a poison message counted, a stray client).
+//   unexpected    = counts that no confirmed id explains: per client, its total minus its
+//                   confirmed ids found in seen_ids (a poison message counted, a stray client,
+//                   an event published again under a new id).
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { getJson, waitFor } from '../helpers.js';
@@ -11,15 +13,21 @@ import type { Scenario, Service } from './scenario.js';
 
 /** Every event the clients of a scenario set out to send, and which were confirmed. */
 export class Ledger {
-  /** Simulated clients: cliente → "N confirmed". */
+  /** Simulated clients: cliente → "N confirmed" (their ids are in `ids` too). */
   readonly sim = new Map<string, number>();
-  /** HTTP clients: cliente → ids answered 202. */
+  /** Every client: cliente → ids confirmed (202, or the simulated client's --ids-out). */
   readonly ids = new Map<string, string[]>();
   /** Events the clients set out to send (valid ones; poison is counted apart). */
   sent = 0;
 
-  addSim(cliente: string, confirmed: number): void {
-    this.sim.set(cliente, (this.sim.get(cliente) ?? 0) + confirmed);
+  /** A simulated client, once done: its "N confirmed" must match the ids it wrote. */
+  async addSim(c: { name: string; done: Promise<number>; ids: () => string[] }): Promise<void> {
+    const n = await c.done;
+    const ids = c.ids();
+    if (ids.length !== n)
+      throw new Error(`client ${c.name} said "${n} confirmed" but wrote ${ids.length} ids to --ids-out`);
+    this.sim.set(c.name, (this.sim.get(c.name) ?? 0) + n);
+    this.addIds(c.name, ids);
   }
 
   addIds(cliente: string, ids: string[]): void {
@@ -28,13 +36,8 @@ export class Ledger {
 
   get confirmed(): number {
     let n = 0;
-    for (const v of this.sim.values()) n += v;
     for (const v of this.ids.values()) n += v.length;
     return n;
-  }
-
-  expected(cliente: string): number {
-    return this.sim.get(cliente) ?? this.ids.get(cliente)?.length ?? 0;
   }
 }
 
@@ -46,8 +49,10 @@ export interface StoreFacts {
   counters: number;
   /** Distinct counted ids. */
   seen: number;
-  /** HTTP ids answered 202 and absent from seen_ids. */
+  /** Confirmed ids absent from seen_ids. */
   missingIds: number;
+  /** Per cliente: its confirmed ids found in seen_ids. */
+  foundIds: Map<string, number>;
 }
 
 const SUMS = {
@@ -58,8 +63,9 @@ const SUMS = {
   seen: 'SELECT COUNT(*) AS n FROM seen_ids',
 };
 
-function allIds(ledger: Ledger): string[] {
-  return [...ledger.ids.values()].flat();
+/** Distinct confirmed ids per cliente (a retried request may repeat ids). */
+function distinctIds(ledger: Ledger): [string, string[]][] {
+  return [...ledger.ids].map(([c, ids]) => [c, [...new Set(ids)]]);
 }
 
 async function readSqlite(path: string, ledger: Ledger): Promise<StoreFacts> {
@@ -71,13 +77,21 @@ async function readSqlite(path: string, ledger: Ledger): Promise<StoreFacts> {
     const one = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
     const has = db.prepare('SELECT 1 FROM seen_ids WHERE id = ?').pluck();
     let missingIds = 0;
-    for (const id of allIds(ledger)) if (has.get(id) === undefined) missingIds++;
+    const foundIds = new Map<string, number>();
+    for (const [cliente, ids] of distinctIds(ledger)) {
+      let found = 0;
+      for (const id of ids)
+        if (has.get(id) === undefined) missingIds++;
+        else found++;
+      foundIds.set(cliente, found);
+    }
     return {
       perCliente,
       counted: [...perCliente.values()].reduce((a, b) => a + b, 0),
       counters: one(SUMS.counters),
       seen: one(SUMS.seen),
       missingIds,
+      foundIds,
     };
   } finally {
     db.close();
@@ -92,12 +106,17 @@ async function readPostgres(url: string, ledger: Ledger): Promise<StoreFacts> {
     for (const r of (await c.query(SUMS.totals)).rows as { cliente: string; n: string }[])
       perCliente.set(r.cliente, Number(r.n));
     const one = async (sql: string) => Number((await c.query(sql)).rows[0].n);
-    const ids = allIds(ledger);
     let missingIds = 0;
-    for (let i = 0; i < ids.length; i += 10_000) {
-      const chunk = ids.slice(i, i + 10_000);
-      const r = await c.query('SELECT COUNT(*) AS n FROM seen_ids WHERE id = ANY($1::text[])', [chunk]);
-      missingIds += chunk.length - Number(r.rows[0].n);
+    const foundIds = new Map<string, number>();
+    for (const [cliente, ids] of distinctIds(ledger)) {
+      let found = 0;
+      for (let i = 0; i < ids.length; i += 10_000) {
+        const chunk = ids.slice(i, i + 10_000);
+        const r = await c.query('SELECT COUNT(*) AS n FROM seen_ids WHERE id = ANY($1::text[])', [chunk]);
+        found += Number(r.rows[0].n);
+        missingIds += chunk.length - Number(r.rows[0].n);
+      }
+      foundIds.set(cliente, found);
     }
     return {
       perCliente,
@@ -105,6 +124,7 @@ async function readPostgres(url: string, ledger: Ledger): Promise<StoreFacts> {
       counters: await one(SUMS.counters),
       seen: await one(SUMS.seen),
       missingIds,
+      foundIds,
     };
   } finally {
     await c.end();
@@ -165,10 +185,10 @@ export async function settle(
   const left = (await s.queueState()).messages;
   const deadLettered = (await s.queueState(`${s.queue}.dlq`)).messages;
   const facts = await readStore(s, ledger);
-  let lost = facts.missingIds;
-  for (const [cliente, n] of ledger.sim) lost += Math.max(0, n - (facts.perCliente.get(cliente) ?? 0));
+  const lost = facts.missingIds;
   let unexpected = 0;
-  for (const [cliente, n] of facts.perCliente) unexpected += Math.max(0, n - ledger.expected(cliente));
+  for (const [cliente, n] of facts.perCliente)
+    unexpected += Math.max(0, n - (facts.foundIds.get(cliente) ?? 0));
   return {
     drained: drainError === undefined,
     drainError,
