@@ -8,6 +8,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { AnalyticsHandler, type BatchCommitted } from '../src/analytics/consumer.js';
 import { createMetrics } from '../src/analytics/metrics.js';
+import { loadConfig } from '../src/config.js';
 import { waitFor } from './helpers.js';
 import { apiOn, kinds, withStore } from './store-kinds.js';
 
@@ -157,3 +158,14 @@ test('a reader that never reads is dropped; the others keep receiving', () =>
       await app.close();
     }
   }));
+
+test('TRUSTED_PROXIES: a bad entry stops the start naming the variable; none believes no header', () => {
+  assert.throws(() => loadConfig({ TRUSTED_PROXIES: 'loopback,not-an-address' }), /TRUSTED_PROXIES/);
+  assert.throws(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8/1' }), /TRUSTED_PROXIES/);
+  assert.equal(
+    loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, loopback' }).trustedProxies,
+    '10.0.0.0/8, loopback',
+  );
+  assert.equal(loadConfig({}).trustedProxies, 'loopback,uniquelocal');
+  assert.equal(loadConfig({ TRUSTED_PROXIES: 'none' }).trustedProxies, 'none');
+});
