@@ -1,6 +1,7 @@
 // The only reader of process.env. Every setting has a documented default and a validator;
 // a bad value stops the process at start with one line naming the variable (exit code 2).
 // `.env.example` lists the same variables.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -33,6 +34,16 @@ const amqpUrls = z
   )
   .pipe(z.array(z.string().regex(/^amqps?:\/\/[^\s]+$/)).min(1));
 
+/** `none`, or addresses, CIDRs and proxy-addr's names (loopback, linklocal, uniquelocal). */
+const trustedProxies = z.string().refine(
+  (v) =>
+    v.trim() === 'none' ||
+    v.split(',').every((p) => {
+      const [ip, bits, more] = p.trim().split('/');
+      if (['loopback', 'linklocal', 'uniquelocal'].includes(p.trim())) return true;
+      return more === undefined && isIP(ip ?? '') !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits));
+    }),
+);
 const databaseUrl = z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/);
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/);
 
@@ -137,7 +148,7 @@ export const settings = {
   trustedProxies: setting(
     'TRUSTED_PROXIES',
     'loopback,uniquelocal',
-    z.string(),
+    trustedProxies,
     'addresses or CIDRs whose X-Forwarded-For is believed (comma-separated), or none',
   ),
   auditDir: setting('AUDIT_DIR', './data/audit', z.string().min(1), 'a directory path'),

@@ -18,6 +18,11 @@ const TOP_LEVEL = [
   'proxy_ceiling_rps',
   'ratio_http_single_proxy',
   'analytics_peak_rss_mb',
+  'reads_amqp_path_eps',
+  'reads_amqp_alone_eps',
+  'ratio_amqp_under_reads',
+  'reads_latency_p99_ms',
+  'reads_reports_per_s',
 ] as const;
 
 function finite(value: unknown, key: string): void {
@@ -76,7 +81,7 @@ describe('warren bench --quick', () => {
     // Its own queues are gone (the id is printed on stderr: "queues warren_bench_<id>.*").
     const id = /queues (warren_bench_[0-9a-f]+)\.\*/.exec(p.output())?.[1];
     assert.ok(id, 'the run names its queues on stderr');
-    for (const part of ['ceiling', 'main', 'queries', 'memory']) {
+    for (const part of ['ceiling', 'main', 'queries', 'memory', 'reads']) {
       assert.equal(await queueExists(`${id}.${part}.cola`), false, `${id}.${part}.cola was left behind`);
     }
   });

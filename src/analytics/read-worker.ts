@@ -1,6 +1,8 @@
 // A read worker thread (reader.ts): its own read-only connection to the SQLite file, one task at
 // a time. Each task runs in one read transaction, so every query of a report sees the same
 // snapshot; the thread says when that snapshot is taken, so the main thread can tell its version.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type ReadTask, runTask, type WorkerMessage } from './reader.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -9,6 +11,16 @@ import { ReportView } from './views.js';
 
 const port = parentPort;
 if (!port) throw new Error('read-worker.ts runs as a worker thread (reader.ts starts it)');
+
+// The counting thread comes first: on Linux a thread has its own nice value, set through its
+// thread id (setpriority(2), "PRIO_PROCESS ... a thread ID"), so reports take the CPU that
+// counting leaves. Elsewhere (no /proc/thread-self) the worker keeps the process's priority.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+} catch {
+  // not Linux: the worker runs at the process's priority
+}
 
 const store = new SqliteStore((workerData as { path: string }).path, { readonly: true });
 // Any read starts the transaction's snapshot (WAL: it holds until COMMIT).

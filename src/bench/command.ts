@@ -16,6 +16,7 @@ import { runMemory } from './memory.js';
 import { Progress } from './progress.js';
 import { runProxyCeiling } from './proxy.js';
 import { runQueries } from './queries.js';
+import { runReads } from './reads.js';
 import { type Results, table, toJson } from './report.js';
 import { FULL, QUICK, type Sizes } from './sizes.js';
 import { type Stage, startStack } from './stage.js';
@@ -30,6 +31,7 @@ const STAGES = [
   'latency',
   'queries',
   'memory',
+  'reads',
 ] as const;
 type StageName = (typeof STAGES)[number];
 const NEEDS_STACK: StageName[] = ['amqp', 'http-batch', 'http-single', 'latency'];
@@ -57,7 +59,8 @@ function positive(v: unknown, flag: string, key: keyof Sizes): Partial<Sizes> {
 }
 
 export const command: CommandSpec = {
-  summary: 'measure the broker ceiling, the AMQP and HTTP paths, latency, queries and memory',
+  summary:
+    'measure the broker ceiling, the AMQP and HTTP paths, latency, queries, memory and counting under read load',
   usage:
     'warren bench [--quick] [--json FILE] [--only ceiling,amqp,...] [--ingest N] [--connections N] [--profile DIR] [--keep]',
   options: {
@@ -229,6 +232,21 @@ export const command: CommandSpec = {
           });
           const q = results.queries;
           return `p95 /reporte ${fmt(q.reporte.p95, 1)}, report ${fmt(q.report.p95, 1)}, timeseries ${fmt(q.timeseries.p95, 1)} ms`;
+        });
+      }
+      if (only.includes('reads')) {
+        await step('counting under read load', async () => {
+          results.reads = await runReads(env, progress, {
+            events: sizes.queryEvents,
+            clients: sizes.queryClients,
+            types: sizes.queryTypes,
+            amqpEvents: sizes.amqpEvents,
+            amqpClients: sizes.amqpClients,
+            latencySeconds: sizes.latencySeconds,
+            connections: sizes.readsConnections,
+          });
+          const x = results.reads;
+          return `AMQP path ${fmt(x.loaded.amqpEps)} ev/s (${fmt(x.ratio * 100)}% of ${fmt(x.alone.amqpEps)} alone), latency p99 ${fmt(x.loaded.latencyP99, 1)} ms`;
         });
       }
       if (only.includes('memory')) {

@@ -44,7 +44,7 @@ export interface QueriesResult {
 const DAY_MS = 86_400_000;
 const FILL_BATCH = 50_000;
 
-async function fill(path: string, events: number, clients: number, types: number, progress: Progress) {
+export async function fill(path: string, events: number, clients: number, types: number, progress: Progress) {
   const store = createStore(`sqlite:${path}`);
   await store.migrate();
   const now = Date.now();

@@ -9,6 +9,7 @@ import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import type { ProxyResult } from './proxy.js';
 import type { QueriesResult, QueryFigures } from './queries.js';
+import type { ReadsResult } from './reads.js';
 import type { Sizes } from './sizes.js';
 import { fmt, round } from './util.js';
 
@@ -27,6 +28,7 @@ export interface Results {
   latency?: LatencyResult;
   queries?: QueriesResult;
   memory?: MemoryResult;
+  reads?: ReadsResult;
   errors: { stage: string; message: string }[];
 }
 
@@ -74,6 +76,11 @@ export function toJson(r: Results, config: Config) {
       timeseries_cold_p95: num(r.queries?.timeseries.cold.p95, 1),
     },
     analytics_peak_rss_mb: num(r.memory?.peakRssMb, 1),
+    reads_amqp_path_eps: num(r.reads?.loaded.amqpEps),
+    reads_amqp_alone_eps: num(r.reads?.alone.amqpEps),
+    ratio_amqp_under_reads: r.reads ? r.reads.ratio : null,
+    reads_latency_p99_ms: num(r.reads?.loaded.latencyP99, 1),
+    reads_reports_per_s: num(r.reads?.reports.perSecond, 1),
     backlog_drain_eps: num(r.memory?.drainEps),
     machine: r.machine ?? null,
     settings: {
@@ -94,6 +101,7 @@ export function toJson(r: Results, config: Config) {
       http_send: r.httpSend ?? null,
       latency: r.latency ?? null,
       queries: r.queries ?? null,
+      reads: r.reads ?? null,
       memory: r.memory ?? null,
     },
     errors: r.errors,
@@ -201,6 +209,16 @@ export function table(r: Results): string {
       'analytics peak RSS',
       `${fmt(m.peakRssMb)} MB`,
       `draining ${fmt(m.backlog)} backlog at ${fmt(m.drainEps)} ev/s (idle ${fmt(m.idleRssMb)} MB)`,
+    );
+  const rd = r.reads;
+  if (rd)
+    add(
+      `AMQP path, ${rd.connections} report readers`,
+      `${fmt(rd.loaded.amqpEps)} ev/s`,
+      `${fmt(rd.ratio * 100)}% of ${fmt(rd.alone.amqpEps)} ev/s alone; latency p99 ${fmt(rd.loaded.latencyP99, 1)} ms ` +
+        `(alone ${fmt(rd.alone.latencyP99, 1)}); ${fmt(rd.reports.ok)} uncached 24 h reports, ` +
+        `${fmt(rd.reports.perSecond, 1)}/s, p50 ${fmt(rd.reports.p50)} ms, p95 ${fmt(rd.reports.p95)} ms, ` +
+        `${fmt(rd.reports.refused)} × 503; ${fmt(rd.events)} events, ${fmt(rd.clients)} clients; ${cpu(rd.loaded.cpu)}`,
     );
   const w0 = Math.max(...rows.map((row) => row[0].length), 5);
   const w1 = Math.max(...rows.map((row) => row[1].length), 6);

@@ -15,6 +15,8 @@ export interface Sizes {
   queryRequests: number;
   memoryBacklog: number;
   ingestInstances: number;
+  /** Connections asking uncached 24 h reports in the read-load stage. */
+  readsConnections: number;
 }
 
 export const FULL: Sizes = {
@@ -36,6 +38,7 @@ export const FULL: Sizes = {
   // One ingest process: on this 2-core machine a second one costs more than it
   // gives (3,298 → 4,368 req/s at 128 connections with one; BENCHMARKS.md).
   ingestInstances: 1,
+  readsConnections: 16,
 };
 
 export const QUICK: Sizes = {
