@@ -13,7 +13,7 @@ test("one client's ids cannot suppress another's events; a client's own retry co
   const te = testEnv('ids_per_client');
   const victim = addKey(te.env.API_KEYS_FILE!, 'cliente_a');
   const attacker = addKey(te.env.API_KEYS_FILE!, 'cliente_b');
-  const f = await startIngest(t, {}, { te });
+  const f = await startIngest(t, { INGEST_AUTH: 'keys' }, { te });
   const port = await freePort();
   const analytics = warren(['analytics'], { ...te.env, ANALYTICS_PORT: String(port), LOG_LEVEL: 'warn' });
   t.after(() => analytics.kill());

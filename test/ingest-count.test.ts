@@ -27,7 +27,7 @@ test('the seed call and a batch of 1,000 through `warren ingest` are counted exa
   const analyticsPort = await analytics.start();
   const base = `http://127.0.0.1:${port}`;
   await waitFor('ingest ready', async () => (await fetch(`${base}/readyz`)).status === 200, 30_000);
-  assert.match(ingest.output(), /open mode/, 'open mode is logged at start');
+  assert.match(ingest.output(), /INGEST_AUTH=open/, 'open mode is logged at start');
 
   // curl -X POST http://localhost:5046/send -H "Content-Type: application/json" -d '{"message": "mensaje de prueba"}'
   const seed = await fetch(`${base}/send`, {

@@ -104,9 +104,17 @@ async function run(stage: Stage, load: Load): Promise<HttpResult> {
   progress.update(`${accepted.toLocaleString('en-US')} × 202; waiting for the commits`);
   const tEnd = await watcher.until(base + events, stage.timeoutMs(events), load.what);
   const cpu = meter.read();
-  await sleep(300);
-  const counted = (await processed(stage.analytics.url)) - before;
-  const accepted2 = (await ingestAccepted(stage)) - acceptedBefore;
+  // Requests cut off at the end of the run may still be confirmed and counted after the watcher's
+  // figure: compare the two sides until they agree or the stage's deadline passes.
+  const deadline = Date.now() + stage.timeoutMs(events);
+  let counted: number;
+  let accepted2: number;
+  for (;;) {
+    counted = (await processed(stage.analytics.url)) - before;
+    accepted2 = (await ingestAccepted(stage)) - acceptedBefore;
+    if ((counted === accepted2 && counted >= answered202) || Date.now() > deadline) break;
+    await sleep(200);
+  }
   if (counted !== accepted2 || counted < answered202) {
     throw new WarrenError(
       'internal',
