@@ -157,7 +157,7 @@ test('the reverse proxy has the web (80) and dashboard (8081) entrypoints, never
   assert.ok(flags.includes('--api.dashboard=true'));
   assert.ok(flags.includes('--providers.docker.exposedbydefault=false'));
   assert.deepEqual(proxy.ports, [
-    '${PUBLISH_HTTP:-80}:80',
+    `\${PUBLISH_HTTP:-80}:80`,
     `\${PUBLISH_DASHBOARD:-${settings.traefikApiPort.default}}:8081`,
   ]);
   const withoutComments = text.replace(/^\s*#.*$/gm, '');
@@ -278,12 +278,16 @@ test('no default secrets; private ports on 127.0.0.1 unless moved; ingest in key
   assert.ok(services.postgres?.ports?.every((p) => privateOnly.test(p)));
   assert.ok(services.analiticas?.ports?.every((p) => privateOnly.test(p)));
   for (const n of ['rabbitmq-1', 'rabbitmq-2', 'rabbitmq-3']) {
-    assert.ok(services[n]?.ports?.every((p) => !p.endsWith(':15672') || privateOnly.test(p)), n);
+    assert.ok(
+      services[n]?.ports?.every((p) => !p.endsWith(':15672') || privateOnly.test(p)),
+      n,
+    );
   }
   assert.equal(services.cliente_x?.environment?.INGEST_AUTH, 'keys');
   assert.equal(services.cliente_x?.environment?.API_KEYS_FILE, '/data/keys.json');
   assert.ok(services.cliente_x?.volumes?.includes('ingest-keys:/data'));
   for (const [name, s] of Object.entries(services)) {
-    if (s.image === 'warren:local' && name !== 'read-auth') assert.equal(s.environment?.HOST, '0.0.0.0', name);
+    if (s.image === 'warren:local' && name !== 'read-auth')
+      assert.equal(s.environment?.HOST, '0.0.0.0', name);
   }
 });
