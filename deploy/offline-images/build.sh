@@ -12,6 +12,7 @@
 # Usage: deploy/offline-images/build.sh [--force]   (--force rebuilds every stand-in)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+MINBASE=warren-offline/debian:minbase
 BASE=warren-offline/debian:bookworm
 force=0
 [ "${1:-}" = "--force" ] && force=1
@@ -24,12 +25,22 @@ trap 'rm -rf "$work"' EXIT
 
 base() {
   if docker image inspect "$BASE" >/dev/null 2>&1; then return; fi
-  if ! command -v mmdebstrap >/dev/null 2>&1; then
-    log "installing mmdebstrap (apt-get)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  if ! docker image inspect "$MINBASE" >/dev/null 2>&1; then
+    if ! command -v mmdebstrap >/dev/null 2>&1; then
+      log "installing mmdebstrap (apt-get)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+    fi
+    log "building $MINBASE with mmdebstrap (a few minutes)"
+    mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm - | docker import - "$MINBASE" >/dev/null
   fi
-  log "building $BASE with mmdebstrap (a few minutes)"
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm - | docker import - "$BASE" >/dev/null
+  # The certificate authorities this machine added (a TLS-inspecting proxy's, say), so apt, npm
+  # and pip inside the builds reach the registries as the host does.
+  local ctx="$work/base"
+  mkdir -p "$ctx/certs"
+  cp /usr/local/share/ca-certificates/*.crt "$ctx/certs/" 2>/dev/null || true
+  cp "$here/base/Dockerfile" "$ctx/"
+  log "building $BASE"
+  docker build -q --build-arg "MINBASE=$MINBASE" -t "$BASE" "$ctx" >/dev/null
 }
 
 build() { # name dir [context]
