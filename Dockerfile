@@ -4,7 +4,9 @@
 # --- build: compile TypeScript, bundle the panel, then keep only production dependencies ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles from source when no prebuilt binary matches (or none can be fetched).
+# better-sqlite3 compiles from source when no prebuilt binary matches (or none can be fetched),
+# against the headers the image ships rather than a download.
+ENV npm_config_nodedir=/usr/local
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
