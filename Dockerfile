@@ -43,6 +43,7 @@ RUN mkdir -p /data /auth && chown node:node /data /auth
 USER node
 EXPOSE 5046 5064 8080
 # Healthy means ready: the service's /readyz (broker and store connected), not merely alive.
-HEALTHCHECK --interval=5s --timeout=4s --start-period=60s --retries=6 CMD ["node", "deploy/healthcheck.mjs"]
+# Generous timeout: on a loaded machine starting node alone can take seconds.
+HEALTHCHECK --interval=5s --timeout=30s --start-period=120s --retries=6 CMD ["node", "deploy/healthcheck.mjs"]
 ENTRYPOINT ["node", "bin/warren.js"]
 CMD ["--help"]

@@ -21,7 +21,7 @@ if (!entry) process.exit(0);
 const [variable, fallback] = entry;
 const port = Number(process.env[variable] || fallback);
 try {
-  const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(3000) });
+  const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(15_000) });
   process.stdout.write(`${res.status} ${await res.text()}\n`);
   process.exit(res.ok ? 0 : 1);
 } catch (err) {

@@ -154,6 +154,10 @@ class Project {
       '--env-file',
       this.envFile,
       ...this.files.flatMap((f) => ['-f', f]),
+      ...(this.env.COMPOSE_PROFILES ?? '')
+        .split(',')
+        .filter(Boolean)
+        .flatMap((x) => ['--profile', x]),
       ...rest,
     ];
   }
@@ -429,7 +433,7 @@ async function killAnalytics(s, label = '') {
     must('docker', ['kill', name], 'docker kill analiticas');
     await s.sendN(s.key, 20);
     // Killed by hand, Docker does not restart it by policy: start it as an operator would.
-    if (s.p.ps().find((c) => c.Name === name)?.State !== 'running') s.p.run(['start', 'analiticas']);
+    if (s.p.ps().find((c) => c.Name === name)?.State === 'exited') s.p.run(['start', 'analiticas']);
     await s.p.healthy('analytics restarted', 180_000);
     await s.waitCount('cliente_x', before + 20, 'the 20 events sent during the outage');
   });
@@ -529,6 +533,34 @@ async function main() {
     [join(root, 'deploy', 'offline-images', 'build.sh')],
     'deploy/offline-images/build.sh',
   );
+
+  await step('compose refuses to start while a secret is unset', async () => {
+    const full = await newProject('warren-e2e-secrets');
+    try {
+      for (const v of [
+        'RABBITMQ_PASSWORD',
+        'POSTGRES_PASSWORD',
+        'RABBITMQ_ERLANG_COOKIE',
+        'READ_USER',
+        'READ_PASSWORD',
+        'TRAEFIK_DASHBOARD_HTPASSWD',
+      ]) {
+        const { [v]: _, ...rest } = full.env;
+        const p = new Project('warren-e2e-secrets', rest);
+        try {
+          const r = sh('docker', p.args(['up', '--no-start', '--no-build']));
+          expect(
+            !r.ok && r.err.includes(`set ${v} in .env`),
+            `compose started without ${v}: ${r.err.slice(-300)}`,
+          );
+        } finally {
+          rmSync(p.dir, { recursive: true, force: true });
+        }
+      }
+    } finally {
+      rmSync(full.dir, { recursive: true, force: true });
+    }
+  });
 
   if (only.has('core') || only.has('kill') || only.has('restart') || only.has('scale')) {
     const p = await newProject('warren-e2e');
