@@ -378,7 +378,12 @@ async function step(name, fn) {
 
 async function core(s, { pg = false } = {}) {
   const { p } = s;
-  await step(`${pg ? 'postgres: ' : ''}every service is healthy`, () => p.healthy('docker compose up'));
+  await step(`${pg ? 'postgres: ' : ''}every service is healthy`, async () => {
+    await p.healthy('docker compose up');
+    const logs = p.run(['logs', 'analiticas']);
+    const store = pg ? 'postgres' : 'sqlite';
+    expect(logs.includes(`"store":"${store}"`), `analytics does not log "store":"${store}"`);
+  });
   if (!pg) {
     await step('Traefik lists the four routers, behind basic auth', async () => {
       expect(
@@ -499,7 +504,11 @@ async function clusterRun() {
         }
       })();
       await waitFor('30 events accepted', () => accepted >= 30, 60_000, 100);
-      p.run(['stop', '-t', '10', 'rabbitmq-1']);
+      // Not spawnSync: the sender keeps sending while the node stops.
+      await stream('docker', p.args(['stop', '-t', '10', 'rabbitmq-1']), 'docker compose stop rabbitmq-1');
+      const node = p.ps().find((c) => c.Service === 'rabbitmq-1');
+      expect(node?.State === 'exited', `rabbitmq-1 is ${node?.State}, not stopped`);
+      const atStop = accepted;
       stopping = true;
       await sender;
       expect(accepted >= 100, `only ${accepted} of ${attempted} accepted`);
@@ -514,7 +523,7 @@ async function clusterRun() {
         },
         180_000,
       );
-      say(`  cluster: ${accepted} accepted of ${attempted} sent`);
+      say(`  cluster: ${accepted} accepted of ${attempted} sent (${atStop} before rabbitmq-1 stopped)`);
     });
   } catch (err) {
     p.diagnose();
