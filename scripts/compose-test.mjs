@@ -264,6 +264,12 @@ async function newProject(name, extra = {}) {
   };
   const p = new Project(name, env);
   p.dashboardPassword = dashboardPassword;
+  // A run that was itself killed may have left this project behind: its volumes hold other
+  // credentials, so start from nothing.
+  sh(
+    'docker',
+    p.args(['--profile', 'postgres', '--profile', 'cluster', 'down', '-v', '--remove-orphans', '-t', '5']),
+  );
   return p;
 }
 
