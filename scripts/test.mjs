@@ -1,8 +1,11 @@
-// `npm test`: typecheck, lint, then every test (unit tests beside the code, integration and
-// end-to-end tests under test/) with node's test runner.
+// `npm test`: provides what the tests need (Chromium, PostgreSQL), then typecheck, lint, then
+// every test (unit tests beside the code, integration and end-to-end tests under test/) with
+// node's test runner. What cannot be provided is said in one line, with the command that
+// installs it, before anything runs.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { provideChromium, providePostgres } from './test-deps.mjs';
 
 const root = join(import.meta.dirname, '..');
 const step = (name, cmd, args) => {
@@ -27,6 +30,11 @@ function find(dir, out = []) {
 
 // A subset may be named on the command line: `npm test -- test/pipeline.test.ts`.
 const only = process.argv.slice(2);
+const missing = [provideChromium(), await providePostgres()].filter(Boolean);
+if (missing.length) {
+  for (const m of missing) process.stderr.write(`npm test: ${m}\n`);
+  process.exit(1);
+}
 step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 step('lint', 'npx', ['biome', 'check', 'src', 'test', 'scripts', 'deploy']);
 const files = only.length ? only : [...find(join(root, 'src')), ...find(join(root, 'test'))].sort();

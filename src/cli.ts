@@ -12,7 +12,7 @@ export interface CommandContext {
   log: Logger;
   values: Record<string, string | boolean | string[] | boolean[] | undefined>;
   positionals: string[];
-  /** Resolves when SIGINT or SIGTERM arrives (for long-running commands). */
+  /** Resolves when SIGINT, SIGTERM or SIGHUP arrives, or warren up is gone (for long-running commands). */
   stopSignal: Promise<NodeJS.Signals>;
 }
 
@@ -78,15 +78,30 @@ async function mainHelp(): Promise<string> {
   return lines.join('\n');
 }
 
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Resolves when SIGINT, SIGTERM or SIGHUP arrives, or, for a part run by `warren up`, when the
+ * IPC channel to it closes: the supervisor is gone (even killed by SIGKILL), so the part stops
+ * cleanly by itself as on SIGHUP rather than run on unwatched.
+ */
 function stopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
+      for (const s of STOP_SIGNALS) process.off(s, on);
+      process.off('disconnect', orphaned);
       resolve(sig);
     };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
+    const orphaned = () => {
+      // Its stdout and stderr were pipes to the supervisor: writes now fail with EPIPE.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+      on('SIGHUP');
+    };
+    for (const s of STOP_SIGNALS) process.on(s, on);
+    if (process.channel) {
+      process.once('disconnect', orphaned);
+      process.channel.unref(); // the channel alone never keeps a part running
+    }
   });
 }
 

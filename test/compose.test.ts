@@ -1,7 +1,9 @@
 // docker-compose.yml, checked statically (no Docker engine here): it parses, its Traefik labels
 // give the same routers, rules, middlewares and ports as the file-provider config `warren up`
-// renders, it holds no guest credentials and never api.insecure; .env.example lists every
-// setting; the Dockerfile copies what exists and runs bin/warren.js.
+// renders (plus basic auth on the panel and reports), it holds no guest credentials, no default
+// secret and never api.insecure, private ports listen on 127.0.0.1 unless moved; .env.example lists
+// every setting; the Dockerfile copies what exists (the SQL migrations too), runs bin/warren.js
+// as a non-root user and checks /readyz. `npm run test:compose` runs the file for real.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,9 +102,22 @@ test('docker-compose.yml routes exactly like the file-provider config', () => {
     assert.equal(got.rule, want.rule, `router ${name}: rule`);
     assert.deepEqual(got.entryPoints, want.entryPoints, `router ${name}: entrypoints`);
     assert.equal(got.service, want.service, `router ${name}: service`);
-    assert.deepEqual(got.middlewares ?? [], want.middlewares ?? [], `router ${name}: middlewares`);
+    // In compose the panel and the reports always need READ_USER/READ_PASSWORD.
+    const read = name === 'panel' || name === 'analytics' ? ['read-auth'] : [];
+    const wanted = [...read, ...(want.middlewares ?? []).filter((m) => m !== 'read-auth')];
+    assert.deepEqual(got.middlewares ?? [], wanted, `router ${name}: middlewares`);
   }
-  assert.deepEqual(Object.keys(middlewares).sort(), Object.keys(rendered.middlewares).sort());
+  assert.deepEqual(
+    Object.keys(middlewares).sort(),
+    [...new Set([...Object.keys(rendered.middlewares), 'read-auth'])].sort(),
+  );
+  assert.equal(middlewares['read-auth']?.['basicauth.usersfile'], '/auth/read.htpasswd');
+  assert.deepEqual(services['read-auth']?.volumes, ['traefik-auth:/auth']);
+  assert.deepEqual(services['reverse-proxy']?.depends_on?.['read-auth'], {
+    condition: 'service_completed_successfully',
+  });
+  assert.match(services['read-auth']?.environment?.READ_USER ?? '', /^\$\{READ_USER:\?/);
+  assert.match(services['read-auth']?.environment?.READ_PASSWORD ?? '', /^\$\{READ_PASSWORD:\?/);
   assert.equal(middlewares['strip-panel']?.['stripprefix.prefixes'], '/panel');
   assert.deepEqual(rendered.middlewares['ingest-retry'], { retry: INGEST_RETRY });
   assert.equal(middlewares['ingest-retry']?.['retry.attempts'], String(INGEST_RETRY.attempts));
@@ -125,7 +140,8 @@ test('docker-compose.yml routes exactly like the file-provider config', () => {
     assert.equal(services[owner!]?.command?.[0], cmd);
     assert.equal(lbs[svc]?.['loadbalancer.server.port'], ports[svc].default, `service ${svc}: port`);
   }
-  assert.equal(lbs.ingest?.['loadbalancer.healthcheck.path'], INGEST_HEALTH_CHECK.path);
+  // Ready, not merely alive: an instance without its broker leaves the pool.
+  assert.equal(lbs.ingest?.['loadbalancer.healthcheck.path'], '/readyz');
   assert.equal(lbs.ingest?.['loadbalancer.healthcheck.interval'], INGEST_HEALTH_CHECK.interval);
   assert.equal(lbs.ingest?.['loadbalancer.healthcheck.timeout'], INGEST_HEALTH_CHECK.timeout);
   assert.deepEqual(rendered.services['ingest-live'].loadBalancer.healthCheck, INGEST_HEALTH_CHECK);
@@ -140,7 +156,10 @@ test('the reverse proxy has the web (80) and dashboard (8081) entrypoints, never
   assert.ok(flags.includes(`--entrypoints.traefik.address=:${settings.traefikApiPort.default}`));
   assert.ok(flags.includes('--api.dashboard=true'));
   assert.ok(flags.includes('--providers.docker.exposedbydefault=false'));
-  assert.deepEqual(proxy.ports, ['80:80', `${settings.traefikApiPort.default}:8081`]);
+  assert.deepEqual(proxy.ports, [
+    `\${PUBLISH_HTTP:-80}:80`,
+    `\${PUBLISH_DASHBOARD:-${settings.traefikApiPort.default}}:8081`,
+  ]);
   const withoutComments = text.replace(/^\s*#.*$/gm, '');
   assert.doesNotMatch(withoutComments, /insecure/i);
   const file = renderStatic({ host: '', proxyPort: 8000, apiPort: 8081 }, '/tmp/dynamic.yml');
@@ -159,7 +178,7 @@ test('no guest credentials: RabbitMQ and every service use the .env user', () =>
   assert.match(env, /^RABBITMQ_USER=(?!guest)\w+$/m);
   assert.match(env, /^RABBITMQ_PASSWORD=$/m, 'no password shipped: compose asks for one');
   for (const [name, s] of Object.entries(services)) {
-    if (s.image !== 'warren:local') continue;
+    if (s.image !== 'warren:local' || name === 'read-auth') continue;
     assert.match(
       s.environment?.AMQP_URL ?? '',
       /^amqp:\/\/\$\{RABBITMQ_USER:\?[^}]*\}:\$\{RABBITMQ_PASSWORD:\?/,
@@ -169,7 +188,9 @@ test('no guest credentials: RabbitMQ and every service use the .env user', () =>
 });
 
 test('every service restarts, waits for a healthy broker, and the data has volumes', () => {
-  const warrenServices = Object.entries(services).filter(([, s]) => s.image === 'warren:local');
+  const warrenServices = Object.entries(services).filter(
+    ([n, s]) => s.image === 'warren:local' && n !== 'read-auth',
+  );
   assert.deepEqual(warrenServices.map(([n]) => n).sort(), [
     'analiticas',
     'cliente_dos',
@@ -219,12 +240,54 @@ test('the Dockerfile copies files that exist and runs bin/warren.js; compose com
   }
   assert.match(docker, /^ENTRYPOINT \["node", "bin\/warren\.js"\]$/m);
   const commands = new Set(
-    Object.values(services).flatMap((s) => (s.image === 'warren:local' ? [s.command?.[0]] : [])),
+    Object.entries(services).flatMap(([n, s]) =>
+      s.image === 'warren:local' && n !== 'read-auth' ? [s.command?.[0]] : [],
+    ),
   );
+  // The store reads its SQL migrations from the source tree at run time: the image has them.
+  assert.match(
+    docker,
+    /^COPY --from=build \/app\/src\/analytics\/store\/migrations \.\/src\/analytics\/store\/migrations$/m,
+  );
+  assert.match(docker, /^USER node$/m, 'runs as a non-root user');
+  assert.match(docker, /^HEALTHCHECK .*CMD \["node", "deploy\/healthcheck\.mjs"\]$/m);
+  assert.match(docker, /npm prune --omit=dev/);
   // `warren help` lists every registered command, one per line: `  <name>  <summary>`.
   const help = warren(['help']);
   assert.equal(await help.exited, 0, help.output());
   const listed = new Set([...help.stdout().matchAll(/^ {2}(\S+) /gm)].map((m) => m[1]));
   for (const cmd of commands)
     assert.ok(listed.has(cmd), `compose runs \`warren ${cmd}\`, which is not a command`);
+});
+
+test('no default secrets; private ports on 127.0.0.1 unless moved; ingest in keys mode', () => {
+  for (const v of [
+    'RABBITMQ_PASSWORD',
+    'POSTGRES_PASSWORD',
+    'RABBITMQ_ERLANG_COOKIE',
+    'READ_USER',
+    'READ_PASSWORD',
+    'TRAEFIK_DASHBOARD_HTPASSWD',
+  ]) {
+    assert.match(text, new RegExp(`\\$\\{${v}:\\?`), `${v} is required (\${${v}:?…})`);
+    assert.doesNotMatch(text, new RegExp(`\\$\\{${v}:-`), `${v} has no default`);
+  }
+  const privateOnly = /^\$\{PUBLISH_PRIVATE_HOST:-127\.0\.0\.1\}:/;
+  assert.ok(services.rabbitmq?.ports?.some((p) => privateOnly.test(p) && p.endsWith(':15672')));
+  assert.ok(services.rabbitmq?.ports?.every((p) => !p.endsWith(':15672') || privateOnly.test(p)));
+  assert.ok(services.postgres?.ports?.every((p) => privateOnly.test(p)));
+  assert.ok(services.analiticas?.ports?.every((p) => privateOnly.test(p)));
+  for (const n of ['rabbitmq-1', 'rabbitmq-2', 'rabbitmq-3']) {
+    assert.ok(
+      services[n]?.ports?.every((p) => !p.endsWith(':15672') || privateOnly.test(p)),
+      n,
+    );
+  }
+  assert.equal(services.cliente_x?.environment?.INGEST_AUTH, 'keys');
+  assert.equal(services.cliente_x?.environment?.API_KEYS_FILE, '/data/keys.json');
+  assert.ok(services.cliente_x?.volumes?.includes('ingest-keys:/data'));
+  for (const [name, s] of Object.entries(services)) {
+    if (s.image === 'warren:local' && name !== 'read-auth')
+      assert.equal(s.environment?.HOST, '0.0.0.0', name);
+  }
 });

@@ -87,6 +87,7 @@ export const command: CommandSpec = {
       };
       process.on('SIGINT', force);
       process.on('SIGTERM', force);
+      process.on('SIGHUP', force);
       return sig;
     });
     const starting = stack.start();

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { running, signalGroup, sleep } from './process.js';
+import { guarded, running, signalGroup, sleep } from './process.js';
 
 export interface ChildSpec {
   name: string;
@@ -132,12 +132,16 @@ export class Supervisor {
   private spawnChild(c: Child): Child {
     const { spec } = c;
     // Its own process group (detached): a terminal's Ctrl-C reaches only us, and we stop the
-    // children in order; killing the group also takes anything the child started.
-    const proc = spawn(spec.command, spec.args, {
+    // children in order; killing the group also takes anything the child started. An IPC
+    // channel to every child: when this process dies, even by SIGKILL, the channel closes and
+    // the child stops by itself (a Node child directly, any other through a guard).
+    const [command, args] = guarded(spec);
+    const proc = spawn(command, args, {
       env: { ...process.env, ...spec.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: true,
     });
+    proc.on('error', () => undefined); // an IPC write to a child that is gone; 'exit' reports it
     c.proc = proc;
     c.ready = false;
     c.startedAt = Date.now();
