@@ -129,6 +129,7 @@ class WorkerSlot implements Slot {
     const worker = this.worker ?? this.spawn();
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject, before: undefined, at: undefined, tries: 0 };
+      worker.ref();
       worker.postMessage(task);
     });
   }
@@ -138,6 +139,9 @@ class WorkerSlot implements Slot {
     w.on('message', (m: WorkerMessage) => this.onMessage(m));
     w.on('error', (err: Error) => this.fail(w, err));
     w.on('exit', (code) => this.fail(w, new Error(`the read worker stopped (exit code ${code})`)));
+    // An idle worker must not keep the process alive (an API built and never closed, a test);
+    // one computing a report does (run() refs it until the answer).
+    w.unref();
     this.worker = w;
     return w;
   }
@@ -168,6 +172,7 @@ class WorkerSlot implements Slot {
       return;
     }
     this.pending = undefined;
+    this.worker?.unref();
     if (m.type === 'done') p.resolve({ rows: m.rows, at: p.at, layout: m.layout });
     else p.reject(unavailable(m.message));
   }
