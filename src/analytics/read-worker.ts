@@ -32,29 +32,39 @@ function send(m: WorkerMessage): void {
 
 let task: ReadTask | undefined;
 
-port.on('message', async (m: ReadTask | 'go') => {
-  if (m !== 'go') {
-    // The main thread reads the store's version before it says go (reader.ts).
+/** Ends any read transaction, then starts one and takes its snapshot. */
+function takeSnapshot(): void {
+  if (store.db.inTransaction) store.db.exec('COMMIT');
+  store.db.exec('BEGIN');
+  snapshot.get();
+  send({ type: 'snapshot' });
+}
+
+async function run(t: ReadTask): Promise<void> {
+  const rows = await runTask(store, t);
+  // A report's body is written here too: for a big one that is tens of milliseconds, which
+  // the main thread would otherwise spend writing it (views.ts, ReportView.restore).
+  const layout =
+    t.kind === 'clientReport' ? new ReportView(t.filter, rows as ClientReport[]).layout() : undefined;
+  send({ type: 'done', rows, layout });
+}
+
+// The main thread reads the store's version on `ready` and on `snapshot` (reader.ts).
+port.on('message', async (m: ReadTask | 'go' | 'again' | 'run') => {
+  if (typeof m !== 'string') {
     task = m;
     send({ type: 'ready' });
     return;
   }
-  if (!task) return;
   const t = task;
-  task = undefined;
+  if (!t) return;
   try {
-    store.db.exec('BEGIN');
-    snapshot.get();
-    send({ type: 'snapshot' });
-    const rows = await runTask(store, t);
-    // A report's body is written here too: for a big one that is tens of milliseconds, which
-    // the main thread would otherwise spend writing it (views.ts, ReportView.restore).
-    const layout =
-      t.kind === 'clientReport' ? new ReportView(t.filter, rows as ClientReport[]).layout() : undefined;
-    send({ type: 'done', rows, layout });
+    if (m !== 'run') return takeSnapshot();
+    task = undefined;
+    await run(t);
   } catch (err) {
+    task = undefined;
     send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
-  } finally {
-    if (store.db.inTransaction) store.db.exec('COMMIT');
   }
+  if (task === undefined && store.db.inTransaction) store.db.exec('COMMIT');
 });

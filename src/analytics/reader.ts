@@ -9,7 +9,7 @@
 // Each answer says which store version it was read at (`at`), so the report cache can keep it:
 // the worker takes the task and says `ready`; the main thread reads the version and answers
 // `go`; the worker opens its read transaction and says `snapshot`; the main thread reads the
-// version again. The commits run on the main thread and change the version, so when both reads
+// version again and says `run` (or `again` when a commit came between: a new snapshot). The commits run on the main thread and change the version, so when both reads
 // agree nothing committed around the snapshot, and the snapshot is that version (cache.ts then
 // adds the commits made while the report was computed).
 import { Worker } from 'node:worker_threads';
@@ -94,9 +94,14 @@ interface Pending {
   reject(err: Error): void;
   /** The version read just before the worker takes its snapshot. */
   before: Promise<string | undefined> | undefined;
-  /** That version, if it was still the version just after the snapshot. */
-  at: Promise<string | undefined> | undefined;
+  /** That version, once it was still the version just after the snapshot. */
+  at: string | undefined;
+  /** Snapshots taken so far (one is taken again when a commit came between). */
+  tries: number;
 }
+
+/** Snapshots a worker takes before it reads without a known version (the answer is not kept). */
+const SNAPSHOT_TRIES = 4;
 
 function spawnWorker(path: string): Worker {
   const here = import.meta.url;
@@ -123,7 +128,8 @@ class WorkerSlot implements Slot {
   run(task: ReadTask): Promise<ReadAnswer<ReadRows>> {
     const worker = this.worker ?? this.spawn();
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, before: undefined, at: undefined };
+      this.pending = { resolve, reject, before: undefined, at: undefined, tries: 0 };
+      worker.ref();
       worker.postMessage(task);
     });
   }
@@ -133,6 +139,9 @@ class WorkerSlot implements Slot {
     w.on('message', (m: WorkerMessage) => this.onMessage(m));
     w.on('error', (err: Error) => this.fail(w, err));
     w.on('exit', (code) => this.fail(w, new Error(`the read worker stopped (exit code ${code})`)));
+    // An idle worker must not keep the process alive (an API built and never closed, a test);
+    // one computing a report does (run() refs it until the answer).
+    w.unref();
     this.worker = w;
     return w;
   }
@@ -147,18 +156,25 @@ class WorkerSlot implements Slot {
       return;
     }
     if (m.type === 'snapshot') {
+      p.tries++;
       const after = this.store.version();
-      p.at = Promise.all([p.before, after]).then(([a, b]) => (a !== undefined && a === b ? a : undefined));
+      void Promise.all([p.before, after]).then(([a, b]) => {
+        if (this.pending !== p) return;
+        if (a !== undefined && a === b) p.at = a;
+        else if (b !== undefined && p.tries < SNAPSHOT_TRIES) {
+          // A commit came between: b was read after that snapshot, so before the next one.
+          p.before = Promise.resolve(b);
+          this.worker?.postMessage('again');
+          return;
+        }
+        this.worker?.postMessage('run');
+      });
       return;
     }
     this.pending = undefined;
-    if (m.type === 'done') {
-      const at = p.at ?? Promise.resolve(undefined);
-      at.then(
-        (v) => p.resolve({ rows: m.rows, at: v, layout: m.layout }),
-        () => p.resolve({ rows: m.rows, at: undefined, layout: m.layout }),
-      );
-    } else p.reject(unavailable(m.message));
+    this.worker?.unref();
+    if (m.type === 'done') p.resolve({ rows: m.rows, at: p.at, layout: m.layout });
+    else p.reject(unavailable(m.message));
   }
 
   private fail(w: Worker, err: Error): void {
