@@ -217,4 +217,36 @@ describe('panel relay to a running analytics', () => {
     assert.equal(batch.duplicates, 0);
     assert.ok(Date.parse(batch.at) > 0);
   });
+
+  it('each viewer behind the proxy is its own address for the stream limit, not the panel as one', async () => {
+    const open: ReturnType<typeof request>[] = [];
+    const stream = (forwardedFor: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          `${panelUrl}/api/stream`,
+          { headers: { 'x-forwarded-for': forwardedFor } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', (err) => {
+          if (!req.destroyed) reject(err);
+        });
+        req.end();
+        open.push(req);
+      });
+    try {
+      // STREAM_MAX_PER_ADDRESS is 16 by default: 20 viewers with their own addresses all get a stream.
+      const viewers = await Promise.all(Array.from({ length: 20 }, (_, i) => stream(`203.0.113.${i + 1}`)));
+      assert.deepEqual(viewers, Array(20).fill(200));
+      // One viewer past the limit is still refused.
+      const same = [];
+      for (let i = 0; i < 16; i++) same.push(await stream('198.51.100.7'));
+      assert.deepEqual(same, Array(16).fill(200));
+      assert.equal(await stream('198.51.100.7'), 503, 'the 17th stream of one viewer is refused');
+    } finally {
+      for (const req of open) req.destroy();
+    }
+  });
 });

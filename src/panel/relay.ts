@@ -59,6 +59,18 @@ function outageLogger(base: string, log: Logger): (err: unknown) => void {
   };
 }
 
+/**
+ * The viewer's address chain for analytics: what the proxy in front said, then the peer. Analytics
+ * believes it only from trusted proxies (TRUSTED_PROXIES), so its per-address stream limit counts
+ * each viewer, not the panel as one address.
+ */
+function forwardedFor(req: FastifyRequest): string {
+  const prior = req.headers['x-forwarded-for'];
+  const chain = Array.isArray(prior) ? prior.join(', ') : prior;
+  const peer = req.socket.remoteAddress ?? '';
+  return chain ? `${chain}, ${peer}` : peer;
+}
+
 export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Logger): Relay {
   const base = analyticsUrl.replace(/\/+$/, '');
   const streams = new Set<AbortController>();
@@ -70,7 +82,7 @@ export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Lo
       try {
         res = await fetch(`${base}/api/v1/${name}${query(req)}`, {
           signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
-          headers: { accept: 'application/json' },
+          headers: { accept: 'application/json', 'x-forwarded-for': forwardedFor(req) },
         });
       } catch (err) {
         logOutage(err);
@@ -92,7 +104,7 @@ export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Lo
     try {
       res = await fetch(`${base}/api/v1/stream`, {
         signal: ac.signal,
-        headers: { accept: 'text/event-stream' },
+        headers: { accept: 'text/event-stream', 'x-forwarded-for': forwardedFor(req) },
       });
     } catch (err) {
       logOutage(err);
