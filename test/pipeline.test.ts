@@ -165,16 +165,35 @@ describe('pipeline under SIGKILL', () => {
     await env.cleanup();
   });
 
-  it('keeps exact counts and dead-letters each poison message once while analytics is killed repeatedly', async () => {
+  it('keeps exact counts and dead-letters each poison message once while analytics is killed repeatedly', async (t) => {
     const port = await freePort();
     // Small batches make a kill land between commit and ack more often.
     const aEnv = { ...env, env: { ...env.env, BATCH_SIZE: '50', PREFETCH: '200' } };
     let analytics = await startAnalytics(aEnv, port);
-    const idsFiles = ['k_uno', 'k_dos'].map((c) => join(env.dir, `${c}.ids`));
-    const clients = Promise.all([
-      runClient(env, 'k_uno', 15_000, idsFiles[0]),
-      runClient(env, 'k_dos', 15_000, idsFiles[1]),
-    ]);
+    // Whatever fails, the last analytics process does not outlive the test (nor hold up the file).
+    t.after(() => analytics.kill());
+    const expected: Record<string, number> = { k_uno: 15_000, k_dos: 15_000 };
+    const idsFiles = Object.keys(expected).map((c) => join(env.dir, `${c}.ids`));
+    const runs = [runClient(env, 'k_uno', 15_000, idsFiles[0]), runClient(env, 'k_dos', 15_000, idsFiles[1])];
+    let running = runs.length;
+    const track = (run: Promise<void>) =>
+      run.then(
+        () => running--,
+        () => running--,
+      );
+    runs.forEach(track);
+    // The load may end before the kills do (a fast machine drains 30,000 quickly): then one more
+    // client sends another 5,000, so every kill still hits a consumer mid-stream.
+    const moreLoad = async () => {
+      if (running > 0 || (await queueDepth(env.queue)) > 0) return;
+      const name = `k_mas${Object.keys(expected).length - 1}`;
+      expected[name] = 5_000;
+      idsFiles.push(join(env.dir, `${name}.ids`));
+      const run = runClient(env, name, 5_000, idsFiles.at(-1));
+      running++;
+      runs.push(run);
+      track(run);
+    };
     const poison = publishRaw(env.exchange, poisonBodies(45));
     let kills = 0;
     let lastProcessed = -1;
@@ -188,7 +207,9 @@ describe('pipeline under SIGKILL', () => {
         'progress before kill',
         async () => {
           const s = (await getJson<Status>(`http://127.0.0.1:${port}/api/v1/status`)).body;
-          return s.processed > 0 && s.processed !== lastProcessed;
+          if (s.processed > 0 && s.processed !== lastProcessed) return true;
+          await moreLoad();
+          return false;
         },
         60_000,
         50,
@@ -200,7 +221,8 @@ describe('pipeline under SIGKILL', () => {
       analytics = await startAnalytics(aEnv, port);
       lastProcessed = 0;
     }
-    await Promise.all([clients, poison]);
+    await Promise.all([...runs, poison]);
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
     try {
       const rep = await waitFor(
         'drained',
@@ -211,15 +233,15 @@ describe('pipeline under SIGKILL', () => {
             )
           ).body;
           const depth = await queueDepth(env.queue);
-          return r.total >= 30_000 && depth === 0 ? r : undefined;
+          return r.total >= total && depth === 0 ? r : undefined;
         },
         120_000,
         200,
       );
-      assert.deepEqual(rep, { total: 30_000, clientes: { k_uno: 15_000, k_dos: 15_000 } });
+      assert.deepEqual(rep, { total, clientes: expected });
       // By id: every confirmed id counted, and as many counts as distinct counted ids.
       const confirmed = idsFiles.flatMap(readIds);
-      assert.equal(confirmed.length, 30_000);
+      assert.equal(confirmed.length, total);
       const seen = await seenIds(env.dbPath);
       const { lost } = checkIds(confirmed, seen);
       assert.deepEqual(lost.slice(0, 5), [], `${lost.length} confirmed ids were never counted`);
