@@ -8,7 +8,6 @@
 // dead letter back: every process that consumes is guarded.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -20,7 +19,6 @@ import {
   AMQP_URL,
   freePort,
   getJson,
-  pgDatabase,
   queueDepth,
   ROOT,
   testEnv,
@@ -28,6 +26,7 @@ import {
   waitFor,
   warren,
 } from './helpers.js';
+import { seenIds, testStore } from './ids.js';
 
 const DEPTH = 8000;
 const VALID = 40;
@@ -74,51 +73,11 @@ async function publishValid(exchange: string, ids: string[]): Promise<void> {
   }
 }
 
-interface Db {
-  url: string;
-  ids(): Promise<string[]>;
-  drop(): Promise<void>;
-}
-
-async function sqliteDb(path: string): Promise<Db> {
-  const { default: Database } = await import('better-sqlite3');
-  return {
-    url: `sqlite:${path}`,
-    ids: async () => {
-      const db = new Database(path, { readonly: true });
-      try {
-        return (db.prepare('SELECT id FROM seen_ids').all() as { id: string }[]).map((r) => r.id);
-      } finally {
-        db.close();
-      }
-    },
-    drop: async () => undefined,
-  };
-}
-
-async function postgresDb(): Promise<Db> {
-  const db = await pgDatabase(`deephdr_${randomBytes(4).toString('hex')}`);
-  const { default: pg } = await import('pg');
-  return {
-    url: db.url,
-    ids: async () => {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        return ((await c.query('SELECT id FROM seen_ids')).rows as { id: string }[]).map((r) => r.id);
-      } finally {
-        await c.end();
-      }
-    },
-    drop: db.drop,
-  };
-}
-
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`headers nested ${DEPTH} deep (${kind})`, () => {
     test('valid events around them are counted once by id, the deep ones by their body, and the consumer connection is never dropped', async () => {
       const env = testEnv('deephdr');
-      const db = kind === 'sqlite' ? await sqliteDb(env.dbPath) : await postgresDb();
+      const db = await testStore(kind, env.dbPath, 'deephdr');
       const port = await freePort();
       const vars = { ...env.env, AUDIT: 'true', DATABASE_URL: db.url, ANALYTICS_PORT: String(port) };
       let analytics: WarrenProcess | undefined;
@@ -150,7 +109,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           },
           60_000,
         );
-        const seen = new Set(await db.ids());
+        const seen = await seenIds(db.url);
         for (const id of ids) assert.ok(seen.has(id), `valid event ${id} counted`);
         assert.ok(seen.has('deep-valid'), 'the deep message with a valid body counted by its id');
         assert.equal(seen.size, expected, 'no other ids recorded');

@@ -4,7 +4,6 @@
 // counted (checked by id); each hostile message is counted or dead-lettered once, with a reason;
 // nothing stops counting (a NUL in a message_id used to fail every PostgreSQL commit, forever).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import amqp from 'amqplib';
@@ -14,7 +13,8 @@ import { scan } from '../src/audit/deadletters.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { declare } from '../src/topology.js';
-import { AMQP_URL, freePort, getJson, pgDatabase, queueDepth, testEnv, waitFor } from './helpers.js';
+import { AMQP_URL, freePort, getJson, queueDepth, testEnv, waitFor } from './helpers.js';
+import { seenIds, testStore } from './ids.js';
 
 const TS = '2025-04-13T12:00:00Z';
 const event = (extra: Record<string, unknown>) =>
@@ -119,51 +119,11 @@ async function publishMixed(exchange: string): Promise<string[]> {
   return ids;
 }
 
-interface Db {
-  url: string;
-  ids(): Promise<string[]>;
-  drop(): Promise<void>;
-}
-
-async function sqliteDb(path: string): Promise<Db> {
-  const { default: Database } = await import('better-sqlite3');
-  return {
-    url: `sqlite:${path}`,
-    ids: async () => {
-      const db = new Database(path, { readonly: true });
-      try {
-        return (db.prepare('SELECT id FROM seen_ids').all() as { id: string }[]).map((r) => r.id);
-      } finally {
-        db.close();
-      }
-    },
-    drop: async () => undefined,
-  };
-}
-
-async function postgresDb(): Promise<Db> {
-  const db = await pgDatabase(`hostile_${randomBytes(4).toString('hex')}`);
-  const { default: pg } = await import('pg');
-  return {
-    url: db.url,
-    ids: async () => {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        return ((await c.query('SELECT id FROM seen_ids')).rows as { id: string }[]).map((r) => r.id);
-      } finally {
-        await c.end();
-      }
-    },
-    drop: db.drop,
-  };
-}
-
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`hostile properties and bodies (${kind})`, () => {
     test('valid events are all counted; each hostile message is counted or dead-lettered once, with a reason', async () => {
       const env = testEnv('hostile');
-      const db = kind === 'sqlite' ? await sqliteDb(env.dbPath) : await postgresDb();
+      const db = await testStore(kind, env.dbPath, 'hostile');
       const port = await freePort();
       const config = loadConfig({ ...env.env, DATABASE_URL: db.url, ANALYTICS_PORT: String(port) });
       const analytics = build(config, createLogger('silent'));
@@ -188,7 +148,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         );
         // By id: every valid event and every hostile one with a body id, and no hostile
         // message_id taken as an id.
-        const seen = new Set(await db.ids());
+        const seen = await seenIds(db.url);
         for (const id of ids) assert.ok(seen.has(id), `valid event ${id} counted`);
         for (const c of counted) if (c.id) assert.ok(seen.has(c.id), `${c.name}: counted by its body id`);
         assert.equal(seen.size, VALID + counted.filter((c) => c.id).length, 'no other ids recorded');

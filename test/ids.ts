@@ -2,6 +2,7 @@
 // ids clients got confirmed against the ids the store counted (seen_ids).
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { pgDatabase } from './helpers.js';
 
 /** Ids in the store's seen_ids, from a `sqlite:PATH` or `postgres://` DATABASE_URL or a path. */
 export async function seenIds(store: string): Promise<Set<string>> {
@@ -47,4 +48,15 @@ export function checkIds(confirmed: Iterable<string>, seen: Set<string>): IdChec
     if (!seen.has(id)) lost.push(id);
   }
   return { lost, repeated };
+}
+
+/** A store for one test: SQLite at `path`, or a fresh PostgreSQL database (dropped by `drop`). */
+export async function testStore(
+  kind: 'sqlite' | 'postgres',
+  path: string,
+  prefix: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  if (kind === 'sqlite') return { url: `sqlite:${path}`, drop: async () => undefined };
+  const db = await pgDatabase(`${prefix}_${Math.random().toString(16).slice(2, 10)}`);
+  return { url: db.url, drop: db.drop };
 }
