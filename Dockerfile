@@ -33,8 +33,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/src/panel/web/dist ./src/panel/web/dist
-# The store reads its numbered SQL files from here at start (src/analytics/store/types.ts).
-COPY --from=build /app/src/analytics/store/migrations ./src/analytics/store/migrations
+# The store reads its numbered SQL files from here at start (src/store/migrate.ts).
+COPY --from=build /app/src/store/migrations ./src/store/migrations
 COPY bin ./bin
 COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
 # Named volumes mounted here start out owned by node (compose: analytics-data, ingest-keys,

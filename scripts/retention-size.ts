@@ -15,12 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { v7 } from 'uuid';
-import { retentionPass } from '../src/analytics/retention.js';
-import { maintenanceOf } from '../src/analytics/store/maintenance.js';
-import { PostgresStore } from '../src/analytics/store/postgres.js';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
+import { maintenanceOf, PostgresStore, retentionPass, SqliteStore, type Store } from '../src/store/index.js';
 
 const { values: args } = parseArgs({
   options: {

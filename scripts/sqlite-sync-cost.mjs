@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../dist/analytics/store/sqlite.js';
 import { parse } from '../dist/event.js';
+import { SqliteStore } from '../dist/store/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'commit-cost-'));
 let seq = 0;

@@ -7,13 +7,12 @@ import { test } from 'node:test';
 import amqp from 'amqplib';
 import { AnalyticsHandler } from '../src/analytics/consumer.js';
 import { createMetrics } from '../src/analytics/metrics.js';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import type { Store } from '../src/analytics/store/types.js';
 import { BrokerConnection } from '../src/broker/connection.js';
 import { BatchingConsumer } from '../src/broker/consumer.js';
 import { loadConfig } from '../src/config.js';
 import type { ParsedEvent } from '../src/event.js';
 import { createLogger } from '../src/log.js';
+import { SqliteStore, type Store } from '../src/store/index.js';
 import { declare } from '../src/topology.js';
 import { AMQP_URL, publishRaw, testEnv, waitFor } from './helpers.js';
 

@@ -12,10 +12,9 @@ import type { ConsumeMessage } from 'amqplib';
 import pino from 'pino';
 import { AnalyticsHandler } from '../src/analytics/consumer.js';
 import { createMetrics } from '../src/analytics/metrics.js';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
 import { createLogger } from '../src/log.js';
+import { SqliteStore, type Store } from '../src/store/index.js';
 
 function delivery(body: Record<string, unknown>, messageId?: string): ConsumeMessage {
   return {

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { retentionPass } from '../src/analytics/retention.js';
+import { retentionPass } from '../src/store/index.js';
 import { warren } from './helpers.js';
 import { CUT, commitAll, DAY, dataset, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
 import { rows } from './store-kinds.js';

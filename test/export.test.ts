@@ -4,15 +4,15 @@
 // SQLite connection that never holds up counting) and are released when a reader stops early.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { retentionPass } from '../src/analytics/retention.js';
-import type { PostgresStore } from '../src/analytics/store/postgres.js';
 import {
   BUCKET_SECONDS,
   type Bucket,
   type ExportRow,
   type Filter,
+  type PostgresStore,
+  retentionPass,
   type Store,
-} from '../src/analytics/store/types.js';
+} from '../src/store/index.js';
 import { commitAll, dataset, isoS, kinds, NOW, RANGES, SETTINGS, withDb } from './retention-helpers.js';
 import { ev, rows } from './store-kinds.js';
 

@@ -6,11 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { retentionPass } from '../src/analytics/retention.js';
-import { maintenanceOf } from '../src/analytics/store/maintenance.js';
-import { PostgresStore } from '../src/analytics/store/postgres.js';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import type { Store } from '../src/analytics/store/types.js';
+import { maintenanceOf, PostgresStore, retentionPass, SqliteStore, type Store } from '../src/store/index.js';
 import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
 import { ev, type FreshDb, kinds, rows, withStore } from './store-kinds.js';
 

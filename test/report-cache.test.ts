@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ResponseCache, type View } from '../src/analytics/cache.js';
-import { retentionPass } from '../src/analytics/retention.js';
+import { retentionPass } from '../src/store/index.js';
 import { NOW, SETTINGS } from './retention-helpers.js';
 import { apiOn, ev, kinds, withStore } from './store-kinds.js';
 

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
+import type { Store } from '../src/store/index.js';
 import { apiOn, ev, kinds, withStore } from './store-kinds.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;

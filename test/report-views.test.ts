@@ -5,10 +5,9 @@
 // Every answer is also checked against counts made in plain JavaScript.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { retentionPass } from '../src/analytics/retention.js';
-import type { Bucket, Filter, Store } from '../src/analytics/store/types.js';
 import { ReporteView, ReportView, TimeseriesView } from '../src/analytics/views.js';
 import type { ParsedEvent } from '../src/event.js';
+import { type Bucket, type Filter, retentionPass, type Store } from '../src/store/index.js';
 import {
   commitAll,
   DAY,

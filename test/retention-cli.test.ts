@@ -2,8 +2,7 @@
 // DATABASE_URL, what it did on stdout (text or --json), progress on stderr, totals unchanged.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { maintenanceOf } from '../src/analytics/store/maintenance.js';
-import type { Store } from '../src/analytics/store/types.js';
+import { maintenanceOf, type Store } from '../src/store/index.js';
 import { warren } from './helpers.js';
 import { commitAll, DAY, HOUR, isoS, kinds, random, withDb } from './retention-helpers.js';
 import { ev, rows } from './store-kinds.js';

@@ -4,9 +4,8 @@
 // take turns on the file lock between awaits. Several writers also commit the same ids at once.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { retentionPass } from '../src/analytics/retention.js';
-import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
+import { retentionPass, type Store } from '../src/store/index.js';
 import { waitFor } from './helpers.js';
 import { CUT, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
 import { ev, rows } from './store-kinds.js';

@@ -3,7 +3,7 @@
 // (event time older than the window) with a new id is counted once, and its redelivery is not.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cutoffs, retentionPass } from '../src/analytics/retention.js';
+import { cutoffs, retentionPass } from '../src/store/index.js';
 import { DAY, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
 import { ev, rows } from './store-kinds.js';
 

@@ -3,9 +3,13 @@
 // age asks for, and a second pass has nothing left to do.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { retentionPass } from '../src/analytics/retention.js';
-import { maintenanceOf } from '../src/analytics/store/maintenance.js';
-import { complementIsSmaller, type Filter, type Store } from '../src/analytics/store/types.js';
+import {
+  complementIsSmaller,
+  type Filter,
+  maintenanceOf,
+  retentionPass,
+  type Store,
+} from '../src/store/index.js';
 import {
   CUT,
   commitAll,

@@ -3,11 +3,14 @@
 // (seen_ids without cliente) keeps deduplicating the ids it remembers after migration 004.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { retentionPass } from '../src/analytics/retention.js';
-import { maintenanceOf } from '../src/analytics/store/maintenance.js';
-import type { PostgresStore } from '../src/analytics/store/postgres.js';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import { readMigrations, type Store } from '../src/analytics/store/types.js';
+import {
+  maintenanceOf,
+  type PostgresStore,
+  readMigrations,
+  retentionPass,
+  SqliteStore,
+  type Store,
+} from '../src/store/index.js';
 import { ev, type FreshDb, kinds, rows, withStore } from './store-kinds.js';
 
 const DAY = 86_400;

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { CommitResult, Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
+import type { CommitResult, Store } from '../src/store/index.js';
 import { ROOT, waitFor } from './helpers.js';
 import { ev, kinds, rows, withStore } from './store-kinds.js';
 
@@ -17,7 +17,7 @@ const url = (p: string) => pathToFileURL(join(ROOT, p)).href;
 // A child that loads the store code, says "ready", then migrates and commits one event when told
 // "go" on stdin: every child starts its migration at the same moment (a barrier, not a sleep).
 const CHILD = `
-import { createStore } from ${JSON.stringify(url('src/analytics/store/index.ts'))};
+import { createStore } from ${JSON.stringify(url('src/store/index.ts'))};
 import { parse } from ${JSON.stringify(url('src/event.ts'))};
 const [dbUrl, id] = process.argv.slice(1);
 process.stdout.write('ready\\n');
@@ -46,8 +46,7 @@ function migrateChild(
 }
 
 const MIGRATIONS = (dialect: string) =>
-  readdirSync(join(ROOT, 'src/analytics/store/migrations', dialect)).filter((f) => /^\d+_.*\.sql$/.test(f))
-    .length;
+  readdirSync(join(ROOT, 'src/store/migrations', dialect)).filter((f) => /^\d+_.*\.sql$/.test(f)).length;
 
 for (const kind of kinds) {
   describe(`store concurrency: ${kind.name}`, () => {

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
+import { SqliteStore } from '../src/store/index.js';
 import { ROOT } from './helpers.js';
 
 const SYNCHRONOUS_FULL = 2; // https://www.sqlite.org/pragma.html#pragma_synchronous

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { PG_LIMITS, PostgresStore } from '../src/analytics/store/postgres.js';
+import { PG_LIMITS, PostgresStore } from '../src/store/index.js';
 import {
   freePort,
   getJson,

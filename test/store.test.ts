@@ -3,7 +3,7 @@
 // time (UTC), export order, and filters that are values, never SQL.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ExportRow, Store } from '../src/analytics/store/types.js';
+import type { ExportRow, Store } from '../src/store/index.js';
 import { ev, iso, kinds, rows, withStore } from './store-kinds.js';
 
 async function collect(it: AsyncIterable<ExportRow>): Promise<string[]> {

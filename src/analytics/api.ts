@@ -10,13 +10,13 @@ import Fastify, {
 import { WarrenError } from '../errors.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
 import { type Computed, ResponseCache, type View } from './cache.js';
 import type { AnalyticsHandler } from './consumer.js';
 import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
 import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
-import type { Store } from './store/types.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
 import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
 

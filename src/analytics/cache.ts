@@ -12,7 +12,7 @@
 // An answer computed elsewhere (a read worker, reader.ts) says which version it was read at; the
 // commits made while it was computed are recorded and added to it, so it is kept even while
 // events flow.
-import type { Change, CountedGroup } from './store/types.js';
+import type { Change, CountedGroup } from '../store/index.js';
 
 /** An answer that can take a commit's counted groups and write itself out again. */
 export interface View {

@@ -9,8 +9,8 @@ import { ACK, type Outcome } from '../broker/consumer.js';
 import { describe } from '../errors.js';
 import { type ParsedEvent, reason } from '../event.js';
 import type { Logger } from '../log.js';
+import type { CommitResult, Store } from '../store/index.js';
 import type { Metrics } from './metrics.js';
-import type { CommitResult, Store } from './store/types.js';
 import { readDelivery, topicPrefix } from './topic.js';
 
 type Counted = CommitResult;

@@ -1,6 +1,7 @@
 // The export's lines, written once: GET /api/v1/export and `warren export` stream the same bytes.
+
+import type { ExportRow } from '../store/index.js';
 import { iso } from './query.js';
-import type { ExportRow } from './store/types.js';
 
 export type ExportFormat = 'ndjson' | 'csv';
 

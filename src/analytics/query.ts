@@ -2,7 +2,7 @@
 // contract's rules, so nothing unchecked reaches SQL (and SQL is parameterised anyway).
 import { WarrenError } from '../errors.js';
 import { CLIENTE_RE, EVENTO_RE, parseTimestamp, RULES } from '../event.js';
-import type { Bucket, Filter } from './store/types.js';
+import type { Bucket, Filter } from '../store/index.js';
 
 type Query = Record<string, unknown>;
 

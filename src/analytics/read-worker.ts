@@ -4,9 +4,8 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { type ClientReport, SqliteStore } from '../store/index.js';
 import { type ReadTask, runTask, type WorkerMessage } from './reader.js';
-import { SqliteStore } from './store/sqlite.js';
-import type { ClientReport } from './store/types.js';
 import { ReportView } from './views.js';
 
 const port = parentPort;

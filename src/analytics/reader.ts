@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Bucket, ClientReport, ClientTotal, Filter, Point, Store } from './store/types.js';
+import type { Bucket, ClientReport, ClientTotal, Filter, Point, Store } from '../store/index.js';
 import type { ReportLayout } from './views.js';
 
 export type ReadTask =

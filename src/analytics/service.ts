@@ -9,12 +9,12 @@ import { type Config, deadLetterNames } from '../config.js';
 import { describe } from '../errors.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
+import { createStore, type Store } from '../store/index.js';
 import { declare } from '../topology.js';
 import { buildApi, type QueueStatus } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
 import { createMetrics } from './metrics.js';
 import { RetentionRunner } from './retention.js';
-import { createStore, type Store } from './store/index.js';
 import { topicPrefix } from './topic.js';
 
 export interface Analytics {

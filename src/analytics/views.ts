@@ -1,8 +1,7 @@
 // The report answers as cache views (cache.ts): each is built from the store's rows, takes the
 // groups of later commits, and writes the same JSON a fresh computation would, byte for byte
 // (test/report-views.test.ts checks it against the store after random commits).
-import type { View } from './cache.js';
-import { iso } from './query.js';
+
 import {
   BUCKET_SECONDS,
   type Bucket,
@@ -13,7 +12,9 @@ import {
   eventosJson,
   type Filter,
   type Point,
-} from './store/types.js';
+} from '../store/index.js';
+import type { View } from './cache.js';
+import { iso } from './query.js';
 
 /** Whether a commit's group counts in a report of this filter (a bucket is in a range by its start). */
 export function inFilter(f: Filter, g: CountedGroup): boolean {

@@ -9,9 +9,9 @@
 // request: a change analytics did not make, so the answer is computed from the store).
 import http from 'node:http';
 import { join } from 'node:path';
-import { createStore } from '../analytics/store/index.js';
 import { eventProperties } from '../broker/publisher.js';
 import { type Event, type ParsedEvent, serialize } from '../event.js';
+import { createStore } from '../store/index.js';
 import { spawnWarren } from './child.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';

@@ -9,11 +9,9 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ExportFormat, formatExport } from '../analytics/export-format.js';
 import { parseBucket, parseFilter } from '../analytics/query.js';
-import { createStore } from '../analytics/store/index.js';
-import { maintenanceOf } from '../analytics/store/maintenance.js';
-import type { Filter, Store } from '../analytics/store/types.js';
 import { type CommandContext, type CommandSpec, UsageError } from '../cli.js';
 import { ConfigError, WarrenError } from '../errors.js';
+import { createStore, type Filter, maintenanceOf, type Store } from '../store/index.js';
 import { bar, bytes, ProgressLine, thousands } from './progress.js';
 
 function parse(values: CommandContext['values']) {

@@ -2,12 +2,11 @@
 // most once however often it runs: events older than the store's dedupe horizon (ids that
 // pruning may have forgotten) are skipped and reported, unless the store is empty or --force.
 import { existsSync } from 'node:fs';
-import { createStore } from '../analytics/store/index.js';
-import { type DedupeHorizon, maintenanceOf } from '../analytics/store/maintenance.js';
 import { expand, replayFiles } from '../audit/replay.js';
 import { type CommandSpec, UsageError } from '../cli.js';
 import type { Config } from '../config.js';
 import { describe } from '../errors.js';
+import { createStore, type DedupeHorizon, maintenanceOf } from '../store/index.js';
 
 /**
  * How long after a replay the store keeps every id (pruning of ids is held), so the consumer has

@@ -1,0 +1,45 @@
+// The store's door: the only file other parts import. Picks the store from DATABASE_URL:
+// sqlite:PATH (default) or postgres://…
+import { PostgresStore, SqliteStore } from './store.js';
+import type { Store, StoreOptions } from './types.js';
+
+export function createStore(databaseUrl: string, opts: StoreOptions = {}): Store {
+  if (databaseUrl.startsWith('sqlite:')) return new SqliteStore(databaseUrl.slice('sqlite:'.length), opts);
+  return new PostgresStore(databaseUrl, opts);
+}
+
+export { rememberedFrom } from './commit.js';
+export { maintenanceOf } from './maintenance.js';
+export { type Migration, readMigrations } from './migrate.js';
+export { PG_LIMITS } from './postgres.js';
+export { byCountThenName, complementIsSmaller, eventosJson } from './report.js';
+export {
+  type Cutoffs,
+  cutoffs,
+  type PassOptions,
+  type PassResult,
+  type Progress,
+  type RetentionSettings,
+  retentionPass,
+} from './retention.js';
+export { PostgresStore, SqliteStore, SqlStore } from './store.js';
+export { BUCKET_SECONDS } from './tables.js';
+export type {
+  Bucket,
+  Change,
+  ClientReport,
+  ClientTotal,
+  CommitResult,
+  CountedGroup,
+  CountRow,
+  DedupeHorizon,
+  Dialect,
+  ExportRow,
+  Filter,
+  Maintenance,
+  MaintenanceSession,
+  Point,
+  RollLevel,
+  Store,
+  StoreOptions,
+} from './types.js';

@@ -1,0 +1,142 @@
+// Rollups: a chunk of rows of one level moves into the next coarser level in ONE transaction
+// (delete them, add their counts to the coarser rows, move the per-bucket series likewise), so
+// every count lives in exactly one level at every moment and no total or range sum changes.
+//
+// PostgreSQL, where analytics commits at the same time: a step locks the rows it takes (FOR
+// UPDATE) in the order the consumer upserts them (t, then cliente and evento in byte order, i.e.
+// COLLATE "C"), so the two never deadlock; then deletes them and adds what the DELETE RETURNED to
+// the coarser level, all in one statement. A commit that updated a taken row first makes the lock
+// wait, and the DELETE returns the updated count (READ COMMITTED re-reads the newest row version).
+// A commit that comes after waits on the row, finds it gone and inserts a fresh minute row (INSERT
+// ... ON CONFLICT is atomic insert-or-update), which the next pass rolls up.
+// SQLite has one writer at a time: the step is one IMMEDIATE transaction run in JavaScript.
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
+import { floorTo } from './sql.js';
+import { BUCKET_SECONDS, COARSER, COUNTS, SERIES } from './tables.js';
+import type { RollLevel, SqliteDriver } from './types.js';
+
+const SQL = {
+  oldest: {
+    sqlite: (level: RollLevel) => `SELECT MIN(t) AS t FROM ${COUNTS[level]} WHERE t >= ? AND t < ?`,
+    postgres: (level: RollLevel) =>
+      `SELECT MIN(t)::float8 AS t FROM ${COUNTS[level]} WHERE t >= $1 AND t < $2`,
+  },
+};
+
+/** The rollup of `level`, its source and target tables and the target bucket size. */
+function tables(level: RollLevel) {
+  const up = COARSER[level];
+  return {
+    from: COUNTS[level],
+    to: COUNTS[up],
+    sFrom: SERIES[level],
+    sTo: SERIES[up],
+    size: BUCKET_SECONDS[up],
+  };
+}
+
+// --- SQLite
+
+export function sqliteOldest(
+  db: Database.Database,
+  level: RollLevel,
+): (after: number, before: number) => number | undefined {
+  const oldest = db.prepare(SQL.oldest.sqlite(level));
+  return (after, before) => (oldest.get(after, before) as { t: number | null }).t ?? undefined;
+}
+
+type Row = { t: number; cliente: string; evento: string; count: number };
+
+/** One transaction: delete a chunk of rows of `level` and add their counts to the coarser level. */
+export function sqliteRoller(
+  d: SqliteDriver,
+  level: RollLevel,
+): (start: number, end: number, limit: number) => number {
+  const db = d.db;
+  const { from, to, sFrom, sTo, size } = tables(level);
+  const take = db.prepare(
+    `DELETE FROM ${from} WHERE (t, cliente, evento) IN ` +
+      `(SELECT t, cliente, evento FROM ${from} WHERE t >= ? AND t < ? LIMIT ?) ` +
+      'RETURNING t, cliente, evento, count',
+  );
+  const add = db.prepare(
+    `INSERT INTO ${to} (t, cliente, evento, count) VALUES (?, ?, ?, ?) ` +
+      'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
+  );
+  // The per-bucket series move with the counters, in the same transaction (same invariant).
+  const seriesTake = db.prepare(`UPDATE ${sFrom} SET count = count - ? WHERE t = ?`);
+  const seriesDrop = db.prepare(`DELETE FROM ${sFrom} WHERE t = ? AND count = 0`);
+  const seriesAdd = db.prepare(
+    `INSERT INTO ${sTo} (t, count) VALUES (?, ?) ON CONFLICT (t) DO UPDATE SET count = count + excluded.count`,
+  );
+  return d.immediate((start: number, end: number, limit: number): number => {
+    const rows = take.all(start, end, limit) as Row[];
+    const sums = new Map<string, { t: number; cliente: string; evento: string; n: number }>();
+    const fromBuckets = new Map<number, number>();
+    const toBuckets = new Map<number, number>();
+    for (const r of rows) {
+      const t = Math.floor(r.t / size) * size;
+      const k = `${t}\u0000${r.cliente}\u0000${r.evento}`;
+      const s = sums.get(k);
+      if (s) s.n += r.count;
+      else sums.set(k, { t, cliente: r.cliente, evento: r.evento, n: r.count });
+      fromBuckets.set(r.t, (fromBuckets.get(r.t) ?? 0) + r.count);
+      toBuckets.set(t, (toBuckets.get(t) ?? 0) + r.count);
+    }
+    for (const s of sums.values()) add.run(s.t, s.cliente, s.evento, s.n);
+    for (const [t, n] of fromBuckets) {
+      seriesTake.run(n, t);
+      seriesDrop.run(t);
+    }
+    for (const [t, n] of toBuckets) seriesAdd.run(t, n);
+    return rows.length;
+  });
+}
+
+// --- PostgreSQL
+
+export async function postgresOldest(
+  c: pg.PoolClient,
+  level: RollLevel,
+  after: number,
+  before: number,
+): Promise<number | undefined> {
+  const t = (await c.query(SQL.oldest.postgres(level), [after, before])).rows[0]?.t;
+  return t === null || t === undefined ? undefined : Number(t);
+}
+
+function rollSql(level: RollLevel): string {
+  const { from, to, sFrom, sTo, size } = tables(level);
+  return (
+    `WITH taken AS (SELECT t, cliente, evento FROM ${from} WHERE t >= $1 AND t < $2 ` +
+    'ORDER BY t, cliente COLLATE "C", evento COLLATE "C" LIMIT $3 FOR UPDATE), ' +
+    `moved AS (DELETE FROM ${from} m USING taken k ` +
+    'WHERE m.t = k.t AND m.cliente = k.cliente AND m.evento = k.evento RETURNING m.t, m.cliente, m.evento, m.count), ' +
+    `added AS (INSERT INTO ${to} (t, cliente, evento, count) ` +
+    `SELECT ${floorTo(size)}, cliente, evento, SUM(count) FROM moved GROUP BY 1, 2, 3 ` +
+    'ORDER BY 1, cliente COLLATE "C", evento COLLATE "C" ' +
+    `ON CONFLICT (t, cliente, evento) DO UPDATE SET count = ${to}.count + excluded.count), ` +
+    // The per-bucket series move with the counters, in the same statement (same invariant).
+    `series_taken AS (UPDATE ${sFrom} s SET count = s.count - m.n ` +
+    'FROM (SELECT t, SUM(count) AS n FROM moved GROUP BY t) m WHERE s.t = m.t), ' +
+    `series_added AS (INSERT INTO ${sTo} (t, count) ` +
+    `SELECT ${floorTo(size)}, SUM(count) FROM moved GROUP BY 1 ORDER BY 1 ` +
+    `ON CONFLICT (t) DO UPDATE SET count = ${sTo}.count + excluded.count) ` +
+    'SELECT COUNT(*)::int AS n FROM moved'
+  );
+}
+
+/** One statement moves the chunk; a second drops the series rows it emptied. */
+export async function postgresRollUp(
+  c: pg.PoolClient,
+  level: RollLevel,
+  start: number,
+  end: number,
+  limit: number,
+): Promise<number> {
+  const n = (await c.query(rollSql(level), [start, end, limit])).rows[0].n as number;
+  // Series rows emptied by the move; a late commit that refilled one keeps it (count <> 0).
+  await c.query(`DELETE FROM ${SERIES[level]} WHERE t >= $1 AND t < $2 AND count = 0`, [start, end]);
+  return n;
+}

@@ -1,0 +1,111 @@
+// The Store, written once over either driver: each operation is its own module (migrate.ts,
+// commit.ts, report.ts, timeseries.ts, export.ts), which picks its dialect's statements.
+
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
+import type { ParsedEvent } from '../event.js';
+import { type Committer, committer } from './commit.js';
+import { exportRows } from './export.js';
+import { migrate } from './migrate.js';
+import { PostgresDriver } from './postgres.js';
+import { clientReport, clientTotals, report } from './report.js';
+import { SqliteDriver } from './sqlite.js';
+import { timeseries } from './timeseries.js';
+import type {
+  Bucket,
+  Change,
+  ClientReport,
+  ClientTotal,
+  CommitResult,
+  CountRow,
+  Driver,
+  ExportRow,
+  Filter,
+  Point,
+  Store,
+  StoreOptions,
+} from './types.js';
+
+export class SqlStore<D extends Driver = Driver> implements Store {
+  readonly kind: D['kind'];
+  private commitBatch: Committer | undefined;
+
+  constructor(readonly driver: D) {
+    this.kind = driver.kind;
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.driver);
+    this.commitBatch = committer(this.driver);
+  }
+
+  commit(events: ParsedEvent[]): Promise<CommitResult> {
+    // SQLite prepares its statements once the tables exist; PostgreSQL needs nothing prepared, so
+    // a store on a database another process migrated commits at once.
+    if (!this.commitBatch && this.driver.kind === 'postgres') this.commitBatch = committer(this.driver);
+    if (!this.commitBatch) return Promise.reject(new Error('store not migrated: call migrate() first'));
+    return this.commitBatch(events);
+  }
+
+  report(filter: Filter): Promise<CountRow[]> {
+    return report(this.driver, filter);
+  }
+
+  clientReport(filter: Filter): Promise<ClientReport[]> {
+    return clientReport(this.driver, filter);
+  }
+
+  clientTotals(): Promise<ClientTotal[]> {
+    return clientTotals(this.driver);
+  }
+
+  timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
+    return timeseries(this.driver, filter, bucket);
+  }
+
+  exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow> {
+    return exportRows(this.driver, filter, bucket);
+  }
+
+  async version(): Promise<string | undefined> {
+    return this.driver.version();
+  }
+
+  onChange(listener: (change: Change) => void): () => void {
+    return this.driver.onChange(listener);
+  }
+
+  ping(): Promise<void> {
+    return this.driver.ping();
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+}
+
+/** The SQLite store: a file, one consumer (the default). */
+export class SqliteStore extends SqlStore<SqliteDriver> {
+  constructor(path: string, opts: StoreOptions = {}) {
+    super(new SqliteDriver(path, opts));
+  }
+
+  get db(): Database.Database {
+    return this.driver.db;
+  }
+
+  get path(): string {
+    return this.driver.path;
+  }
+}
+
+/** The PostgreSQL store: one database shared by several analytics consumers. */
+export class PostgresStore extends SqlStore<PostgresDriver> {
+  constructor(url: string, opts: StoreOptions = {}) {
+    super(new PostgresDriver(url, opts));
+  }
+
+  get pool(): pg.Pool {
+    return this.driver.pool;
+  }
+}

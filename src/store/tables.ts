@@ -1,0 +1,14 @@
+// The store's tables and bucket sizes, named once (the migrations create them).
+import type { Bucket, RollLevel } from './types.js';
+
+export const BUCKET_SECONDS: Record<Bucket, number> = { minute: 60, hour: 3600, day: 86400 };
+
+/** Counters per (bucket, cliente, evento), one table per level; every count lives in exactly one. */
+export const COUNTS = { minute: 'counts_minute', hour: 'counts_hour', day: 'counts_day' } as const;
+/** Events per bucket over every client and event type, one table per level, moved with COUNTS. */
+export const SERIES = { minute: 'series_minute', hour: 'series_hour', day: 'series_day' } as const;
+/** The levels a range reads, finest first. */
+export const LEVELS = Object.values(COUNTS);
+export const SERIES_LEVELS = Object.values(SERIES);
+/** The level each rolls up into. */
+export const COARSER: Record<RollLevel, Bucket> = { minute: 'hour', hour: 'day' };
