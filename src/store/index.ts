@@ -8,21 +8,18 @@ export function createStore(databaseUrl: string, opts: StoreOptions = {}): Store
   return new PostgresStore(databaseUrl, opts);
 }
 
-export { rememberedFrom } from './commit.js';
 export { maintenanceOf } from './maintenance.js';
-export { type Migration, readMigrations } from './migrate.js';
+export { readMigrations } from './migrate.js';
 export { PG_LIMITS } from './postgres.js';
 export { byCountThenName, complementIsSmaller, eventosJson } from './report.js';
 export {
-  type Cutoffs,
   cutoffs,
-  type PassOptions,
   type PassResult,
   type Progress,
   type RetentionSettings,
   retentionPass,
 } from './retention.js';
-export { PostgresStore, SqliteStore, SqlStore } from './store.js';
+export { PostgresStore, SqliteStore } from './store.js';
 export { BUCKET_SECONDS } from './tables.js';
 export type {
   Bucket,
@@ -33,13 +30,9 @@ export type {
   CountedGroup,
   CountRow,
   DedupeHorizon,
-  Dialect,
   ExportRow,
   Filter,
-  Maintenance,
-  MaintenanceSession,
   Point,
-  RollLevel,
   Store,
   StoreOptions,
 } from './types.js';
