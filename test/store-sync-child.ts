@@ -1,6 +1,5 @@
 // Run by store-durability.test.ts under strace: opens a SQLite store at argv[2], migrates it, and
 // commits argv[3] batches of one new event each, printing "committed N" when done.
-
 import { parse } from '../src/event.js';
 import { SqliteStore } from '../src/store/index.js';
 

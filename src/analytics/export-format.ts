@@ -1,5 +1,4 @@
 // The export's lines, written once: GET /api/v1/export and `warren export` stream the same bytes.
-
 import type { ExportRow } from '../store/index.js';
 import { iso } from './query.js';
 

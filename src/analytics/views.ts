@@ -1,7 +1,6 @@
 // The report answers as cache views (cache.ts): each is built from the store's rows, takes the
 // groups of later commits, and writes the same JSON a fresh computation would, byte for byte
 // (test/report-views.test.ts checks it against the store after random commits).
-
 import {
   BUCKET_SECONDS,
   type Bucket,

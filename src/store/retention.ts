@@ -6,7 +6,7 @@
 // The steps' statements are in horizon.ts (ids) and rollup.ts; the lock and the sizes are here.
 
 import { maintenanceOf } from './maintenance.js';
-import { BUCKET_SECONDS } from './tables.js';
+import { BUCKET_SECONDS, COARSER } from './tables.js';
 import type { Maintenance, MaintenanceSession, RollLevel, Store } from './types.js';
 
 export interface RetentionSettings {
@@ -108,7 +108,7 @@ async function rollUp(
   batch: number,
   o: PassOptions,
 ): Promise<number> {
-  const size = level === 'minute' ? BUCKET_SECONDS.hour : BUCKET_SECONDS.day;
+  const size = BUCKET_SECONDS[COARSER[level]];
   let total = 0;
   let span = 1;
   let after = Number.MIN_SAFE_INTEGER;

@@ -48,48 +48,62 @@ export function sqliteOldest(
 
 type Row = { t: number; cliente: string; evento: string; count: number };
 
+/** SQLite's step, statement by statement (PostgreSQL's is one statement: rollSql). */
+function sqliteSql(level: RollLevel) {
+  const { from, to, sFrom, sTo } = tables(level);
+  return {
+    take:
+      `DELETE FROM ${from} WHERE (t, cliente, evento) IN ` +
+      `(SELECT t, cliente, evento FROM ${from} WHERE t >= ? AND t < ? LIMIT ?) ` +
+      'RETURNING t, cliente, evento, count',
+    add:
+      `INSERT INTO ${to} (t, cliente, evento, count) VALUES (?, ?, ?, ?) ` +
+      'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
+    // The per-bucket series move with the counters, in the same transaction (same invariant).
+    seriesTake: `UPDATE ${sFrom} SET count = count - ? WHERE t = ?`,
+    seriesDrop: `DELETE FROM ${sFrom} WHERE t = ? AND count = 0`,
+    seriesAdd: `INSERT INTO ${sTo} (t, count) VALUES (?, ?) ON CONFLICT (t) DO UPDATE SET count = count + excluded.count`,
+  };
+}
+
+/** What moving `rows` into buckets of `size` adds up to: the coarser counter rows and both levels' series. */
+function moved(rows: Row[], size: number) {
+  const counters = new Map<string, { t: number; cliente: string; evento: string; n: number }>();
+  const fromBuckets = new Map<number, number>();
+  const toBuckets = new Map<number, number>();
+  for (const r of rows) {
+    const t = Math.floor(r.t / size) * size;
+    const k = `${t}\u0000${r.cliente}\u0000${r.evento}`;
+    const s = counters.get(k);
+    if (s) s.n += r.count;
+    else counters.set(k, { t, cliente: r.cliente, evento: r.evento, n: r.count });
+    fromBuckets.set(r.t, (fromBuckets.get(r.t) ?? 0) + r.count);
+    toBuckets.set(t, (toBuckets.get(t) ?? 0) + r.count);
+  }
+  return { counters: counters.values(), fromBuckets, toBuckets };
+}
+
 /** One transaction: delete a chunk of rows of `level` and add their counts to the coarser level. */
 export function sqliteRoller(
   d: SqliteDriver,
   level: RollLevel,
 ): (start: number, end: number, limit: number) => number {
-  const db = d.db;
-  const { from, to, sFrom, sTo, size } = tables(level);
-  const take = db.prepare(
-    `DELETE FROM ${from} WHERE (t, cliente, evento) IN ` +
-      `(SELECT t, cliente, evento FROM ${from} WHERE t >= ? AND t < ? LIMIT ?) ` +
-      'RETURNING t, cliente, evento, count',
-  );
-  const add = db.prepare(
-    `INSERT INTO ${to} (t, cliente, evento, count) VALUES (?, ?, ?, ?) ` +
-      'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
-  );
-  // The per-bucket series move with the counters, in the same transaction (same invariant).
-  const seriesTake = db.prepare(`UPDATE ${sFrom} SET count = count - ? WHERE t = ?`);
-  const seriesDrop = db.prepare(`DELETE FROM ${sFrom} WHERE t = ? AND count = 0`);
-  const seriesAdd = db.prepare(
-    `INSERT INTO ${sTo} (t, count) VALUES (?, ?) ON CONFLICT (t) DO UPDATE SET count = count + excluded.count`,
-  );
+  const sql = sqliteSql(level);
+  const take = d.db.prepare(sql.take);
+  const add = d.db.prepare(sql.add);
+  const seriesTake = d.db.prepare(sql.seriesTake);
+  const seriesDrop = d.db.prepare(sql.seriesDrop);
+  const seriesAdd = d.db.prepare(sql.seriesAdd);
+  const { size } = tables(level);
   return d.immediate((start: number, end: number, limit: number): number => {
     const rows = take.all(start, end, limit) as Row[];
-    const sums = new Map<string, { t: number; cliente: string; evento: string; n: number }>();
-    const fromBuckets = new Map<number, number>();
-    const toBuckets = new Map<number, number>();
-    for (const r of rows) {
-      const t = Math.floor(r.t / size) * size;
-      const k = `${t}\u0000${r.cliente}\u0000${r.evento}`;
-      const s = sums.get(k);
-      if (s) s.n += r.count;
-      else sums.set(k, { t, cliente: r.cliente, evento: r.evento, n: r.count });
-      fromBuckets.set(r.t, (fromBuckets.get(r.t) ?? 0) + r.count);
-      toBuckets.set(t, (toBuckets.get(t) ?? 0) + r.count);
-    }
-    for (const s of sums.values()) add.run(s.t, s.cliente, s.evento, s.n);
-    for (const [t, n] of fromBuckets) {
+    const m = moved(rows, size);
+    for (const s of m.counters) add.run(s.t, s.cliente, s.evento, s.n);
+    for (const [t, n] of m.fromBuckets) {
       seriesTake.run(n, t);
       seriesDrop.run(t);
     }
-    for (const [t, n] of toBuckets) seriesAdd.run(t, n);
+    for (const [t, n] of m.toBuckets) seriesAdd.run(t, n);
     return rows.length;
   });
 }
