@@ -118,6 +118,22 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Awaits `p`, or fails after `ms` naming what it waited for: no wait in the fault tests is
+ * open-ended, so a stuck run says what it was stuck on instead of running into the test timeout.
+ */
+export async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface WarrenProcess {
   child: ChildProcess;
   /** Everything written to stdout and stderr so far. */

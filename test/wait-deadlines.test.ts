@@ -3,8 +3,8 @@
 // on it so that a stuck run names what it was stuck on.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { within } from './chaos/knobs.js';
-import { waitFor } from './helpers.js';
+
+import { waitFor, within } from './helpers.js';
 
 const never = () => new Promise<boolean>(() => undefined);
 

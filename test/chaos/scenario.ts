@@ -14,9 +14,9 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
+  within,
 } from '../helpers.js';
 import { readIds } from '../ids.js';
-import { within } from './knobs.js';
 
 /** How long a `--count` client may run past its planned duration before the scenario fails. */
 const CLIENT_GRACE_MS = 10 * 60_000;
