@@ -11,11 +11,24 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import amqp from 'amqplib';
 import { type Cluster, type ClusterNode, createCluster } from '../deploy/rabbit-cluster.js';
-import { freePort, getJson, type TestEnv, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
+
+import {
+  freePort,
+  getJson,
+  type TestEnv,
+  testEnv,
+  type WarrenProcess,
+  waitFor,
+  warren,
+  within,
+} from './helpers.js';
 import { checkIds, readIds, seenIds } from './ids.js';
+import { startLeaderProbe } from './leader-probe.js';
 
 export interface PrivateCluster {
   cluster: Cluster;
+  /** The cluster's folder (readable by the rabbitmq user). */
+  dir: string;
   /** Stops every node and deletes the data; safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -41,7 +54,7 @@ export async function startPrivateCluster(size = 3): Promise<PrivateCluster> {
     await destroy();
     throw err;
   }
-  return { cluster, destroy };
+  return { cluster, dir, destroy };
 }
 
 type Reporte = { total: number };
@@ -60,6 +73,18 @@ interface Sample {
   leader: string | undefined;
 }
 
+/** The samples as runs of one leader: "0.0s=none 3.4s=2 16.8s=none 17.1s=3" (node number). */
+function leaderRuns(samples: Sample[], t0: number): string {
+  const runs: string[] = [];
+  let prev: string | null = null;
+  for (const x of samples) {
+    const who = x.leader?.split('@')[0]?.slice(-1) ?? 'none';
+    if (who !== prev) runs.push(`${((x.t - t0) / 1000).toFixed(1)}s=${who}`);
+    prev = who;
+  }
+  return runs.join(' ');
+}
+
 /** Runs the scenario on a running private cluster; every child is killed on the way out. */
 export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: FaultOptions): Promise<void> {
   const { cluster } = pc;
@@ -67,7 +92,6 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
   const procs: WarrenProcess[] = [];
   const down = new Set<string>(); // nodes being stopped or stopped: a leader there is no leader
   const samples: Sample[] = [];
-  let polling = true;
   let failedPolls = 0;
   const t0 = Date.now();
   const log = (s: string) => t.diagnostic(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${s}`);
@@ -78,17 +102,18 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
   const env = { ...te.env, AMQP_URL: cluster.amqpUrl, LOG_LEVEL: 'info' };
   const up = () => cluster.nodes.find((n) => !down.has(n.nodename))!;
 
-  const poller = (async () => {
-    while (polling) {
-      const leader = await cluster
-        .queueMembers(te.queue, up())
-        .then((m) => m.leader)
-        .catch(() => 'error');
-      if (leader === 'error') failedPolls++;
-      else samples.push({ t: Date.now(), leader: leader && !down.has(leader) ? leader : undefined });
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
+  // The leader as the first running node that answered sees it (a node being stopped may still
+  // name itself: it counts as no leader).
+  const probe = startLeaderProbe(
+    pc.dir,
+    te.queue,
+    cluster.nodes.map((n) => n.nodename),
+    ({ t, answers }) => {
+      const seen = [...answers].find(([node, a]) => !down.has(node) && a !== 'error')?.[1];
+      if (seen === undefined) failedPolls++;
+      else samples.push({ t, leader: seen !== 'none' && !down.has(seen) ? seen : undefined });
+    },
+  );
 
   try {
     const port = await freePort();
@@ -152,7 +177,8 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     let confirmed = 0;
     const confirmedIds: string[] = [];
     for (const [i, c] of clients.entries()) {
-      assert.equal(await c.kill('SIGTERM'), 0, `client exit code; its output:\n${c.output().slice(-3000)}`);
+      const code = await within(`client ${i + 1} to exit on SIGTERM`, 60_000, c.kill('SIGTERM'));
+      assert.equal(code, 0, `client exit code; its output:\n${c.output().slice(-3000)}`);
       const m = /(\d+) confirmed\n$/.exec(c.stdout());
       assert.ok(m, `no "N confirmed" line: ${c.stdout()}`);
       confirmed += Number(m[1]);
@@ -170,12 +196,11 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     assert.deepEqual(lost.slice(0, 5), [], `${lost.length} confirmed ids were never counted`);
     assert.equal(seen.size, confirmed, 'as many distinct counted ids as counts');
     assert.equal(
-      await analytics.kill('SIGTERM'),
+      await within('analytics to exit on SIGTERM', 60_000, analytics.kill('SIGTERM')),
       0,
       `analytics on SIGTERM:\n${analytics.output().slice(-3000)}`,
     );
-    polling = false;
-    await poller;
+    await probe.stop();
 
     const conn = await amqp.connect(up().url);
     try {
@@ -187,8 +212,8 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     }
 
     // The queue kept a leader on a running node: the longest stretch between two samples that
-    // saw one stays short. It is an upper bound: a sample takes 1-8 s here (rabbitmqctl starts an
-    // Erlang VM each time), plus 0.5 s between samples.
+    // saw one stays short. It is an upper bound: a node counts as down from the moment it is
+    // asked to stop, and a sample comes every 250 ms plus the time the nodes take to answer.
     // Samples before the first leader predate the queue (analytics declares it) and are skipped.
     const led = samples.findIndex((s) => s.leader);
     let gap = 0;
@@ -200,20 +225,17 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
       }
     const retries = clients.map((c) => (c.output().match(RETRY_LINE) ?? []).length);
     const analyticsRetries = (analytics.output().match(RETRY_LINE) ?? []).length;
-    log(
-      `leaders seen: ${samples.map((x) => `${((x.t - t0) / 1000).toFixed(1)}s=${x.leader?.split('@')[0]?.slice(-1) ?? 'none'}`).join(' ')}`,
-    );
+    log(`leaders seen (from, node): ${leaderRuns(samples, t0)}`);
     log(
       `${samples.length} leader samples (${failedPolls} polls failed), longest stretch without a leader on a running node ${gap} ms; reconnect lines per client ${JSON.stringify(retries)}, analytics ${analyticsRetries}`,
     );
-    assert.ok(samples.filter((s) => s.leader).length >= 3, 'the leader was sampled');
+    assert.ok(samples.filter((s) => s.leader).length >= 3, `the leader was sampled: ${probe.errors()}`);
     assert.ok(gap < 30_000, `the queue went ${gap} ms without a leader`);
     const stops = opts.full ? 2 : 1;
     for (const r of retries)
       assert.ok(r <= 3 * stops, `a client logged ${r} reconnect lines for ${stops} node stops`);
   } finally {
-    polling = false;
-    await poller;
+    await probe.stop();
     for (const p of procs) await p.kill('SIGKILL');
     rmSync(te.dir, { recursive: true, force: true });
   }

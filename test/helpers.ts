@@ -80,6 +80,8 @@ export async function deleteTopology(url: string, exchange: string, queue: strin
 
 export { freePort } from '../src/bench/util.js';
 
+const HUNG = Symbol('hung');
+
 /** Polls until fn returns a truthy value; throws with the last value or error at the deadline. */
 export async function waitFor<T>(
   what: string,
@@ -90,12 +92,22 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    // A check that never settles (a request to a process that stopped answering) must not hold
+    // the wait past its deadline: it is given what is left of it, at least one period.
+    const left = Math.max(deadline - Date.now(), everyMs);
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<typeof HUNG>((r) => {
+      timer = setTimeout(() => r(HUNG), left);
+    });
     try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-      last = v;
+      const v = await Promise.race([Promise.resolve().then(fn), hung]);
+      if (v === HUNG) last = new Error(`a check was still unanswered after ${left} ms`);
+      else if (v) return v as NonNullable<T>;
+      else last = v;
     } catch (err) {
       last = err;
+    } finally {
+      clearTimeout(timer);
     }
     if (Date.now() > deadline) {
       throw new Error(
@@ -103,6 +115,22 @@ export async function waitFor<T>(
       );
     }
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Awaits `p`, or fails after `ms` naming what it waited for: no wait in the fault tests is
+ * open-ended, so a stuck run says what it was stuck on instead of running into the test timeout.
+ */
+export async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -144,12 +172,27 @@ export function warren(args: string[], env: Record<string, string> = {}): Warren
   };
 }
 
+/** How long getJson waits for a whole answer unless the caller passes a signal of its own. */
+const GET_JSON_TIMEOUT_MS = 60_000;
+
 export async function getJson<T = unknown>(
   url: string,
   init?: RequestInit,
 ): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, init);
-  const text = await res.text();
+  // A process that accepts the connection but never answers (stopped, or stuck) must fail the
+  // request, naming it, rather than hold the test until the runner's timeout.
+  const signal = init?.signal ?? AbortSignal.timeout(GET_JSON_TIMEOUT_MS);
+  let text: string;
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal });
+    text = await res.text();
+  } catch (err) {
+    if ((err as Error).name !== 'TimeoutError') throw err;
+    throw new Error(`${init?.method ?? 'GET'} ${url}: no answer within ${GET_JSON_TIMEOUT_MS} ms`, {
+      cause: err,
+    });
+  }
   let body: unknown = text;
   try {
     body = JSON.parse(text);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DeadLetter } from '../../src/audit/deadletters.js';
 import { parseBody } from '../../src/event.js';
+import { within } from '../helpers.js';
 import { between, SCALE, size, sleep } from './knobs.js';
 import { HttpLoad } from './load.js';
 import { KINDS, poisonIndex, poisonMessages } from './poison.js';
@@ -66,7 +67,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       const settled = await settle(s, [analytics], ledger, { timeoutMs: size(300_000, 90_000) });
       // What an operator sees: `warren dlq list --json`, one entry per dead letter, each with a reason.
       const list = s.spawn(['dlq', 'list', '--json']);
-      assert.equal(await list.exited, 0, tail(list));
+      assert.equal(await within('`warren dlq list --json` to exit', 120_000, list.exited), 0, tail(list));
       const dead = JSON.parse(list.stdout()) as DeadLetter[];
       const seen = new Map<number, number>();
       const problems: string[] = [];

@@ -3,12 +3,15 @@
 // 5xx) with the SAME key and body, moving to the next ingest instance, until it gets a 202; every
 // id of a 202 is recorded. SdkLoad drives the project's own SDK (HTTP transport).
 import { BufferFullError, createClient } from '../../src/sdk/index.js';
+import { within } from '../helpers.js';
 import { sleep } from './knobs.js';
 
 const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
 const EVENTOS = ['click', 'view', 'purchase'];
 /** A request still failing after this long fails the scenario (instead of hanging it). */
 const GIVE_UP_MS = 180_000;
+/** How long a whole load may run past its planned duration and one request's give-up time. */
+const LOAD_GRACE_MS = 5 * 60_000;
 
 export interface HttpLoadOptions {
   /** Base URLs of the ingest instances (read at every attempt). */
@@ -55,8 +58,13 @@ export class HttpLoad {
 
   start(): this {
     this.started = Date.now();
-    this.done = Promise.all(Array.from({ length: this.o.senders }, (_, i) => this.sender(i))).then(
-      () => undefined,
+    // Its planned duration and a request's give-up time more (each request is bounded by
+    // GIVE_UP_MS, but a scenario waiting on the whole load must not wait without a deadline).
+    const plannedMs = this.o.rate > 0 ? (this.o.events / this.o.rate) * 1000 : 0;
+    this.done = within(
+      `the HTTP load (${this.o.events} events as ${this.o.prefix}_*) to be answered 202`,
+      plannedMs + GIVE_UP_MS + LOAD_GRACE_MS,
+      Promise.all(Array.from({ length: this.o.senders }, (_, i) => this.sender(i))).then(() => undefined),
     );
     this.done.catch(() => undefined); // awaited by the scenario
     return this;
@@ -149,7 +157,12 @@ export class SdkLoad {
   ) {}
 
   start(): this {
-    this.done = this.run();
+    const plannedMs = this.rate > 0 ? (this.planned / this.rate) * 1000 : 0;
+    this.done = within(
+      `the SDK (${this.cliente}) to get ${this.planned} events confirmed`,
+      plannedMs + GIVE_UP_MS + LOAD_GRACE_MS,
+      this.run(),
+    );
     this.done.catch(() => undefined);
     return this;
   }

@@ -14,8 +14,12 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
+  within,
 } from '../helpers.js';
 import { readIds } from '../ids.js';
+
+/** How long a `--count` client may run past its planned duration before the scenario fails. */
+const CLIENT_GRACE_MS = 10 * 60_000;
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -114,19 +118,30 @@ export class Scenario {
       '--ids-out',
       idsFile,
     ]);
-    const done = proc.exited.then((code) => {
-      const m = /(\d+) confirmed\n$/.exec(proc.stdout());
-      if (code !== 0 || !m) {
-        throw new Error(`client ${name} exited with ${code} and no "N confirmed" line:\n${tail(proc)}`);
-      }
-      return Number(m[1]);
-    });
+    // Its planned duration (count / rate) and ten minutes more: a client that cannot get its
+    // events confirmed fails the scenario naming itself, not the runner's timeout later.
+    const deadlineMs = (rate > 0 ? (count / rate) * 1000 : 0) + CLIENT_GRACE_MS;
+    const done = within(`client ${name} to get ${count} events confirmed and exit`, deadlineMs, proc.exited)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}; its last output:\n${tail(proc)}`);
+      })
+      .then((code) => {
+        const m = /(\d+) confirmed\n$/.exec(proc.stdout());
+        if (code !== 0 || !m) {
+          throw new Error(`client ${name} exited with ${code} and no "N confirmed" line:\n${tail(proc)}`);
+        }
+        return Number(m[1]);
+      });
     done.catch(() => undefined); // awaited by the scenario; no unhandled rejection meanwhile
     return { name, count, proc, done, ids: () => readIds(idsFile) };
   }
 
   /** Ready messages and consumers of a queue on this scenario's node (a short connection per call). */
-  async queueState(queue = this.queue): Promise<{ messages: number; consumers: number }> {
+  queueState(queue = this.queue): Promise<{ messages: number; consumers: number }> {
+    return within(`the state of queue ${queue} on ${this.node.url}`, 30_000, this.checkQueue(queue));
+  }
+
+  private async checkQueue(queue: string): Promise<{ messages: number; consumers: number }> {
     const conn = await amqp.connect(this.node.url);
     conn.on('error', () => undefined);
     try {
@@ -139,7 +154,11 @@ export class Scenario {
   }
 
   /** Publishes raw bodies with confirms on one connection (a client outside Warren). */
-  async publishRaw(messages: { body: Buffer; messageId?: string }[]): Promise<void> {
+  publishRaw(messages: { body: Buffer; messageId?: string }[]): Promise<void> {
+    return within(`confirms of ${messages.length} raw publishes`, 60_000, this.publishConfirmed(messages));
+  }
+
+  private async publishConfirmed(messages: { body: Buffer; messageId?: string }[]): Promise<void> {
     const conn = await amqp.connect(this.node.url);
     conn.on('error', () => undefined);
     try {
