@@ -5,13 +5,13 @@
 // "Properties are input"): one bad message never stops counting.
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
-import { ACK, type Outcome } from '../broker/consumer.js';
+import { ACK, type Outcome } from '../broker/index.js';
 import { describe } from '../errors.js';
 import { type ParsedEvent, reason } from '../event.js';
 import type { Logger } from '../log.js';
+import { readDelivery, topicPrefix } from '../topic.js';
 import type { Metrics } from './metrics.js';
 import type { CommitResult, Store } from './store/types.js';
-import { readDelivery, topicPrefix } from './topic.js';
 
 type Counted = CommitResult;
 interface Item {

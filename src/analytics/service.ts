@@ -2,20 +2,19 @@
 // close() run them (STYLE.md convention 1). It stays up while RabbitMQ or the store is away.
 import type { Channel } from 'amqplib';
 import type { FastifyInstance } from 'fastify';
-import { DeadLetterCensus } from '../audit/deadletters.js';
-import { BrokerConnection } from '../broker/connection.js';
-import { BatchingConsumer } from '../broker/consumer.js';
+import { DeadLetterCensus } from '../audit/index.js';
+import { BatchingConsumer, BrokerConnection } from '../broker/index.js';
 import { type Config, deadLetterNames } from '../config.js';
 import { describe } from '../errors.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
+import { topicPrefix } from '../topic.js';
 import { declare } from '../topology.js';
 import { buildApi, type QueueStatus } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
 import { createMetrics } from './metrics.js';
 import { RetentionRunner } from './retention.js';
 import { createStore, type Store } from './store/index.js';
-import { topicPrefix } from './topic.js';
 
 export interface Analytics {
   app: FastifyInstance;

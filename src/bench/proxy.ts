@@ -6,8 +6,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Instance, Result } from 'autocannon';
+import { WarrenError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { startTraefik } from '../stack/traefik.js';
+import { startTraefik } from '../stack/index.js';
 import type { BenchEnv } from './env.js';
 import { autocannon } from './http.js';
 import type { Progress } from './progress.js';
@@ -49,7 +50,7 @@ async function answers(url: string, status: number, timeoutMs: number): Promise<
     }
     await sleep(50);
   }
-  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
+  throw new WarrenError('internal', `${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
 }
 
 export async function runProxyCeiling(
@@ -107,7 +108,11 @@ export async function runProxyCeiling(
       const s = (performance.now() - t0) / 1000;
       const cpu = meter.read();
       const ok = result.statusCodeStats['202']?.count ?? 0;
-      if (ok === 0) throw new Error(`no request through Traefik was answered 202 (${result.errors} errors)`);
+      if (ok === 0)
+        throw new WarrenError(
+          'internal',
+          `no request through Traefik was answered 202 (${result.errors} errors)`,
+        );
       return {
         rps: ok / s,
         requests: result.requests.total,

@@ -2,7 +2,7 @@
 // event time, through the confirmed publisher (no deadline: after a broker restart it publishes
 // again what was never confirmed, with the same ids).
 
-import { publishingEdge } from '../broker/edge.js';
+import { publishingEdge } from '../broker/index.js';
 import type { Config } from '../config.js';
 import type { Event } from '../event.js';
 import { newId } from '../id.js';

@@ -2,10 +2,10 @@
 // RETENTION_INTERVAL_S): forgets ids older than the dedupe window, rolls old minute counters into
 // hours and old hours into days. Safe while analytics runs on the same store. What it did goes to
 // stdout, progress to stderr.
-import { type PassResult, type Progress, retentionPass } from '../analytics/retention.js';
+import { type PassResult, type Progress, retentionPass } from '../analytics/index.js';
 import { createStore } from '../analytics/store/index.js';
 import { maintenanceOf } from '../analytics/store/maintenance.js';
-import type { CommandSpec } from '../cli.js';
+import type { CommandSpec } from '../command.js';
 import { ProgressLine, thousands } from './progress.js';
 
 const iso = (s: number) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');

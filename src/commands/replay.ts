@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { createStore } from '../analytics/store/index.js';
 import { type DedupeHorizon, maintenanceOf } from '../analytics/store/maintenance.js';
-import { expand, replayFiles } from '../audit/replay.js';
-import { type CommandSpec, UsageError } from '../cli.js';
+import { expand, replayFiles } from '../audit/index.js';
+import { type CommandSpec, usageError } from '../command.js';
 import type { Config } from '../config.js';
 import { describe } from '../errors.js';
 
@@ -22,7 +22,7 @@ async function holdStore(config: Config): Promise<DedupeHorizon> {
   const url = config.databaseUrl;
   // Fail closed: a replay pointed at the wrong (new, empty) store would replay everything.
   if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length)))
-    throw new UsageError(
+    throw usageError(
       `no store at DATABASE_URL=${url}: replay reads analytics' store to skip events whose ids it may have forgotten; set DATABASE_URL as analytics has it, or give --force to replay every event`,
     );
   const store = createStore(url);
@@ -45,12 +45,12 @@ export const command: CommandSpec = {
   allowPositionals: true,
   async run({ config, log, positionals, values }) {
     if (positionals.length === 0)
-      throw new UsageError(`give audit files or directories, e.g. ${config.auditDir}`);
+      throw usageError(`give audit files or directories, e.g. ${config.auditDir}`);
     let files: string[];
     try {
       files = await expand(positionals);
     } catch (err) {
-      throw new UsageError(`cannot read ${positionals.join(' ')}: ${describe(err)}`);
+      throw usageError(`cannot read ${positionals.join(' ')}: ${describe(err)}`);
     }
     const force = values.force === true;
     const h = force ? undefined : await holdStore(config);

@@ -3,13 +3,12 @@
 // away (answering 503) and publishes again as soon as the connection is back.
 
 import type { FastifyInstance } from 'fastify';
-import type { BrokerConnection } from '../broker/connection.js';
-import { publishingEdge } from '../broker/edge.js';
-import type { ConfirmedPublisher } from '../broker/publisher.js';
+import type { BrokerConnection, ConfirmedPublisher } from '../broker/index.js';
+import { publishingEdge } from '../broker/index.js';
 import { type Config, refuseOpenDoors } from '../config.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
-import { buildApp } from './app.js';
+import { buildApp, type ExtraRoutes } from './app.js';
 import { KeyStore } from './auth.js';
 import { createMetrics, markInstance } from './metrics.js';
 import { RateLimiter } from './ratelimit.js';
@@ -24,7 +23,12 @@ export interface Ingest {
   close(): Promise<void>;
 }
 
-export function build(config: Config, log: Logger): Ingest {
+export interface IngestOptions {
+  /** Routes of other parts served beside the gateway's own (see stack/ingest.ts). */
+  routes?: ExtraRoutes;
+}
+
+export function build(config: Config, log: Logger, opts: IngestOptions = {}): Ingest {
   // Read at scrape time, after the publisher below exists.
   const metrics = createMetrics(() => publisher.pending);
   if (config.ingestAuth === 'open') {
@@ -54,6 +58,7 @@ export function build(config: Config, log: Logger): Ingest {
     bodyLimit: config.bodyLimit,
     publishTimeoutMs: config.publishTimeoutMs,
     ready: () => broker.connected && publisher.ready,
+    routes: opts.routes,
   });
 
   let connecting = false;

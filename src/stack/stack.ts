@@ -3,8 +3,7 @@
 // build() here, the CLI wiring in command.ts).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as amqp from '../broker/amqp.js';
-import { redact } from '../broker/connection.js';
+import { amqp, redact } from '../broker/index.js';
 import type { Config } from '../config.js';
 import { describe, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
