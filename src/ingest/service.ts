@@ -9,7 +9,7 @@ import { type Config, refuseOpenDoors } from '../config.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
 import { buildApp, type ExtraRoutes } from './app.js';
-import { KeyStore } from './auth.js';
+import { KeyStore, type ReadCredentials } from './auth.js';
 import { createMetrics, markInstance } from './metrics.js';
 import { RateLimiter } from './ratelimit.js';
 
@@ -31,11 +31,7 @@ export interface IngestOptions {
 export function build(config: Config, log: Logger, opts: IngestOptions = {}): Ingest {
   // Read at scrape time, after the publisher below exists.
   const metrics = createMetrics(() => publisher.pending);
-  if (config.ingestAuth === 'open') {
-    refuseOpenDoors(config, [
-      { what: 'an open gateway (anyone may publish)', variable: 'INGEST_AUTH', fix: 'set INGEST_AUTH=keys' },
-    ]);
-  }
+  if (config.ingestAuth === 'open') refuseOpenGateway(config);
   const keys = new KeyStore(config.apiKeysFile, config.ingestAuth, log.child({ part: 'keys' }));
   const { broker, publisher } = publishingEdge(config, log, {
     name: 'warren-ingest',
@@ -49,10 +45,7 @@ export function build(config: Config, log: Logger, opts: IngestOptions = {}): In
     log,
     publisher,
     keys,
-    readCredentials:
-      config.readUser && config.readPassword
-        ? { user: config.readUser, password: config.readPassword }
-        : undefined,
+    readCredentials: readCredentials(config),
     limiter: new RateLimiter(config.rateLimit, config.rateBurst),
     metrics,
     bodyLimit: config.bodyLimit,
@@ -78,21 +71,7 @@ export function build(config: Config, log: Logger, opts: IngestOptions = {}): In
       applyLimits(app.server, config);
       const port = await listen(app, config.host, config.ingestPort, 'INGEST_PORT');
       markInstance(metrics, port);
-      if (!keys.keyed) {
-        log.info(
-          'INGEST_AUTH=open: anyone who reaches this port may publish (set INGEST_AUTH=keys to require API keys)',
-        );
-      }
-      if (config.rateLimit > 0) {
-        log.info(
-          { rate: config.rateLimit, burst: config.rateBurst || config.rateLimit },
-          'per-client rate limit on',
-        );
-      }
-      log.info(
-        { port },
-        `ingest listening on http://${config.host}:${port} (POST /send, POST /events, /docs)`,
-      );
+      announce(config, log, keys.keyed, port);
       return port;
     },
     async close() {
@@ -105,4 +84,34 @@ export function build(config: Config, log: Logger, opts: IngestOptions = {}): In
       await broker.close();
     },
   };
+}
+
+/** On a non-loopback HOST an open gateway stops the process unless ALLOW_UNAUTHENTICATED says so. */
+function refuseOpenGateway(config: Config): void {
+  refuseOpenDoors(config, [
+    { what: 'an open gateway (anyone may publish)', variable: 'INGEST_AUTH', fix: 'set INGEST_AUTH=keys' },
+  ]);
+}
+
+/** READ_USER / READ_PASSWORD, which GET /auth/read accepts beside read keys (both, or none). */
+function readCredentials(config: Config): ReadCredentials | undefined {
+  return config.readUser && config.readPassword
+    ? { user: config.readUser, password: config.readPassword }
+    : undefined;
+}
+
+/** The lines that say how this gateway listens: open or keyed, rate-limited or not, and where. */
+function announce(config: Config, log: Logger, keyed: boolean, port: number): void {
+  if (!keyed) {
+    log.info(
+      'INGEST_AUTH=open: anyone who reaches this port may publish (set INGEST_AUTH=keys to require API keys)',
+    );
+  }
+  if (config.rateLimit > 0) {
+    log.info(
+      { rate: config.rateLimit, burst: config.rateBurst || config.rateLimit },
+      'per-client rate limit on',
+    );
+  }
+  log.info({ port }, `ingest listening on http://${config.host}:${port} (POST /send, POST /events, /docs)`);
 }
