@@ -55,9 +55,12 @@ async function proxyRoutes(proxyUrl: string, n: number, timeoutMs: number): Prom
   );
 }
 
-export async function startStack(env: BenchEnv, progress: Progress, opts: StackOptions): Promise<Stage> {
-  const names = env.names('main');
-  env.track(names);
+/** Analytics and the ingest instances as child processes, each ready (its /readyz) on a free port. */
+async function spawnParts(
+  env: BenchEnv,
+  names: Names,
+  opts: StackOptions,
+): Promise<{ analytics: WarrenChild; ingest: WarrenChild[] }> {
   const nodeArgs = (name: string) =>
     opts.profileDir
       ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
@@ -90,6 +93,13 @@ export async function startStack(env: BenchEnv, progress: Progress, opts: StackO
     WarrenChild,
     ...WarrenChild[],
   ];
+  return { analytics, ingest };
+}
+
+export async function startStack(env: BenchEnv, progress: Progress, opts: StackOptions): Promise<Stage> {
+  const names = env.names('main');
+  env.track(names);
+  const { analytics, ingest } = await spawnParts(env, names, opts);
   const [proxyPort, apiPort] = [await freePort(), await freePort()];
   const traefik = await startTraefik({
     dir: join(env.dir, 'traefik'),
