@@ -1,6 +1,6 @@
-// `npm test`: provides what the tests need (Chromium, PostgreSQL), then typecheck, lint, then
-// every test (unit tests beside the code, integration and end-to-end tests under test/) with
-// node's test runner. What cannot be provided is said in one line, with the command that
+// `npm test`: provides what the tests need (Chromium, PostgreSQL), then typecheck, lint, the layout
+// check, then every test (unit tests beside the code, integration and end-to-end tests under test/)
+// with node's test runner. What cannot be provided is said in one line, with the command that
 // installs it, before anything runs.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -37,6 +37,8 @@ if (missing.length) {
 }
 step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 step('lint', 'npx', ['biome', 'check', 'src', 'test', 'scripts', 'deploy']);
+// Parts meet only at their doors (index.ts) and no import cycles (.dependency-cruiser.cjs).
+step('layout', 'npx', ['depcruise', 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err']);
 const files = only.length ? only : [...find(join(root, 'src')), ...find(join(root, 'test'))].sort();
 step('tests', process.execPath, [
   '--import',

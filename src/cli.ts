@@ -1,48 +1,29 @@
 // `warren <command>`: parses arguments, loads config, calls one part's command module.
 // Results go to stdout, diagnostics to stderr. Exit codes: 0 done, 1 failed, 2 bad usage or setting.
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
+import { type CommandContext, type CommandSpec, isUsageOrConfig } from './command.js';
 import { type Config, loadConfig } from './config.js';
-import { ConfigError, describe, WarrenError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
-
-export class UsageError extends Error {}
-
-export interface CommandContext {
-  config: Config;
-  log: Logger;
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
-  positionals: string[];
-  /** Resolves when SIGINT, SIGTERM or SIGHUP arrives, or warren up is gone (for long-running commands). */
-  stopSignal: Promise<NodeJS.Signals>;
-}
-
-export interface CommandSpec {
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** Help text per option. */
-  help: Record<string, string>;
-  allowPositionals?: boolean;
-  /** Returns the exit code. */
-  run: (ctx: CommandContext) => Promise<number>;
-}
+import { describe } from './errors.js';
+import { createLogger } from './log.js';
 
 type Loader = () => Promise<CommandSpec>;
 
+// Each part is loaded through its door (index.ts) only when its command runs. `warren ingest` is
+// the stack's: it serves the SDK's browser snippet beside the gateway's routes.
 const commands: Record<string, Loader> = {
-  analytics: async () => (await import('./analytics/command.js')).command,
-  audit: async () => (await import('./commands/audit.js')).command,
-  bench: async () => (await import('./bench/command.js')).command,
-  client: async () => (await import('./clients/command.js')).command,
-  dlq: async () => (await import('./commands/dlq.js')).command,
-  export: async () => (await import('./commands/export.js')).command,
-  ingest: async () => (await import('./ingest/command.js')).command,
-  keys: async () => (await import('./commands/keys.js')).command,
-  panel: async () => (await import('./panel/command.js')).command,
-  prune: async () => (await import('./commands/prune.js')).command,
-  replay: async () => (await import('./commands/replay.js')).command,
-  topology: async () => (await import('./commands/topology.js')).command,
-  up: async () => (await import('./stack/command.js')).command,
+  analytics: async () => (await import('./analytics/index.js')).command,
+  audit: async () => (await import('./audit/index.js')).command,
+  bench: async () => (await import('./bench/index.js')).command,
+  client: async () => (await import('./clients/index.js')).command,
+  dlq: async () => (await import('./commands/index.js')).commands.dlq(),
+  export: async () => (await import('./commands/index.js')).commands.export(),
+  ingest: async () => (await import('./stack/index.js')).ingestCommand,
+  keys: async () => (await import('./commands/index.js')).commands.keys(),
+  panel: async () => (await import('./panel/index.js')).command,
+  prune: async () => (await import('./commands/index.js')).commands.prune(),
+  replay: async () => (await import('./commands/index.js')).commands.replay(),
+  topology: async () => (await import('./commands/index.js')).commands.topology(),
+  up: async () => (await import('./stack/index.js')).command,
 };
 
 function helpText(name: string, spec: CommandSpec): string {
@@ -137,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (isUsageOrConfig(err)) {
       process.stderr.write(`warren: ${err.message}\n`);
       return 2;
     }
@@ -153,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       stopSignal: stopSignal(),
     });
   } catch (err) {
-    if (err instanceof UsageError || (err instanceof WarrenError && err.code === 'config')) {
+    if (isUsageOrConfig(err)) {
       process.stderr.write(`warren ${name}: ${err.message}\n`);
       return 2;
     }

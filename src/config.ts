@@ -3,7 +3,7 @@
 // `.env.example` lists the same variables.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { WarrenError } from './errors.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -167,14 +167,14 @@ export const settings = {
 type Settings = typeof settings;
 export type Config = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
 
-/** Reads and validates every setting; throws ConfigError naming the first bad variable. */
+/** Reads and validates every setting; throws WarrenError('config') naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const out: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(settings) as [string, Setting<unknown>][]) {
     const raw = env[s.env] === undefined || env[s.env] === '' ? s.default : env[s.env];
     const parsed = s.schema.safeParse(raw ?? '');
     if (!parsed.success) {
-      throw new ConfigError(`${s.env} must be ${s.expects}; got ${JSON.stringify(raw)}`, s.env);
+      throw new WarrenError('config', `${s.env} must be ${s.expects}; got ${JSON.stringify(raw)}`);
     }
     out[key] = parsed.data;
   }
@@ -200,14 +200,14 @@ export interface OpenDoor {
 
 /**
  * Fails closed on exposure: on a non-loopback HOST, anything served without authentication stops
- * the process (ConfigError, exit 2) unless ALLOW_UNAUTHENTICATED=true says it is meant.
+ * the process (WarrenError 'config', exit 2) unless ALLOW_UNAUTHENTICATED=true says it is meant.
  */
 export function refuseOpenDoors(config: Pick<Config, 'host' | 'allowUnauthenticated'>, doors: OpenDoor[]) {
   if (isLoopback(config.host) || config.allowUnauthenticated) return;
   const door = doors[0];
   if (!door) return;
-  throw new ConfigError(
+  throw new WarrenError(
+    'config',
     `HOST=${config.host} exposes ${door.what} without authentication; ${door.fix}, set HOST=127.0.0.1, or set ALLOW_UNAUTHENTICATED=true if that is meant`,
-    door.variable,
   );
 }

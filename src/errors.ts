@@ -1,6 +1,9 @@
 // Few typed errors, each with a code and a cause (after rabbitmq-client's exception.ts).
 
-/** The error codes of CONTRACT.md's HTTP section, plus the internal ones. */
+/**
+ * The error codes of CONTRACT.md's HTTP section, plus the command line's and the internal ones.
+ * `usage` (a bad argument) and `config` (a bad setting) stop a command with exit code 2.
+ */
 export type ErrorCode =
   | 'invalid_json'
   | 'invalid_event'
@@ -14,7 +17,9 @@ export type ErrorCode =
   | 'not_found'
   | 'bad_request'
   | 'invalid_query'
+  | 'usage'
   | 'config'
+  | 'interrupted'
   | 'overloaded'
   | 'internal';
 
@@ -35,16 +40,6 @@ export class WarrenError extends Error {
     this.status = opts.status ?? 500;
     this.details = opts.details ?? [];
     this.retryAfterS = opts.retryAfterS;
-  }
-}
-
-/** A bad setting: the process stops with one line and exit code 2. */
-export class ConfigError extends WarrenError {
-  readonly variable: string;
-  constructor(message: string, variable: string) {
-    super('config', message);
-    this.name = 'ConfigError';
-    this.variable = variable;
   }
 }
 

@@ -5,9 +5,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { parseDelivery, topicPrefix } from '../src/analytics/topic.js';
 import { loadConfig } from '../src/config.js';
 import { reason } from '../src/event.js';
+import { parseDelivery, topicPrefix } from '../src/topic.js';
 import {
   AMQP_URL,
   freePort,

@@ -5,13 +5,13 @@
 // "Properties are input"): one bad message never stops counting.
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
-import { ACK, type Outcome } from '../broker/consumer.js';
-import { describe } from '../errors.js';
+import { ACK, type Outcome } from '../broker/index.js';
+import { describe, WarrenError } from '../errors.js';
 import { type ParsedEvent, reason } from '../event.js';
 import type { Logger } from '../log.js';
 import type { CommitResult, Store } from '../store/index.js';
+import { readDelivery, topicPrefix } from '../topic.js';
 import type { Metrics } from './metrics.js';
-import { readDelivery, topicPrefix } from './topic.js';
 
 type Counted = CommitResult;
 interface Item {
@@ -104,7 +104,8 @@ export class AnalyticsHandler extends EventEmitter {
 
   handle = async (batch: ConsumeMessage[]): Promise<Outcome[]> => {
     const store = this.store();
-    if (!store) throw new Error('the store is not ready yet');
+    if (!store)
+      throw new WarrenError('store_unavailable', 'the store is not ready yet (analytics retries the batch)');
     // A batch retried after a failure comes back as the same array: what a split already
     // committed (or refused) stays decided, so an event without an id is never counted twice.
     let decided = this.decided.get(batch);

@@ -1,21 +1,17 @@
 // The analytics service: consumer + store + HTTP API. build() wires the parts; start() and
 // close() run them (STYLE.md convention 1). It stays up while RabbitMQ or the store is away.
-import type { Channel } from 'amqplib';
 import type { FastifyInstance } from 'fastify';
-import { DeadLetterCensus } from '../audit/deadletters.js';
-import { BrokerConnection } from '../broker/connection.js';
-import { BatchingConsumer } from '../broker/consumer.js';
-import { type Config, deadLetterNames } from '../config.js';
-import { describe } from '../errors.js';
+import { BatchingConsumer, BrokerConnection } from '../broker/index.js';
+import type { Config } from '../config.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
-import { createStore, type Store } from '../store/index.js';
 import { declare } from '../topology.js';
-import { buildApi, type QueueStatus } from './api.js';
+import { buildApi } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { QueueWatch } from './queue-status.js';
 import { RetentionRunner } from './retention.js';
-import { topicPrefix } from './topic.js';
+import { StoreHealth } from './store-health.js';
 
 export interface Analytics {
   app: FastifyInstance;
@@ -32,12 +28,10 @@ export function build(config: Config, log: Logger): Analytics {
     log: log.child({ part: 'broker' }),
     name: 'warren-analytics',
   });
-  let store: Store | undefined;
-  let storeUp = false;
-  let statusChannel: Channel | undefined;
-  let closing = false;
+  const store = new StoreHealth(config, metrics, log);
+  const queues = new QueueWatch(config, broker, metrics, log);
   const handler = new AnalyticsHandler(
-    () => (storeUp ? store : undefined),
+    store.usable,
     metrics,
     config.topicPattern,
     log.child({ part: 'consumer' }),
@@ -47,127 +41,21 @@ export function build(config: Config, log: Logger): Analytics {
     const ch = await conn.createChannel();
     await declare(ch, config, { audit: config.audit });
     await ch.close();
-    const status = await conn.createChannel();
-    status.on('error', () => undefined);
-    status.on('close', () => (statusChannel = undefined));
-    statusChannel = status;
+    await queues.attach(conn);
   });
-  const consumer = new BatchingConsumer(broker, {
-    queue: config.queue,
-    prefetch: config.prefetch,
-    batchSize: config.batchSize,
-    batchWaitMs: config.batchWaitMs,
-    handler: handler.handle,
-    log: log.child({ part: 'consumer' }),
-    onHealth: (healthy, err) => {
-      storeUp = healthy && store !== undefined;
-      metrics.storeUp.set(storeUp ? 1 : 0);
-      if (!healthy)
-        log.warn(
-          { err: describe(err) },
-          'the store is failing; holding the batch and retrying (nothing acked)',
-        );
-      else log.info('the store answers again');
-    },
-  });
+  const consumer = consume(config, log, broker, handler, store);
   broker.on('connected', () => metrics.brokerUp.set(1));
   broker.on('disconnected', () => metrics.brokerUp.set(0));
 
-  async function openStore(): Promise<void> {
-    let attempt = 0;
-    while (!closing) {
-      try {
-        const s = createStore(config.databaseUrl);
-        await s.migrate();
-        store = s;
-        storeUp = true;
-        metrics.storeUp.set(1);
-        log.info({ store: s.kind }, 'store ready');
-        return;
-      } catch (err) {
-        attempt++;
-        if (attempt === 1) {
-          log.warn(
-            { err: describe(err) },
-            'the store is not reachable; retrying in the background (check DATABASE_URL)',
-          );
-        }
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
-      }
-    }
-  }
-
-  // Valid (replayable) and invalid dead letters, by a scan of the DLQ (cached; see census).
-  const census = new DeadLetterCensus(deadLetterNames(config).dlq, topicPrefix(config.topicPattern));
-
-  async function queueStatus(): Promise<QueueStatus> {
-    const { dlq } = deadLetterNames(config);
-    const out: QueueStatus = {
-      name: config.queue,
-      messages: null,
-      consumers: null,
-      deadLetters: null,
-      deadLettersDetail: null,
-    };
-    const ch = statusChannel;
-    if (!ch) return out;
-    try {
-      const q = await ch.checkQueue(config.queue);
-      out.messages = q.messageCount;
-      out.consumers = q.consumerCount;
-      out.deadLetters = (await ch.checkQueue(dlq)).messageCount;
-      metrics.queueMessages.set(out.messages);
-      metrics.deadLetters.set(out.deadLetters);
-      const conn = broker.connection;
-      if (conn) out.deadLettersDetail = await census.kinds(conn, out.deadLetters);
-    } catch (err) {
-      log.debug({ err: describe(err) }, 'queue status unavailable');
-    }
-    return out;
-  }
-
-  // Keep the store's health visible even when no batch arrives (readiness).
-  let healthTimer: NodeJS.Timeout | undefined;
-  function watchStore(): void {
-    healthTimer = setInterval(() => {
-      if (!store) return;
-      store.ping().then(
-        () => {
-          if (!storeUp) log.info('the store answers again');
-          storeUp = true;
-          metrics.storeUp.set(1);
-        },
-        (err) => {
-          if (storeUp) log.warn({ err: describe(err) }, 'the store stopped answering');
-          storeUp = false;
-          metrics.storeUp.set(0);
-        },
-      );
-    }, 2000);
-    healthTimer.unref();
-  }
-
   // Dedupe window and rollups, every RETENTION_INTERVAL_S, only while the store answers.
-  const retention = new RetentionRunner(
-    () => (storeUp ? store : undefined),
-    config,
-    log.child({ part: 'retention' }),
-  );
+  const retention = new RetentionRunner(store.usable, config, log.child({ part: 'retention' }));
 
-  const app = buildApi({
-    log,
-    store: () => store,
+  const app = httpApi(config, log, {
+    store,
     handler,
     metrics,
-    queueStatus,
-    ready: () => ({ broker: broker.connected && consumer.consuming, store: storeUp }),
-    reads: { concurrency: config.readConcurrency, queue: config.readQueue },
-    streams: {
-      max: config.streamMax,
-      maxPerAddress: config.streamMaxPerAddress,
-      maxBufferBytes: config.streamMaxBufferBytes,
-    },
-    trustedProxies: trustedProxies(config.trustedProxies),
+    queues,
+    brokerReady: () => broker.connected && consumer.consuming,
   });
 
   return {
@@ -178,22 +66,69 @@ export function build(config: Config, log: Logger): Analytics {
       applyLimits(app.server, config); // slow clients (src/http.ts)
       const port = await listen(app, config.host, config.analyticsPort, 'ANALYTICS_PORT');
       log.info({ port }, `analytics listening on http://${config.host}:${port}`);
-      void openStore();
+      void store.open();
       broker.start();
-      watchStore();
+      store.watch();
       retention.start();
       return port;
     },
     async close() {
-      closing = true;
-      if (healthTimer) clearInterval(healthTimer);
+      store.stop();
       await app.close();
       await consumer.close();
       await broker.close();
       await retention.stop();
-      await store?.close().catch(() => undefined);
+      await store.close();
     },
   };
+}
+
+/** The batching consumer of cola_analiticas; a batch's commit or failure sets the store's health. */
+function consume(
+  config: Config,
+  log: Logger,
+  broker: BrokerConnection,
+  handler: AnalyticsHandler,
+  store: StoreHealth,
+): BatchingConsumer {
+  return new BatchingConsumer(broker, {
+    queue: config.queue,
+    prefetch: config.prefetch,
+    batchSize: config.batchSize,
+    batchWaitMs: config.batchWaitMs,
+    handler: handler.handle,
+    log: log.child({ part: 'consumer' }),
+    onHealth: store.onBatch,
+  });
+}
+
+/** The HTTP API over the service's parts, with the settings that shape it. */
+function httpApi(
+  config: Config,
+  log: Logger,
+  parts: {
+    store: StoreHealth;
+    handler: AnalyticsHandler;
+    metrics: Metrics;
+    queues: QueueWatch;
+    brokerReady: () => boolean;
+  },
+): FastifyInstance {
+  return buildApi({
+    log,
+    store: parts.store.opened,
+    handler: parts.handler,
+    metrics: parts.metrics,
+    queueStatus: parts.queues.status,
+    ready: () => ({ broker: parts.brokerReady(), store: parts.store.healthy }),
+    reads: { concurrency: config.readConcurrency, queue: config.readQueue },
+    streams: {
+      max: config.streamMax,
+      maxPerAddress: config.streamMaxPerAddress,
+      maxBufferBytes: config.streamMaxBufferBytes,
+    },
+    trustedProxies: trustedProxies(config.trustedProxies),
+  });
 }
 
 /** TRUSTED_PROXIES: a comma-separated list, or `none`. */

@@ -3,6 +3,7 @@
 // instance (503 past it) and STREAM_MAX_PER_ADDRESS per client address (429), and a reader that
 // does not read is dropped once STREAM_MAX_BUFFER_BYTES wait for it, never buffered without limit
 // (https://nodejs.org/api/stream.html#writablewritablelength).
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -28,6 +29,63 @@ export interface Streams {
   readonly dropped: number;
 }
 
+/** Refuses a new stream past STREAM_MAX (503) or past STREAM_MAX_PER_ADDRESS for its address (429). */
+function admit(opts: StreamOptions, open: number, ofAddress: number): void {
+  if (open >= opts.max) {
+    throw new WarrenError(
+      'overloaded',
+      `This analytics instance has ${opts.max} event streams open (STREAM_MAX); retry later.`,
+      { status: 503, retryAfterS: 5 },
+    );
+  }
+  if (ofAddress >= opts.maxPerAddress) {
+    throw new WarrenError(
+      'rate_limited',
+      `This address has ${opts.maxPerAddress} event streams open (STREAM_MAX_PER_ADDRESS); close one first.`,
+      { status: 429, retryAfterS: 5 },
+    );
+  }
+}
+
+/**
+ * Writes one `batch` message per committed batch to res, and a ping every 15 s, until res closes;
+ * a reader with more than maxBufferBytes waiting is dropped (onDrop) instead of buffered.
+ */
+function serveBatches(
+  res: ServerResponse,
+  handler: AnalyticsHandler,
+  maxBufferBytes: number,
+  on: { drop: (buffered: number) => void; close: () => void },
+): void {
+  let closed = false;
+  const write = (chunk: string) => {
+    if (closed) return;
+    if (res.writableLength + chunk.length > maxBufferBytes) {
+      on.drop(res.writableLength);
+      res.destroy();
+      return;
+    }
+    res.write(chunk);
+  };
+  const send = (b: BatchCommitted) => write(`event: batch\ndata: ${JSON.stringify(b)}\n\n`);
+  const ping = setInterval(() => write(': ping\n\n'), PING_MS);
+  handler.on('batch', send);
+  res.on('close', () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(ping);
+    handler.off('batch', send);
+    on.close();
+  });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  write('retry: 1000\n\n');
+}
+
 export function installStream(
   app: FastifyInstance,
   handler: AnalyticsHandler,
@@ -37,64 +95,27 @@ export function installStream(
   const perAddress = new Map<string, number>();
   const state = { open: 0, dropped: 0 };
 
-  function admit(address: string): void {
-    if (state.open >= opts.max) {
-      throw new WarrenError(
-        'overloaded',
-        `This analytics instance has ${opts.max} event streams open (STREAM_MAX); retry later.`,
-        { status: 503, retryAfterS: 5 },
-      );
-    }
-    if ((perAddress.get(address) ?? 0) >= opts.maxPerAddress) {
-      throw new WarrenError(
-        'rate_limited',
-        `This address has ${opts.maxPerAddress} event streams open (STREAM_MAX_PER_ADDRESS); close one first.`,
-        { status: 429, retryAfterS: 5 },
-      );
-    }
-  }
-
   function open(req: FastifyRequest, reply: FastifyReply): void {
     const address = req.ip;
-    admit(address);
+    admit(opts, state.open, perAddress.get(address) ?? 0);
     state.open++;
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     reply.hijack();
-    const res = reply.raw;
-    let closed = false;
-    const write = (chunk: string) => {
-      if (closed) return;
-      if (res.writableLength + chunk.length > opts.maxBufferBytes) {
+    serveBatches(reply.raw, handler, opts.maxBufferBytes, {
+      drop: (buffered) => {
         state.dropped++;
         log.warn(
-          { address, buffered: res.writableLength },
+          { address, buffered },
           'dropping an event stream reader that does not read (STREAM_MAX_BUFFER_BYTES)',
         );
-        res.destroy();
-        return;
-      }
-      res.write(chunk);
-    };
-    const send = (b: BatchCommitted) => write(`event: batch\ndata: ${JSON.stringify(b)}\n\n`);
-    const ping = setInterval(() => write(': ping\n\n'), PING_MS);
-    handler.on('batch', send);
-    res.on('close', () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(ping);
-      handler.off('batch', send);
-      state.open--;
-      const n = (perAddress.get(address) ?? 1) - 1;
-      if (n > 0) perAddress.set(address, n);
-      else perAddress.delete(address);
+      },
+      close: () => {
+        state.open--;
+        const n = (perAddress.get(address) ?? 1) - 1;
+        if (n > 0) perAddress.set(address, n);
+        else perAddress.delete(address);
+      },
     });
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    write('retry: 1000\n\n');
   }
 
   app.get('/api/v1/stream', async (req, reply) => open(req, reply));

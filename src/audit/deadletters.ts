@@ -9,8 +9,8 @@
 // x-delivery-count, which is harmless there: the DLQ has no x-delivery-limit.
 // Why not consume: basic.get stops by itself at the end of the queue, with no prefetch to tune.
 import type { Channel, ConfirmChannel, GetMessage, Options } from 'amqplib';
-import { MAX_BODY_BYTES, readDelivery, usableMessageId } from '../analytics/topic.js';
 import { reason } from '../event.js';
+import { MAX_BODY_BYTES, readDelivery, usableMessageId } from '../topic.js';
 
 export interface DeadLetter {
   /** 1-based place in the DLQ at scan time; `dlq replay --id N` accepts it. */

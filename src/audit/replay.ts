@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { publishingEdge } from '../broker/edge.js';
+import { publishingEdge } from '../broker/index.js';
 import type { Config } from '../config.js';
 import { type Event, parseTimestamp } from '../event.js';
 import type { Logger } from '../log.js';

@@ -2,8 +2,7 @@
 // (cola_auditoria) and is appended to rotating NDJSON files; a batch is acked only after its
 // lines are on disk (fdatasync). A crash between sync and ack writes those lines again on
 // redelivery: harmless, replay counts an id once.
-import { BrokerConnection } from '../broker/connection.js';
-import { ACK, BatchingConsumer } from '../broker/consumer.js';
+import { ACK, BatchingConsumer, BrokerConnection } from '../broker/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { declare } from '../topology.js';

@@ -1,7 +1,7 @@
 // Stage 2, the AMQP path: simulated clients (src/clients/simulated.ts, in this process, as fast as
 // confirms allow) → exchange → queue → analytics (a child process) → committed. Timed from the
 // clients' start (their connection included) to the batch that committed the last event.
-import { build as buildClient } from '../clients/simulated.js';
+import { build as buildClient } from '../clients/index.js';
 import { createLogger } from '../log.js';
 import type { Stage } from './stage.js';
 

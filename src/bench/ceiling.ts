@@ -3,6 +3,7 @@
 // ACK_EVERY deliveries) on a queue declared with the real queue's arguments, with bodies of a
 // real event's size. The same durability as Warren, none of its work: what the paths are compared to.
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import { WarrenError } from '../errors.js';
 import { serialize } from '../event.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';
@@ -55,7 +56,10 @@ export async function publishConfirmed(
           body(sent),
           { persistent: true, contentType: 'application/json' },
           (err) => {
-            if (err) return reject(new Error(`the broker did not confirm a message: ${String(err)}`));
+            if (err)
+              return reject(
+                new WarrenError('broker_unavailable', `the broker did not confirm a message: ${String(err)}`),
+              );
             confirmed++;
             onConfirmed?.(confirmed);
             if (confirmed === count) resolve();
@@ -84,7 +88,10 @@ async function consume(conn: ChannelModel, queue: string, count: number, prefetc
     void ch.consume(
       queue,
       (msg) => {
-        if (!msg) return reject(new Error(`the broker cancelled the consumer of ${queue}`));
+        if (!msg)
+          return reject(
+            new WarrenError('broker_unavailable', `the broker cancelled the consumer of ${queue}`),
+          );
         seen++;
         if (seen % ACK_EVERY === 0 || seen === count) ch.ack(msg, true);
         if (seen === count) resolve(performance.now());

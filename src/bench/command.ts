@@ -4,37 +4,15 @@
 // Everything it starts is its own: child processes on free ports, queues and exchanges named
 // warren_bench_<id>.*, SQLite files in a temp directory; all removed at the end.
 import { writeFileSync } from 'node:fs';
-import { type CommandSpec, UsageError } from '../cli.js';
-import { describe } from '../errors.js';
-import { runAmqpPath } from './amqp.js';
-import { runCeiling } from './ceiling.js';
+import { type CommandContext, type CommandSpec, usageError } from '../command.js';
+import { describe, WarrenError } from '../errors.js';
 import { BenchEnv } from './env.js';
-import { runHttpBatch, runHttpSingle } from './http.js';
-import { runLatency } from './latency.js';
 import { machine } from './machine.js';
-import { runMemory } from './memory.js';
+import { PLAN, STAGES, type StageContext, type StageName } from './plan.js';
 import { Progress } from './progress.js';
-import { runProxyCeiling } from './proxy.js';
-import { runQueries } from './queries.js';
-import { runReads } from './reads.js';
 import { type Results, table, toJson } from './report.js';
 import { FULL, QUICK, type Sizes } from './sizes.js';
 import { type Stage, startStack } from './stage.js';
-import { fmt } from './util.js';
-
-const STAGES = [
-  'ceiling',
-  'proxy',
-  'amqp',
-  'http-batch',
-  'http-single',
-  'latency',
-  'queries',
-  'memory',
-  'reads',
-] as const;
-type StageName = (typeof STAGES)[number];
-const NEEDS_STACK: StageName[] = ['amqp', 'http-batch', 'http-single', 'latency'];
 
 function parseOnly(v: unknown): StageName[] {
   if (v === undefined) return [...STAGES];
@@ -44,7 +22,7 @@ function parseOnly(v: unknown): StageName[] {
     .filter(Boolean);
   for (const s of list) {
     if (!(STAGES as readonly string[]).includes(s))
-      throw new UsageError(`--only: unknown stage "${s}"; stages: ${STAGES.join(', ')}`);
+      throw usageError(`--only: unknown stage "${s}"; stages: ${STAGES.join(', ')}`);
   }
   return STAGES.filter((s) => list.includes(s));
 }
@@ -54,8 +32,90 @@ function positive(v: unknown, flag: string, key: keyof Sizes): Partial<Sizes> {
   if (v === undefined) return {};
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 1000)
-    throw new UsageError(`${flag}: expected a whole number from 1 to 1000, got "${v}"`);
+    throw usageError(`${flag}: expected a whole number from 1 to 1000, got "${v}"`);
   return { [key]: n };
+}
+
+interface BenchOptions {
+  only: StageName[];
+  quick: boolean;
+  sizes: Sizes;
+  jsonFile: string | undefined;
+  profileDir: string | undefined;
+  keep: boolean;
+}
+
+function parseOptions(values: CommandContext['values']): BenchOptions {
+  const quick = values.quick === true;
+  return {
+    only: parseOnly(values.only),
+    quick,
+    sizes: {
+      ...(quick ? QUICK : FULL),
+      ...positive(values.ingest, '--ingest', 'ingestInstances'),
+      ...positive(values.connections, '--connections', 'httpSingleConnections'),
+    },
+    jsonFile: values.json as string | undefined,
+    profileDir: values.profile as string | undefined,
+    keep: values.keep === true,
+  };
+}
+
+/**
+ * Runs the chosen stages in PLAN's order; a stage that fails is reported and the next one runs.
+ * A stop signal ends the stage in progress and skips the rest. Returns that signal, if one came.
+ */
+async function runStages(
+  ctx: StageContext,
+  opts: BenchOptions,
+  stopSignal: Promise<NodeJS.Signals>,
+): Promise<NodeJS.Signals | undefined> {
+  const { progress, results } = ctx;
+  let interrupted: NodeJS.Signals | undefined;
+  const cancel = stopSignal.then((sig) => {
+    interrupted = sig;
+    throw new WarrenError('interrupted', `interrupted by ${sig}`);
+  });
+  cancel.catch(() => undefined);
+
+  // The stack is started once, just before the first stage that measures it.
+  let stack: Stage | undefined;
+  let stackError: unknown;
+  let stackTried = false;
+  const theStack = (): Stage => {
+    if (!stack) {
+      throw new WarrenError('internal', `the measured stack did not start: ${describe(stackError)}`, {
+        cause: stackError,
+      });
+    }
+    return stack;
+  };
+
+  for (const planned of PLAN) {
+    if (!opts.only.includes(planned.name)) continue;
+    if (planned.needsStack && !stackTried) {
+      stackTried = true;
+      try {
+        const options = { ingestInstances: opts.sizes.ingestInstances, profileDir: opts.profileDir };
+        stack = await Promise.race([startStack(ctx.env, progress, options), cancel]);
+      } catch (err) {
+        stackError = err;
+      }
+    }
+    if (interrupted) {
+      results.errors.push({ stage: planned.title, message: `skipped: interrupted by ${interrupted}` });
+      continue;
+    }
+    progress.start(planned.title);
+    try {
+      progress.end(await Promise.race([planned.run(ctx, theStack), cancel]));
+    } catch (err) {
+      const message = describe(err);
+      results.errors.push({ stage: planned.title, message });
+      progress.end(`FAILED: ${message}`);
+    }
+  }
+  return interrupted;
 }
 
 export const command: CommandSpec = {
@@ -82,48 +142,17 @@ export const command: CommandSpec = {
     keep: "keep the run's directory (children's logs, SQLite files) instead of deleting it",
   },
   async run({ config, log, values, stopSignal }) {
-    const only = parseOnly(values.only);
-    const quick = values.quick === true;
-    const sizes = {
-      ...(quick ? QUICK : FULL),
-      ...positive(values.ingest, '--ingest', 'ingestInstances'),
-      ...positive(values.connections, '--connections', 'httpSingleConnections'),
-    };
-    const jsonFile = values.json as string | undefined;
-    const profileDir = values.profile as string | undefined;
+    const opts = parseOptions(values);
     const started = performance.now();
     const results: Results = {
-      quick,
+      quick: opts.quick,
       startedAt: new Date(),
       seconds: 0,
-      sizes,
+      sizes: opts.sizes,
       machine: undefined,
       errors: [],
     };
     const env = new BenchEnv(config, log);
-    const progress = new Progress(only.length);
-    let interrupted: NodeJS.Signals | undefined;
-    const cancel = stopSignal.then((sig) => {
-      interrupted = sig;
-      throw new Error(`interrupted by ${sig}`);
-    });
-    cancel.catch(() => undefined);
-
-    async function step(name: string, fn: () => Promise<string>): Promise<void> {
-      if (interrupted) {
-        results.errors.push({ stage: name, message: `skipped: interrupted by ${interrupted}` });
-        return;
-      }
-      progress.start(name);
-      try {
-        progress.end(await Promise.race([fn(), cancel]));
-      } catch (err) {
-        const message = describe(err);
-        results.errors.push({ stage: name, message });
-        progress.end(`FAILED: ${message}`);
-      }
-    }
-
     try {
       results.machine = await machine(config.amqpUrls[0]!);
     } catch (err) {
@@ -133,136 +162,19 @@ export const command: CommandSpec = {
       env.cleanup().catch(() => undefined);
       return 1;
     }
-    progress.note(`warren bench${quick ? ' --quick' : ''}: queues ${env.id}.*, files in ${env.dir}`);
+    const progress = new Progress(opts.only.length);
+    progress.note(`warren bench${opts.quick ? ' --quick' : ''}: queues ${env.id}.*, files in ${env.dir}`);
+    let interrupted: NodeJS.Signals | undefined;
     try {
-      if (only.includes('ceiling')) {
-        await step('broker ceiling', async () => {
-          results.ceiling = await runCeiling(env, progress, sizes.ceilingMessages);
-          return `${fmt(results.ceiling.eps)} ev/s`;
-        });
-      }
-      if (only.includes('proxy')) {
-        await step('proxy ceiling', async () => {
-          results.proxy = await runProxyCeiling(
-            env,
-            progress,
-            sizes.httpSingleSeconds,
-            sizes.httpSingleConnections,
-          );
-          return `${fmt(results.proxy.rps)} req/s`;
-        });
-      }
-      let stack: Stage | undefined;
-      let stackError: unknown;
-      if (only.some((s) => NEEDS_STACK.includes(s))) {
-        try {
-          stack = await Promise.race([
-            startStack(env, progress, { ingestInstances: sizes.ingestInstances, profileDir }),
-            cancel,
-          ]);
-        } catch (err) {
-          stackError = err;
-        }
-      }
-      const withStack = (fn: (s: Stage) => Promise<string>) => async () => {
-        if (!stack) throw new Error(`the measured stack did not start: ${describe(stackError)}`);
-        return fn(stack);
-      };
-      if (only.includes('amqp')) {
-        await step(
-          'AMQP path',
-          withStack(async (s) => {
-            results.amqp = await runAmqpPath(s, sizes.amqpEvents, sizes.amqpClients);
-            return `${fmt(results.amqp.eps)} ev/s`;
-          }),
-        );
-      }
-      if (only.includes('http-batch')) {
-        await step(
-          'HTTP batch path',
-          withStack(async (s) => {
-            results.httpBatch = await runHttpBatch(
-              s,
-              sizes.httpBatchEvents,
-              sizes.httpBatchSize,
-              sizes.httpBatchConnections,
-            );
-            return `${fmt(results.httpBatch.eps)} ev/s`;
-          }),
-        );
-      }
-      if (only.includes('http-single')) {
-        await step(
-          'HTTP single path',
-          withStack(async (s) => {
-            results.httpSingle = await runHttpSingle(
-              s,
-              '/events',
-              sizes.httpSingleSeconds,
-              sizes.httpSingleConnections,
-            );
-            results.httpSend = await runHttpSingle(
-              s,
-              '/send',
-              sizes.httpSingleSeconds,
-              sizes.httpSingleConnections,
-            );
-            return `/events ${fmt(results.httpSingle.rps)} req/s, /send ${fmt(results.httpSend.rps)} req/s`;
-          }),
-        );
-      }
-      if (only.includes('latency')) {
-        await step(
-          'latency',
-          withStack(async (s) => {
-            const basis = results.amqp?.eps ?? results.ceiling?.eps ?? 2000;
-            const rate = Math.max(10, Math.round(basis / 2));
-            results.latency = await runLatency(s, rate, sizes.latencySeconds);
-            return `p50 ${fmt(results.latency.p50, 1)} ms, p99 ${fmt(results.latency.p99, 1)} ms at ${fmt(rate)} ev/s`;
-          }),
-        );
-      }
-      if (only.includes('queries')) {
-        await step('queries', async () => {
-          results.queries = await runQueries(env, progress, {
-            events: sizes.queryEvents,
-            clients: sizes.queryClients,
-            types: sizes.queryTypes,
-            requests: sizes.queryRequests,
-          });
-          const q = results.queries;
-          return `p95 /reporte ${fmt(q.reporte.p95, 1)}, report ${fmt(q.report.p95, 1)}, timeseries ${fmt(q.timeseries.p95, 1)} ms`;
-        });
-      }
-      if (only.includes('reads')) {
-        await step('counting under read load', async () => {
-          results.reads = await runReads(env, progress, {
-            events: sizes.queryEvents,
-            clients: sizes.queryClients,
-            types: sizes.queryTypes,
-            amqpEvents: sizes.amqpEvents,
-            amqpClients: sizes.amqpClients,
-            latencySeconds: sizes.latencySeconds,
-            connections: sizes.readsConnections,
-          });
-          const x = results.reads;
-          return `AMQP path ${fmt(x.loaded.amqpEps)} ev/s (${fmt(x.ratio * 100)}% of ${fmt(x.alone.amqpEps)} alone), latency p99 ${fmt(x.loaded.latencyP99, 1)} ms`;
-        });
-      }
-      if (only.includes('memory')) {
-        await step('memory', async () => {
-          results.memory = await runMemory(env, progress, sizes.memoryBacklog);
-          return `peak RSS ${fmt(results.memory.peakRssMb)} MB`;
-        });
-      }
+      interrupted = await runStages({ env, progress, sizes: opts.sizes, results }, opts, stopSignal);
     } finally {
       progress.note('cleaning up (children, queues, files)…');
-      await env.cleanup(values.keep === true);
-      if (values.keep === true) progress.note(`kept ${env.dir}`);
+      await env.cleanup(opts.keep);
+      if (opts.keep) progress.note(`kept ${env.dir}`);
     }
     results.seconds = (performance.now() - started) / 1000;
     process.stdout.write(table(results));
-    if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(toJson(results, config), null, 2)}\n`);
+    if (opts.jsonFile) writeFileSync(opts.jsonFile, `${JSON.stringify(toJson(results, config), null, 2)}\n`);
     if (interrupted) return 1;
     return results.errors.length ? 1 : 0;
   },

@@ -73,6 +73,35 @@ async function ingestAccepted(stage: Stage): Promise<number> {
   }
 }
 
+/**
+ * Requests cut off at the end of the run may still be confirmed and counted after the watcher's
+ * figure: compares the two sides (ingest accepted, analytics counted) until they agree or the
+ * stage's deadline passes, and fails the stage if they never do.
+ */
+async function reconcile(
+  stage: Stage,
+  at: { before: number; acceptedBefore: number; answered202: number; events: number },
+  what: string,
+): Promise<{ counted: number; accepted2: number }> {
+  const { before, acceptedBefore, answered202 } = at;
+  const deadline = Date.now() + stage.timeoutMs(at.events);
+  let counted: number;
+  let accepted2: number;
+  for (;;) {
+    counted = (await processed(stage.analytics.url)) - before;
+    accepted2 = (await ingestAccepted(stage)) - acceptedBefore;
+    if ((counted === accepted2 && counted >= answered202) || Date.now() > deadline) break;
+    await sleep(200);
+  }
+  if (counted !== accepted2 || counted < answered202) {
+    throw new WarrenError(
+      'internal',
+      `${what}: ingest accepted ${accepted2} events (${answered202} answered 202) but analytics counted ${counted}`,
+    );
+  }
+  return { counted, accepted2 };
+}
+
 async function run(stage: Stage, load: Load): Promise<HttpResult> {
   const { watcher, progress } = stage;
   const cannon = await autocannon();
@@ -104,23 +133,11 @@ async function run(stage: Stage, load: Load): Promise<HttpResult> {
   progress.update(`${accepted.toLocaleString('en-US')} × 202; waiting for the commits`);
   const tEnd = await watcher.until(base + events, stage.timeoutMs(events), load.what);
   const cpu = meter.read();
-  // Requests cut off at the end of the run may still be confirmed and counted after the watcher's
-  // figure: compare the two sides until they agree or the stage's deadline passes.
-  const deadline = Date.now() + stage.timeoutMs(events);
-  let counted: number;
-  let accepted2: number;
-  for (;;) {
-    counted = (await processed(stage.analytics.url)) - before;
-    accepted2 = (await ingestAccepted(stage)) - acceptedBefore;
-    if ((counted === accepted2 && counted >= answered202) || Date.now() > deadline) break;
-    await sleep(200);
-  }
-  if (counted !== accepted2 || counted < answered202) {
-    throw new WarrenError(
-      'internal',
-      `${load.what}: ingest accepted ${accepted2} events (${answered202} answered 202) but analytics counted ${counted}`,
-    );
-  }
+  const { counted, accepted2 } = await reconcile(
+    stage,
+    { before, acceptedBefore, answered202, events },
+    load.what,
+  );
   return {
     rps: accepted / ((tLoad - t0) / 1000),
     eps: counted / ((tEnd - t0) / 1000),

@@ -3,9 +3,8 @@
 // the event is "visible" when analytics' SSE stream (/api/v1/stream) announces the committed
 // batch that holds it. One publisher channel and one consumer keep the queue's order, so the
 // k-th event committed is the k-th sent, and each batch's cumulative count maps back to events.
-import { BrokerConnection } from '../broker/connection.js';
-import { ConfirmedPublisher } from '../broker/publisher.js';
-import { makeEvent } from '../clients/simulated.js';
+import { BrokerConnection, ConfirmedPublisher } from '../broker/index.js';
+import { makeEvent } from '../clients/index.js';
 import { createLogger } from '../log.js';
 import type { Stage } from './stage.js';
 import { percentile, round, sleep } from './util.js';

@@ -3,6 +3,7 @@
 // resident memory is sampled from /proc/<pid>/status while it works, and the kernel's own peak
 // (VmHWM) is read before it stops. The drain rate is a by-product: analytics' speed with a full queue.
 import { join } from 'node:path';
+import { WarrenError } from '../errors.js';
 import { serialize } from '../event.js';
 import { publishConfirmed } from './ceiling.js';
 import { spawnWarren } from './child.js';
@@ -81,7 +82,8 @@ export async function runMemory(env: BenchEnv, progress: Progress, events: numbe
       );
       if (n >= events) break;
       if (Date.now() > deadline) {
-        throw new Error(
+        throw new WarrenError(
+          'internal',
           `analytics drained ${n} of ${events} backlog events before the deadline; its log ends with:\n${analytics.tail()}`,
         );
       }

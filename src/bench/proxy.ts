@@ -6,8 +6,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Instance, Result } from 'autocannon';
+import { WarrenError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { startTraefik } from '../stack/traefik.js';
+import { startTraefik } from '../stack/index.js';
 import type { BenchEnv } from './env.js';
 import { autocannon } from './http.js';
 import type { Progress } from './progress.js';
@@ -49,7 +50,49 @@ async function answers(url: string, status: number, timeoutMs: number): Promise<
     }
     await sleep(50);
   }
-  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
+  throw new WarrenError('internal', `${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
+}
+
+/** One event per POST to url for `seconds` over `connections`, with the cores of pids measured. */
+async function loadThrough(
+  cannon: Awaited<ReturnType<typeof autocannon>>,
+  url: string,
+  pids: Record<string, number>,
+  { seconds, connections }: { seconds: number; connections: number },
+  progress: Progress,
+): Promise<ProxyResult> {
+  const meter = new CpuMeter(pids);
+  const t0 = performance.now();
+  const instance: Instance = cannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ cliente: 'bench_http_single', evento: 'click' }),
+    connections,
+    duration: seconds,
+    timeout: 30,
+  });
+  let answered = 0;
+  instance.on('response', () => {
+    if (++answered % 5000 === 0) progress.update(`${answered.toLocaleString('en-US')} requests answered`);
+  });
+  const result: Result = await instance;
+  const s = (performance.now() - t0) / 1000;
+  const cpu = meter.read();
+  const ok = result.statusCodeStats['202']?.count ?? 0;
+  if (ok === 0)
+    throw new WarrenError(
+      'internal',
+      `no request through Traefik was answered 202 (${result.errors} errors)`,
+    );
+  return {
+    rps: ok / s,
+    requests: result.requests.total,
+    connections,
+    seconds: s,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+    cpu,
+  };
 }
 
 export async function runProxyCeiling(
@@ -88,34 +131,13 @@ export async function runProxyCeiling(
       await answers(`${traefik.proxyUrl}/events`, 202, 15_000);
       const pids: Record<string, number> = { backend: backend.pid! };
       if (traefik.pid !== undefined) pids.traefik = traefik.pid;
-      const meter = new CpuMeter(pids);
-      const t0 = performance.now();
-      const instance: Instance = cannon({
-        url: `${traefik.proxyUrl}/events`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ cliente: 'bench_http_single', evento: 'click' }),
-        connections,
-        duration: seconds,
-        timeout: 30,
-      });
-      let answered = 0;
-      instance.on('response', () => {
-        if (++answered % 5000 === 0) progress.update(`${answered.toLocaleString('en-US')} requests answered`);
-      });
-      const result: Result = await instance;
-      const s = (performance.now() - t0) / 1000;
-      const cpu = meter.read();
-      const ok = result.statusCodeStats['202']?.count ?? 0;
-      if (ok === 0) throw new Error(`no request through Traefik was answered 202 (${result.errors} errors)`);
-      return {
-        rps: ok / s,
-        requests: result.requests.total,
-        connections,
-        seconds: s,
-        latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
-        cpu,
-      };
+      return await loadThrough(
+        cannon,
+        `${traefik.proxyUrl}/events`,
+        pids,
+        { seconds, connections },
+        progress,
+      );
     } finally {
       await traefik.stop();
     }

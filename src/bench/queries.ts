@@ -9,7 +9,8 @@
 // request: a change analytics did not make, so the answer is computed from the store).
 import http from 'node:http';
 import { join } from 'node:path';
-import { eventProperties } from '../broker/publisher.js';
+import { eventProperties } from '../broker/index.js';
+import { WarrenError } from '../errors.js';
 import { type Event, type ParsedEvent, serialize } from '../event.js';
 import { createStore } from '../store/index.js';
 import { spawnWarren } from './child.js';
@@ -103,7 +104,7 @@ async function timeRequests(
     await before?.();
     const t0 = performance.now();
     const res = await get(url);
-    if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+    if (res.status !== 200) throw new WarrenError('internal', `${url} answered ${res.status}`);
     if (i > 0) times.push(performance.now() - t0);
   }
   const sorted = sortedCopy(times);
@@ -176,7 +177,8 @@ export async function runQueries(
     await ch.waitForConfirms();
     const deadline = Date.now() + 10_000;
     while ((await processed()) < want) {
-      if (Date.now() > deadline) throw new Error('analytics did not commit the published event within 10 s');
+      if (Date.now() > deadline)
+        throw new WarrenError('internal', 'analytics did not commit the published event within 10 s');
       await sleep(2);
     }
   };

@@ -6,6 +6,7 @@
 // goal is the loaded rate >= 0.8x the unloaded one and the loaded latency p99 <= 250 ms.
 import http from 'node:http';
 import { join } from 'node:path';
+import { WarrenError } from '../errors.js';
 import { runAmqpPath } from './amqp.js';
 import { spawnWarren } from './child.js';
 import type { BenchEnv } from './env.js';
@@ -86,7 +87,7 @@ class ReportLoad {
         this.refused++;
         // Retry-After is 1 s: a client that honours it.
         await new Promise((r) => setTimeout(r, 1000));
-      } else throw new Error(`a report answered ${status}`);
+      } else throw new WarrenError('internal', `a report answered ${status}`);
     }
   }
 

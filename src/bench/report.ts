@@ -123,11 +123,14 @@ function cpu(c: Record<string, number> | undefined): string {
   return `cores: ${parts.join(', ')}`;
 }
 
-export function table(r: Results): string {
+type Row = [what: string, figure: string, detail: string];
+
+/** The ceilings, the paths measured against them, and end-to-end latency. */
+function throughputRows(r: Results): Row[] {
   const c = r.ceiling?.eps;
   const pct = (eps: number | undefined) =>
     eps === undefined || !c ? '' : `${fmt((eps / c) * 100)}% of ceiling; `;
-  const rows: [string, string, string][] = [];
+  const rows: Row[] = [];
   const add = (what: string, figure: string, detail: string) => rows.push([what, figure, detail]);
   const x = r.ceiling;
   if (x)
@@ -181,28 +184,40 @@ export function table(r: Results): string {
       `p50 ${fmt(l.p50, 1)} ms`,
       `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)`,
     );
-  const q = r.queries;
-  if (q) {
-    const store = `${fmt(q.events)} events, ${fmt(q.clients)} clients, ${q.types} types`;
-    const cold = (f: QueryFigures) =>
-      `after its own commit p50 ${fmt(f.live.p50, 1)}, p95 ${fmt(f.live.p95, 1)}; ` +
-      `after another's p50 ${fmt(f.cold.p50, 1)}, p95 ${fmt(f.cold.p95, 1)} ms`;
-    add(
-      'query /reporte',
-      `p95 ${fmt(q.reporte.p95, 1)} ms`,
-      `p50 ${fmt(q.reporte.p50, 1)} ms; ${cold(q.reporte)}; ${store}`,
-    );
-    add(
-      'query /api/v1/report 24 h',
-      `p95 ${fmt(q.report.p95, 1)} ms`,
-      `p50 ${fmt(q.report.p50, 1)} ms; ${cold(q.report)}`,
-    );
-    add(
-      'query /api/v1/timeseries 24 h',
-      `p95 ${fmt(q.timeseries.p95, 1)} ms`,
-      `p50 ${fmt(q.timeseries.p50, 1)} ms; ${cold(q.timeseries)}; minute buckets`,
-    );
-  }
+  return rows;
+}
+
+/** The three queries over the big store, by their p95. */
+function queryRows(q: QueriesResult | undefined): Row[] {
+  if (!q) return [];
+  const rows: Row[] = [];
+  const add = (what: string, figure: string, detail: string) => rows.push([what, figure, detail]);
+  const store = `${fmt(q.events)} events, ${fmt(q.clients)} clients, ${q.types} types`;
+  const cold = (f: QueryFigures) =>
+    `after its own commit p50 ${fmt(f.live.p50, 1)}, p95 ${fmt(f.live.p95, 1)}; ` +
+    `after another's p50 ${fmt(f.cold.p50, 1)}, p95 ${fmt(f.cold.p95, 1)} ms`;
+  add(
+    'query /reporte',
+    `p95 ${fmt(q.reporte.p95, 1)} ms`,
+    `p50 ${fmt(q.reporte.p50, 1)} ms; ${cold(q.reporte)}; ${store}`,
+  );
+  add(
+    'query /api/v1/report 24 h',
+    `p95 ${fmt(q.report.p95, 1)} ms`,
+    `p50 ${fmt(q.report.p50, 1)} ms; ${cold(q.report)}`,
+  );
+  add(
+    'query /api/v1/timeseries 24 h',
+    `p95 ${fmt(q.timeseries.p95, 1)} ms`,
+    `p50 ${fmt(q.timeseries.p50, 1)} ms; ${cold(q.timeseries)}; minute buckets`,
+  );
+  return rows;
+}
+
+/** Analytics' memory under a backlog, and counting while reports are read. */
+function loadRows(r: Results): Row[] {
+  const rows: Row[] = [];
+  const add = (what: string, figure: string, detail: string) => rows.push([what, figure, detail]);
   const m = r.memory;
   if (m)
     add(
@@ -220,6 +235,11 @@ export function table(r: Results): string {
         `${fmt(rd.reports.perSecond, 1)}/s, p50 ${fmt(rd.reports.p50)} ms, p95 ${fmt(rd.reports.p95)} ms, ` +
         `${fmt(rd.reports.refused)} × 503; ${fmt(rd.events)} events, ${fmt(rd.clients)} clients; ${cpu(rd.loaded.cpu)}`,
     );
+  return rows;
+}
+
+export function table(r: Results): string {
+  const rows = [...throughputRows(r), ...queryRows(r.queries), ...loadRows(r)];
   const w0 = Math.max(...rows.map((row) => row[0].length), 5);
   const w1 = Math.max(...rows.map((row) => row[1].length), 6);
   const mc = r.machine;

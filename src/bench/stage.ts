@@ -2,8 +2,9 @@
 // processes, Traefik in front of them (src/stack/traefik.ts, the same configuration `warren up`
 // writes), all on free ports and the run's own queue and store; plus the commit watcher.
 import { join } from 'node:path';
+import { WarrenError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { startTraefik } from '../stack/traefik.js';
+import { startTraefik } from '../stack/index.js';
 import { spawnWarren, type WarrenChild } from './child.js';
 import type { BenchEnv, Names } from './env.js';
 import type { Progress } from './progress.js';
@@ -48,12 +49,18 @@ async function proxyRoutes(proxyUrl: string, n: number, timeoutMs: number): Prom
     }
     await sleep(ok > 0 ? 10 : 200);
   }
-  throw new Error(`Traefik at ${proxyUrl} does not route /events to ingest (last answer: ${last})`);
+  throw new WarrenError(
+    'internal',
+    `Traefik at ${proxyUrl} does not route /events to ingest (last answer: ${last})`,
+  );
 }
 
-export async function startStack(env: BenchEnv, progress: Progress, opts: StackOptions): Promise<Stage> {
-  const names = env.names('main');
-  env.track(names);
+/** Analytics and the ingest instances as child processes, each ready (its /readyz) on a free port. */
+async function spawnParts(
+  env: BenchEnv,
+  names: Names,
+  opts: StackOptions,
+): Promise<{ analytics: WarrenChild; ingest: WarrenChild[] }> {
   const nodeArgs = (name: string) =>
     opts.profileDir
       ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
@@ -86,6 +93,13 @@ export async function startStack(env: BenchEnv, progress: Progress, opts: StackO
     WarrenChild,
     ...WarrenChild[],
   ];
+  return { analytics, ingest };
+}
+
+export async function startStack(env: BenchEnv, progress: Progress, opts: StackOptions): Promise<Stage> {
+  const names = env.names('main');
+  env.track(names);
+  const { analytics, ingest } = await spawnParts(env, names, opts);
   const [proxyPort, apiPort] = [await freePort(), await freePort()];
   const traefik = await startTraefik({
     dir: join(env.dir, 'traefik'),

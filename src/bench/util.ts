@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { ChannelModel } from 'amqplib';
-import * as amqp from '../broker/amqp.js';
+import { amqp } from '../broker/index.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

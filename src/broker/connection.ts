@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { ChannelModel as Connection } from 'amqplib';
-import { describe } from '../errors.js';
+import { describe, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import * as amqp from './amqp.js';
 
@@ -87,7 +87,13 @@ export class BrokerConnection extends EventEmitter {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.off('connected', ok);
-        reject(new Error(`RabbitMQ not reachable at ${this.opts.urls.map(redact).join(', ')}`));
+        const at = this.opts.urls.map(redact).join(', ');
+        reject(
+          new WarrenError(
+            'broker_unavailable',
+            `RabbitMQ not reachable at ${at}; start it (\`rabbitmq-server -detached\`) or set AMQP_URL`,
+          ),
+        );
       }, timeoutMs);
       const ok = () => {
         clearTimeout(t);

@@ -1,13 +1,12 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { type CommandSpec, UsageError } from '../cli.js';
+import { type CommandSpec, usageError } from '../command.js';
 import { CLIENTE_RE, EVENTO_RE, RULES } from '../event.js';
 import { build } from './simulated.js';
 
 function num(v: unknown, flag: string, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min)
-    throw new UsageError(`--${flag} must be a number >= ${min}, got "${v}"`);
+  if (!Number.isFinite(n) || n < min) throw usageError(`--${flag} must be a number >= ${min}, got "${v}"`);
   return n;
 }
 
@@ -20,7 +19,7 @@ function idsWriter(
   try {
     fd = openSync(path, 'w');
   } catch (err) {
-    throw new UsageError(`--ids-out: cannot write ${path}: ${(err as Error).message}`);
+    throw usageError(`--ids-out: cannot write ${path}: ${(err as Error).message}`);
   }
   return {
     write: (ids) => {
@@ -52,12 +51,12 @@ export const command: CommandSpec = {
   },
   async run({ config, log, values, stopSignal }) {
     const name = values.name as string | undefined;
-    if (!name || !CLIENTE_RE.test(name)) throw new UsageError(`--name is required: ${RULES.cliente}`);
+    if (!name || !CLIENTE_RE.test(name)) throw usageError(`--name is required: ${RULES.cliente}`);
     const events = ((values.events as string | undefined) ?? 'click,view,purchase')
       .split(',')
       .filter(Boolean);
     for (const e of events)
-      if (!EVENTO_RE.test(e)) throw new UsageError(`--events: "${e}" is not ${RULES.evento}`);
+      if (!EVENTO_RE.test(e)) throw usageError(`--events: "${e}" is not ${RULES.evento}`);
     const rate = num(values.rate, 'rate', 0) ?? 5;
     const count = num(values.count, 'count', 1);
     const idsOut = idsWriter(values['ids-out'] as string | undefined);

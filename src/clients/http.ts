@@ -4,10 +4,11 @@
 // client waits for room instead of piling up more.
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { BufferFullError, createClient } from '../sdk/index.js';
+import { BufferFullError, createClient, type WarrenClient } from '../sdk/index.js';
 import type { ClientOptions, SimulatedClient } from './simulated.js';
 
-export function build(_config: Config, log: Logger, opts: ClientOptions & { url: string }): SimulatedClient {
+/** The SDK's HTTP client for this simulated client; it logs a refusal and its recovery once each. */
+function gatewayClient(log: Logger, opts: ClientOptions & { url: string }): WarrenClient {
   const sdk = createClient({
     transport: 'http',
     url: opts.url,
@@ -26,6 +27,17 @@ export function build(_config: Config, log: Logger, opts: ClientOptions & { url:
     warned = false;
   });
   sdk.on('error', (err) => log.error({ err: err.message }, 'the gateway refused a batch'));
+  return sdk;
+}
+
+/** The wait between two rounds: 1/rate s (5 ms to 1 s), or one turn of the event loop when unpaced. */
+function pause(rate: number): Promise<unknown> {
+  if (rate > 0) return new Promise((r) => setTimeout(r, Math.max(5, Math.min(1000, 1000 / rate))));
+  return new Promise((r) => setImmediate(r));
+}
+
+export function build(_config: Config, log: Logger, opts: ClientOptions & { url: string }): SimulatedClient {
+  const sdk = gatewayClient(log, opts);
   let published = 0;
   let stopped = false;
   let finish: (n: number) => void = () => undefined;
@@ -52,9 +64,7 @@ export function build(_config: Config, log: Logger, opts: ClientOptions & { url:
       const due =
         opts.rate > 0 ? Math.floor(((Date.now() - started) / 1000) * opts.rate) + 1 - published : 500;
       for (let n = Math.min(due, left()); n > 0 && !stopped; n--) await trackOne();
-      if (opts.rate > 0)
-        await new Promise((r) => setTimeout(r, Math.max(5, Math.min(1000, 1000 / opts.rate))));
-      else await new Promise((r) => setImmediate(r));
+      await pause(opts.rate);
     }
     // With --count it ends when all are confirmed; when stopped by a signal it waits a bounded time.
     await sdk.flush(stopped ? 10_000 : undefined);

@@ -2,7 +2,7 @@
 // event time, through the confirmed publisher (no deadline: after a broker restart it publishes
 // again what was never confirmed, with the same ids).
 
-import { publishingEdge } from '../broker/edge.js';
+import { type PublishingEdge, publishingEdge } from '../broker/index.js';
 import type { Config } from '../config.js';
 import type { Event } from '../event.js';
 import { newId } from '../id.js';
@@ -36,78 +36,90 @@ export function makeEvent(cliente: string, evento: string): Event & { id: string
 }
 
 export function build(config: Config, log: Logger, opts: ClientOptions): SimulatedClient {
-  const { broker, publisher } = publishingEdge(config, log, {
-    name: `warren-client-${opts.name}`,
-    failFast: false,
-  });
-  let published = 0;
-  let confirmed = 0;
-  let stopped = false;
-  let finish: (n: number) => void = () => undefined;
-  const done = new Promise<number>((r) => (finish = r));
-  const pick = () => opts.events[Math.floor(Math.random() * opts.events.length)]!;
+  return new AmqpClient(config, log, opts);
+}
 
-  async function runFast(): Promise<void> {
-    const chunk = opts.chunk ?? 250;
+/** Publishes straight to the exchange: as fast as confirms allow, or paced at opts.rate. */
+class AmqpClient implements SimulatedClient {
+  published = 0;
+  confirmed = 0;
+  readonly done: Promise<number>;
+  private stopped = false;
+  private finish: (n: number) => void = () => undefined;
+  private readonly edge: PublishingEdge;
+
+  constructor(
+    private readonly config: Config,
+    log: Logger,
+    private readonly opts: ClientOptions,
+  ) {
+    this.edge = publishingEdge(config, log, { name: `warren-client-${opts.name}`, failFast: false });
+    this.done = new Promise<number>((r) => (this.finish = r));
+  }
+
+  private get wanted(): boolean {
+    return !this.stopped && (this.opts.count === undefined || this.published < this.opts.count);
+  }
+
+  private get left(): number {
+    return (this.opts.count ?? Number.MAX_SAFE_INTEGER) - this.published;
+  }
+
+  /** Publishes n events; the publish leaves inFlight once the broker confirmed all of them. */
+  private send(n: number, inFlight: Set<Promise<void>>): void {
+    const { opts } = this;
+    const batch = Array.from({ length: n }, () =>
+      makeEvent(opts.name, opts.events[Math.floor(Math.random() * opts.events.length)]!),
+    );
+    this.published += n;
+    const p: Promise<void> = this.edge.publisher.publish(batch).then(() => {
+      this.confirmed += n;
+      opts.onConfirmed?.(batch.map((e) => e.id));
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+  }
+
+  /** Chunks of opts.chunk, up to twice the confirm window in flight. */
+  private async runFast(): Promise<void> {
+    const chunk = this.opts.chunk ?? 250;
     const inFlight = new Set<Promise<void>>();
-    const maxChunks = Math.max(2, Math.ceil((config.confirmWindow * 2) / chunk));
-    while (!stopped && (opts.count === undefined || published < opts.count)) {
-      const n = Math.min(chunk, (opts.count ?? Number.MAX_SAFE_INTEGER) - published);
-      const batch = Array.from({ length: n }, () => makeEvent(opts.name, pick()));
-      published += n;
-      const p: Promise<void> = publisher.publish(batch).then(() => {
-        confirmed += n;
-        opts.onConfirmed?.(batch.map((e) => e.id));
-        inFlight.delete(p);
-      });
-      inFlight.add(p);
+    const maxChunks = Math.max(2, Math.ceil((this.config.confirmWindow * 2) / chunk));
+    while (this.wanted) {
+      this.send(Math.min(chunk, this.left), inFlight);
       if (inFlight.size >= maxChunks) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
   }
 
-  async function runPaced(): Promise<void> {
+  /** Whatever is due at opts.rate since the start, every 1/rate s (5 ms to 1 s). */
+  private async runPaced(): Promise<void> {
+    const { rate } = this.opts;
     const started = Date.now();
     const inFlight = new Set<Promise<void>>();
-    while (!stopped && (opts.count === undefined || published < opts.count)) {
-      const due = Math.floor(((Date.now() - started) / 1000) * opts.rate) + 1;
-      const n = Math.min(due - published, (opts.count ?? Number.MAX_SAFE_INTEGER) - published);
-      if (n > 0) {
-        const batch = Array.from({ length: n }, () => makeEvent(opts.name, pick()));
-        published += n;
-        const p: Promise<void> = publisher.publish(batch).then(() => {
-          confirmed += n;
-          opts.onConfirmed?.(batch.map((e) => e.id));
-          inFlight.delete(p);
-        });
-        inFlight.add(p);
-      }
-      await new Promise((r) => setTimeout(r, Math.max(5, Math.min(1000, 1000 / opts.rate))));
+    while (this.wanted) {
+      const due = Math.floor(((Date.now() - started) / 1000) * rate) + 1;
+      const n = Math.min(due - this.published, this.left);
+      if (n > 0) this.send(n, inFlight);
+      await new Promise((r) => setTimeout(r, Math.max(5, Math.min(1000, 1000 / rate))));
     }
     await Promise.all(inFlight);
   }
 
-  return {
-    get confirmed() {
-      return confirmed;
-    },
-    get published() {
-      return published;
-    },
-    done,
-    async start() {
-      broker.start();
-      const run = opts.rate > 0 ? runPaced() : runFast();
-      void run.then(() => finish(confirmed));
-    },
-    stop() {
-      stopped = true;
-    },
-    async close() {
-      stopped = true;
-      await publisher.flush(10_000);
-      await publisher.close();
-      await broker.close();
-    },
-  };
+  async start(): Promise<void> {
+    this.edge.broker.start();
+    const run = this.opts.rate > 0 ? this.runPaced() : this.runFast();
+    void run.then(() => this.finish(this.confirmed));
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    await this.edge.publisher.flush(10_000);
+    await this.edge.publisher.close();
+    await this.edge.broker.close();
+  }
 }

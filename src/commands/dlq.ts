@@ -1,7 +1,6 @@
 // `warren dlq list | replay`: see why events were dead-lettered, and send them back through the
 // event contract once the cause is fixed (see src/audit/deadletters.ts for how nothing is lost).
 import type { ChannelModel } from 'amqplib';
-import { topicPrefix } from '../analytics/topic.js';
 import {
   type DeadLetter,
   type Held,
@@ -10,12 +9,12 @@ import {
   replay,
   scan,
   select,
-} from '../audit/deadletters.js';
-import * as amqp from '../broker/amqp.js';
-import { redact } from '../broker/connection.js';
-import { type CommandContext, type CommandSpec, UsageError } from '../cli.js';
+} from '../audit/index.js';
+import { amqp, redact } from '../broker/index.js';
+import { type CommandContext, type CommandSpec, usageError } from '../command.js';
 import { type Config, deadLetterNames } from '../config.js';
-import { describe } from '../errors.js';
+import { describe, WarrenError } from '../errors.js';
+import { topicPrefix } from '../topic.js';
 import { declare } from '../topology.js';
 
 /** One connection to the first node that answers, with the topology declared. */
@@ -37,7 +36,8 @@ export async function connectBroker(config: Config, name: string): Promise<Chann
       process.stderr.write(`warren: cannot use ${redact(url)}: ${describe(err)}\n`);
     }
   }
-  throw new Error(
+  throw new WarrenError(
+    'broker_unavailable',
     `RabbitMQ is not usable (${describe(lastErr)}); start it with \`rabbitmq-server -detached\` or set AMQP_URL`,
   );
 }
@@ -77,17 +77,16 @@ function limitOf(values: CommandContext['values']): number {
   const raw = values.limit;
   if (raw === undefined) return 10_000;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`--limit must be a whole number >= 1, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`--limit must be a whole number >= 1, got "${raw}"`);
   return n;
 }
 
 function targetsOf(held: Held[], values: CommandContext['values']): Held[] {
   const id = values.id as string | undefined;
-  if (values.all === true && id !== undefined) throw new UsageError('give --all or --id, not both');
+  if (values.all === true && id !== undefined) throw usageError('give --all or --id, not both');
   if (values.all === true) return held;
   if (id === undefined)
-    throw new UsageError('dlq replay needs --all or --id ID (an id, or a position from `dlq list`)');
+    throw usageError('dlq replay needs --all or --id ID (an id, or a position from `dlq list`)');
   return select(held, id);
 }
 
@@ -113,7 +112,7 @@ function report(r: ReplayResult, json: boolean): void {
 async function run({ config, log, values, positionals }: CommandContext): Promise<number> {
   const [sub, ...extra] = positionals;
   if ((sub !== 'list' && sub !== 'replay') || extra.length > 0)
-    throw new UsageError('usage: warren dlq list [--json] | warren dlq replay --all | --id ID');
+    throw usageError('usage: warren dlq list [--json] | warren dlq replay --all | --id ID');
   const limit = limitOf(values);
   const json = values.json === true;
   const { dlq } = deadLetterNames(config);

@@ -7,10 +7,9 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type ExportFormat, formatExport } from '../analytics/export-format.js';
-import { parseBucket, parseFilter } from '../analytics/query.js';
-import { type CommandContext, type CommandSpec, UsageError } from '../cli.js';
-import { ConfigError, WarrenError } from '../errors.js';
+import { type ExportFormat, formatExport, parseBucket, parseFilter } from '../analytics/index.js';
+import { type CommandContext, type CommandSpec, usageError } from '../command.js';
+import { WarrenError } from '../errors.js';
 import { createStore, type Filter, maintenanceOf, type Store } from '../store/index.js';
 import { bar, bytes, ProgressLine, thousands } from './progress.js';
 
@@ -21,15 +20,15 @@ function parse(values: CommandContext['values']) {
     const filter = parseFilter(q);
     const bucket = parseBucket(q, 'minute');
     const format = (values.format ?? 'ndjson') as string;
-    if (format !== 'ndjson' && format !== 'csv') throw new UsageError('--format must be ndjson or csv');
+    if (format !== 'ndjson' && format !== 'csv') throw usageError('--format must be ndjson or csv');
     const out = values.out;
     if (typeof out !== 'string' || !out)
-      throw new UsageError('--out FILE is required (--out - writes to stdout)');
+      throw usageError('--out FILE is required (--out - writes to stdout)');
     return { filter, bucket, format: format as ExportFormat, out };
   } catch (err) {
     // The API's query rules, turned into command-line wording.
     if (err instanceof WarrenError && err.code === 'invalid_query') {
-      throw new UsageError(err.message.replace('The query parameter "', '--').replace('" is', ' is'));
+      throw usageError(err.message.replace('The query parameter "', '--').replace('" is', ' is'));
     }
     throw err;
   }
@@ -39,9 +38,9 @@ function openStore(databaseUrl: string): Store {
   if (databaseUrl.startsWith('sqlite:')) {
     const path = databaseUrl.slice('sqlite:'.length);
     if (!existsSync(path)) {
-      throw new ConfigError(
+      throw new WarrenError(
+        'config',
         `DATABASE_URL=${databaseUrl}: no store there; run analytics once to create it, or point DATABASE_URL at it`,
-        'DATABASE_URL',
       );
     }
     return createStore(databaseUrl, { readonly: true });

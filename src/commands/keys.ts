@@ -1,9 +1,9 @@
 // `warren keys add|list|revoke`: manages API_KEYS_FILE. A new key is printed once on stdout; the
 // file keeps only its SHA-256. Running ingest instances pick changes up within a second.
 // `--read NAME` makes (or revokes) a read-only key, for scripts that pull reports through Traefik.
-import { type CommandSpec, UsageError } from '../cli.js';
+import { type CommandSpec, usageError } from '../command.js';
 import type { Config } from '../config.js';
-import { addKey, type KeyRole, keyName, readKeysFile, revokeKeys } from '../ingest/keys.js';
+import { addKey, type KeyRole, keyName, readKeysFile, revokeKeys } from '../ingest/index.js';
 
 const USAGE =
   'warren keys add <cliente> | warren keys add --read NAME | warren keys list | warren keys revoke <cliente> | warren keys revoke --read NAME';
@@ -41,11 +41,11 @@ export const command: CommandSpec = {
   async run({ config, positionals, values }) {
     const [action, ...rest] = positionals;
     const readName = values.read;
-    if (typeof readName === 'string' && rest.length > 0) throw new UsageError(`usage: ${USAGE}`);
+    if (typeof readName === 'string' && rest.length > 0) throw usageError(`usage: ${USAGE}`);
     const [name, role]: [string | undefined, KeyRole] =
       typeof readName === 'string' ? [readName, 'read'] : [rest[0], 'send'];
     if (action === 'list' && name === undefined && rest.length === 0) return list(config.apiKeysFile);
-    if (name === undefined || rest.length > 1) throw new UsageError(`usage: ${USAGE}`);
+    if (name === undefined || rest.length > 1) throw usageError(`usage: ${USAGE}`);
     if (action === 'add') return add(config, name, role);
     if (action === 'revoke') {
       const n = revokeKeys(config.apiKeysFile, name, role);
@@ -58,6 +58,6 @@ export const command: CommandSpec = {
       }
       return n > 0 ? 0 : 1;
     }
-    throw new UsageError(`unknown action ${JSON.stringify(action)}; usage: ${USAGE}`);
+    throw usageError(`unknown action ${JSON.stringify(action)}; usage: ${USAGE}`);
   },
 };

@@ -2,7 +2,7 @@
 // RETENTION_INTERVAL_S): forgets ids older than the dedupe window, rolls old minute counters into
 // hours and old hours into days. Safe while analytics runs on the same store. What it did goes to
 // stdout, progress to stderr.
-import type { CommandSpec } from '../cli.js';
+import type { CommandSpec } from '../command.js';
 import { createStore, maintenanceOf, type PassResult, type Progress, retentionPass } from '../store/index.js';
 import { ProgressLine, thousands } from './progress.js';
 

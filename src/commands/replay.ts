@@ -2,8 +2,8 @@
 // most once however often it runs: events older than the store's dedupe horizon (ids that
 // pruning may have forgotten) are skipped and reported, unless the store is empty or --force.
 import { existsSync } from 'node:fs';
-import { expand, replayFiles } from '../audit/replay.js';
-import { type CommandSpec, UsageError } from '../cli.js';
+import { expand, replayFiles } from '../audit/index.js';
+import { type CommandSpec, usageError } from '../command.js';
 import type { Config } from '../config.js';
 import { describe } from '../errors.js';
 import { createStore, type DedupeHorizon, maintenanceOf } from '../store/index.js';
@@ -21,7 +21,7 @@ async function holdStore(config: Config): Promise<DedupeHorizon> {
   const url = config.databaseUrl;
   // Fail closed: a replay pointed at the wrong (new, empty) store would replay everything.
   if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length)))
-    throw new UsageError(
+    throw usageError(
       `no store at DATABASE_URL=${url}: replay reads analytics' store to skip events whose ids it may have forgotten; set DATABASE_URL as analytics has it, or give --force to replay every event`,
     );
   const store = createStore(url);
@@ -44,12 +44,12 @@ export const command: CommandSpec = {
   allowPositionals: true,
   async run({ config, log, positionals, values }) {
     if (positionals.length === 0)
-      throw new UsageError(`give audit files or directories, e.g. ${config.auditDir}`);
+      throw usageError(`give audit files or directories, e.g. ${config.auditDir}`);
     let files: string[];
     try {
       files = await expand(positionals);
     } catch (err) {
-      throw new UsageError(`cannot read ${positionals.join(' ')}: ${describe(err)}`);
+      throw usageError(`cannot read ${positionals.join(' ')}: ${describe(err)}`);
     }
     const force = values.force === true;
     const h = force ? undefined : await holdStore(config);

@@ -1,9 +1,8 @@
 import type { ChannelModel } from 'amqplib';
-import * as amqp from '../broker/amqp.js';
-import { redact } from '../broker/connection.js';
-import type { CommandSpec } from '../cli.js';
+import { amqp, redact } from '../broker/index.js';
+import type { CommandSpec } from '../command.js';
 import { deadLetterNames } from '../config.js';
-import { describe } from '../errors.js';
+import { describe, WarrenError } from '../errors.js';
 import { declare } from '../topology.js';
 
 export const command: CommandSpec = {
@@ -34,7 +33,8 @@ export const command: CommandSpec = {
         await conn.close().catch(() => undefined);
       }
     }
-    throw new Error(
+    throw new WarrenError(
+      'broker_unavailable',
       `RabbitMQ is not reachable (${describe(lastErr)}); start it with \`rabbitmq-server -detached\` or set AMQP_URL`,
     );
   },

@@ -1,43 +1,20 @@
 // The ingest gateway's HTTP app (CONTRACT.md, "Ingest"), built without listening so tests can
 // drive it with fastify.inject. service.ts wires it to the broker and a port.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { Event } from '../event.js';
 import { installErrorHandlers } from '../http.js';
-import type { Logger } from '../log.js';
-import { registerSnippet } from '../sdk/browser/route.js';
-import type { KeyStore, ReadCredentials } from './auth.js';
 import { installJsonParser } from './body.js';
+import type { IngestDeps } from './deps.js';
 import type { Metrics } from './metrics.js';
 import { registerDocs } from './openapi.js';
-import type { RateLimiter } from './ratelimit.js';
 import { registerRoutes } from './routes.js';
+
+export type { EventPublisher, ExtraRoutes, IngestDeps } from './deps.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The client of the request's API key (keyed mode only). */
     cliente: string | undefined;
   }
-}
-
-export interface EventPublisher {
-  /** Resolves once the broker confirmed every event; rejects with BrokerUnavailableError otherwise. */
-  publish(events: Event[], deadlineMs?: number): Promise<void>;
-}
-
-export interface IngestDeps {
-  log: Logger;
-  publisher: EventPublisher;
-  keys: KeyStore;
-  /** READ_USER / READ_PASSWORD for GET /auth/read (undefined: only read keys are accepted). */
-  readCredentials?: ReadCredentials | undefined;
-  limiter: RateLimiter;
-  metrics: Metrics;
-  /** Body limit in bytes (INGEST_BODY_LIMIT). */
-  bodyLimit: number;
-  /** How long a request waits for confirms (PUBLISH_TIMEOUT_MS). */
-  publishTimeoutMs: number;
-  /** True while the broker is connected and the publisher has a channel. */
-  ready: () => boolean;
 }
 
 const ERROR_CODE_RE = /^\{"error":"([a-z_]+)"/;
@@ -106,7 +83,7 @@ export function buildApp(deps: IngestDeps): FastifyInstance {
   });
 
   registerDocs(app, () => deps.keys.keyed);
-  registerSnippet(app);
+  for (const register of deps.routes ?? []) register(app);
   // The publishing routes in a scope of their own: only they need a key and a JSON body.
   app.register(async (scope) => {
     installJsonParser(scope, deps.bodyLimit);

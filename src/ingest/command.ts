@@ -1,17 +1,13 @@
-import type { CommandSpec } from '../cli.js';
+import { type CommandSpec, serviceCommand } from '../command.js';
+import type { ExtraRoutes } from './app.js';
 import { build } from './service.js';
 
-export const command: CommandSpec = {
-  summary: 'HTTP gateway: POST /send and /events publish to RabbitMQ, 202 once confirmed (port 5046)',
-  usage: 'warren ingest',
-  options: {},
-  help: {},
-  async run({ config, log, stopSignal }) {
-    const service = build(config, log);
-    await service.start();
-    const sig = await stopSignal;
-    log.info({ signal: sig }, 'stopping ingest');
-    await service.close();
-    return 0;
-  },
-};
+/** `warren ingest`, serving `routes` of other parts beside its own (the stack adds the snippet). */
+export function ingestCommand(routes: ExtraRoutes = []): CommandSpec {
+  return serviceCommand({
+    what: 'ingest',
+    summary: 'HTTP gateway: POST /send and /events publish to RabbitMQ, 202 once confirmed (port 5046)',
+    usage: 'warren ingest',
+    build: (config, log) => build(config, log, { routes }),
+  });
+}

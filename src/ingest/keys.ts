@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { WarrenError } from '../errors.js';
 import { CLIENTE_RE, RULES } from '../event.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -36,7 +36,7 @@ export function readKeysFile(path: string): KeysFile {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { keys: [] };
-    throw new ConfigError(`API_KEYS_FILE ${path} cannot be read: ${(err as Error).message}`, 'API_KEYS_FILE');
+    throw new WarrenError('config', `API_KEYS_FILE ${path} cannot be read: ${(err as Error).message}`);
   }
   if (text.trim() === '') return { keys: [] };
   let parsed: ReturnType<typeof fileSchema.safeParse>;
@@ -46,9 +46,9 @@ export function readKeysFile(path: string): KeysFile {
     parsed = { success: false } as typeof parsed;
   }
   if (!parsed.success) {
-    throw new ConfigError(
+    throw new WarrenError(
+      'config',
       `API_KEYS_FILE ${path} is not a Warren keys file ({"keys": [{"cliente" or "read", "sha256"}]}); fix it or recreate it with \`warren keys add <cliente>\``,
-      'API_KEYS_FILE',
     );
   }
   return parsed.data;
@@ -77,7 +77,7 @@ export function keyName(k: KeyEntry): { role: KeyRole; name: string } {
 export function addKey(path: string, name: string, role: KeyRole = 'send'): string {
   if (!CLIENTE_RE.test(name)) {
     const what = role === 'read' ? 'read key name' : 'client name';
-    throw new ConfigError(`the ${what} must be ${RULES.cliente}; got ${JSON.stringify(name)}`, 'cliente');
+    throw new WarrenError('usage', `the ${what} must be ${RULES.cliente}; got ${JSON.stringify(name)}`);
   }
   const file = readKeysFile(path);
   const key = newKey();

@@ -2,7 +2,7 @@
 // publish and answer 202 only after the broker confirmed every event.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Event } from '../event.js';
-import type { IngestDeps } from './app.js';
+import type { IngestDeps } from './deps.js';
 import {
   checkIdempotencyKey,
   checkOwnership,

@@ -3,14 +3,13 @@
 // away (answering 503) and publishes again as soon as the connection is back.
 
 import type { FastifyInstance } from 'fastify';
-import type { BrokerConnection } from '../broker/connection.js';
-import { publishingEdge } from '../broker/edge.js';
-import type { ConfirmedPublisher } from '../broker/publisher.js';
+import type { BrokerConnection, ConfirmedPublisher } from '../broker/index.js';
+import { publishingEdge } from '../broker/index.js';
 import { type Config, refuseOpenDoors } from '../config.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
-import { buildApp } from './app.js';
-import { KeyStore } from './auth.js';
+import { buildApp, type ExtraRoutes } from './app.js';
+import { KeyStore, type ReadCredentials } from './auth.js';
 import { createMetrics, markInstance } from './metrics.js';
 import { RateLimiter } from './ratelimit.js';
 
@@ -24,14 +23,15 @@ export interface Ingest {
   close(): Promise<void>;
 }
 
-export function build(config: Config, log: Logger): Ingest {
+export interface IngestOptions {
+  /** Routes of other parts served beside the gateway's own (see stack/ingest.ts). */
+  routes?: ExtraRoutes;
+}
+
+export function build(config: Config, log: Logger, opts: IngestOptions = {}): Ingest {
   // Read at scrape time, after the publisher below exists.
   const metrics = createMetrics(() => publisher.pending);
-  if (config.ingestAuth === 'open') {
-    refuseOpenDoors(config, [
-      { what: 'an open gateway (anyone may publish)', variable: 'INGEST_AUTH', fix: 'set INGEST_AUTH=keys' },
-    ]);
-  }
+  if (config.ingestAuth === 'open') refuseOpenGateway(config);
   const keys = new KeyStore(config.apiKeysFile, config.ingestAuth, log.child({ part: 'keys' }));
   const { broker, publisher } = publishingEdge(config, log, {
     name: 'warren-ingest',
@@ -45,15 +45,13 @@ export function build(config: Config, log: Logger): Ingest {
     log,
     publisher,
     keys,
-    readCredentials:
-      config.readUser && config.readPassword
-        ? { user: config.readUser, password: config.readPassword }
-        : undefined,
+    readCredentials: readCredentials(config),
     limiter: new RateLimiter(config.rateLimit, config.rateBurst),
     metrics,
     bodyLimit: config.bodyLimit,
     publishTimeoutMs: config.publishTimeoutMs,
     ready: () => broker.connected && publisher.ready,
+    routes: opts.routes,
   });
 
   let connecting = false;
@@ -73,21 +71,7 @@ export function build(config: Config, log: Logger): Ingest {
       applyLimits(app.server, config);
       const port = await listen(app, config.host, config.ingestPort, 'INGEST_PORT');
       markInstance(metrics, port);
-      if (!keys.keyed) {
-        log.info(
-          'INGEST_AUTH=open: anyone who reaches this port may publish (set INGEST_AUTH=keys to require API keys)',
-        );
-      }
-      if (config.rateLimit > 0) {
-        log.info(
-          { rate: config.rateLimit, burst: config.rateBurst || config.rateLimit },
-          'per-client rate limit on',
-        );
-      }
-      log.info(
-        { port },
-        `ingest listening on http://${config.host}:${port} (POST /send, POST /events, /docs)`,
-      );
+      announce(config, log, keys.keyed, port);
       return port;
     },
     async close() {
@@ -100,4 +84,34 @@ export function build(config: Config, log: Logger): Ingest {
       await broker.close();
     },
   };
+}
+
+/** On a non-loopback HOST an open gateway stops the process unless ALLOW_UNAUTHENTICATED says so. */
+function refuseOpenGateway(config: Config): void {
+  refuseOpenDoors(config, [
+    { what: 'an open gateway (anyone may publish)', variable: 'INGEST_AUTH', fix: 'set INGEST_AUTH=keys' },
+  ]);
+}
+
+/** READ_USER / READ_PASSWORD, which GET /auth/read accepts beside read keys (both, or none). */
+function readCredentials(config: Config): ReadCredentials | undefined {
+  return config.readUser && config.readPassword
+    ? { user: config.readUser, password: config.readPassword }
+    : undefined;
+}
+
+/** The lines that say how this gateway listens: open or keyed, rate-limited or not, and where. */
+function announce(config: Config, log: Logger, keyed: boolean, port: number): void {
+  if (!keyed) {
+    log.info(
+      'INGEST_AUTH=open: anyone who reaches this port may publish (set INGEST_AUTH=keys to require API keys)',
+    );
+  }
+  if (config.rateLimit > 0) {
+    log.info(
+      { rate: config.rateLimit, burst: config.rateBurst || config.rateLimit },
+      'per-client rate limit on',
+    );
+  }
+  log.info({ port }, `ingest listening on http://${config.host}:${port} (POST /send, POST /events, /docs)`);
 }

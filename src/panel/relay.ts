@@ -71,11 +71,8 @@ function forwardedFor(req: FastifyRequest): string {
   return chain ? `${chain}, ${peer}` : peer;
 }
 
-export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Logger): Relay {
-  const base = analyticsUrl.replace(/\/+$/, '');
-  const streams = new Set<AbortController>();
-  const logOutage = outageLogger(base, log);
-
+/** GET /api/<name> for each JSON route: analytics' /api/v1/<name>, answered as analytics answered. */
+function relayJson(app: FastifyInstance, base: string, logOutage: (err: unknown) => void): void {
   for (const name of JSON_ROUTES) {
     app.get(`/api/${name}`, async (req, reply) => {
       let res: Response;
@@ -96,7 +93,16 @@ export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Lo
         .send(body);
     });
   }
+}
 
+/** GET /api/stream: analytics' event stream, piped while both sides stay; each is in `streams`. */
+function relayStream(
+  app: FastifyInstance,
+  base: string,
+  streams: Set<AbortController>,
+  logOutage: (err: unknown) => void,
+  log: Logger,
+): void {
   app.get('/api/stream', async (req, reply) => {
     const ac = new AbortController();
     const connectTimer = setTimeout(() => ac.abort(new Error('no answer in time')), CONNECT_TIMEOUT_MS);
@@ -129,6 +135,15 @@ export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Lo
     await pipeStream(res.body, reply, ac, log);
     streams.delete(ac);
   });
+}
+
+export function installRelay(app: FastifyInstance, analyticsUrl: string, log: Logger): Relay {
+  const base = analyticsUrl.replace(/\/+$/, '');
+  const streams = new Set<AbortController>();
+  const logOutage = outageLogger(base, log);
+
+  relayJson(app, base, logOutage);
+  relayStream(app, base, streams, logOutage, log);
 
   return {
     async probe() {

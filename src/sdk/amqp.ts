@@ -3,8 +3,7 @@
 // unconfirmed message again with the same id, so a batch settles only once the broker has it.
 import type { ChannelModel as Connection } from 'amqplib';
 import pino from 'pino';
-import { BrokerConnection } from '../broker/connection.js';
-import { ConfirmedPublisher } from '../broker/publisher.js';
+import { BrokerConnection, ConfirmedPublisher } from '../broker/index.js';
 import type { Event } from '../event.js';
 import type { Logger } from '../log.js';
 import type { Transport } from './transport.js';

@@ -14,6 +14,8 @@ import { type HttpTransportOptions, httpTransport } from './http.js';
 import type { ClientOptions } from './options.js';
 import type { RetryInfo } from './transport.js';
 
+// The route that serves the browser snippet; the stack registers it on the ingest gateway.
+export { defaultSnippetPath, registerSnippet } from './browser/route.js';
 export { WarrenClient } from './client.js';
 export { BufferFullError, RejectedError, SdkError, type SdkErrorCode } from './errors.js';
 export type { ClientOptions, ClientStats, TrackOptions } from './options.js';

@@ -1,4 +1,4 @@
-import { type CommandSpec, UsageError } from '../cli.js';
+import { type CommandSpec, usageError } from '../command.js';
 import { type Config, type OpenDoor, refuseOpenDoors } from '../config.js';
 import { build } from './stack.js';
 import { urlTable } from './urls.js';
@@ -7,7 +7,7 @@ function count(v: unknown, flag: string, min: number, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > 64) {
-    throw new UsageError(`--${flag} must be a whole number from ${min} to 64, got "${v}"`);
+    throw usageError(`--${flag} must be a whole number from ${min} to 64, got "${v}"`);
   }
   return n;
 }
@@ -15,7 +15,7 @@ function count(v: unknown, flag: string, min: number, def: number): number {
 function checkPair(user: string, password: string, userVar: string, passwordVar: string, what: string) {
   if (Boolean(user) !== Boolean(password)) {
     const missing = user ? passwordVar : userVar;
-    throw new UsageError(`${missing} is empty; set both ${what} credentials, or neither`);
+    throw usageError(`${missing} is empty; set both ${what} credentials, or neither`);
   }
 }
 
@@ -70,7 +70,7 @@ export const command: CommandSpec = {
     const rateRaw = values['client-rate'];
     const clientRate = rateRaw === undefined ? 1 : Number(rateRaw);
     if (!Number.isFinite(clientRate) || clientRate <= 0) {
-      throw new UsageError(`--client-rate must be a number above 0, got "${rateRaw}"`);
+      throw usageError(`--client-rate must be a number above 0, got "${rateRaw}"`);
     }
     checkAuth(config);
     const stack = build(config, log, { clients, ingest, clientRate });

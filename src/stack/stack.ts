@@ -3,8 +3,7 @@
 // build() here, the CLI wiring in command.ts).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as amqp from '../broker/amqp.js';
-import { redact } from '../broker/connection.js';
+import { amqp, redact } from '../broker/index.js';
 import type { Config } from '../config.js';
 import { describe, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -87,6 +86,38 @@ function writeStatus(file: string, ports: StackPorts, children: ChildStatus[]): 
   renameSync(tmp, file);
 }
 
+/** Traefik in front of the parts just started: routers, health checks, and auth where configured. */
+function traefikFor(
+  config: Config,
+  at: {
+    dir: string;
+    bin: string;
+    local: string;
+    ports: StackPorts;
+    analyticsUrl: string;
+    ingestUrls: string[];
+  },
+): ChildSpec {
+  const dashboard =
+    config.dashboardUser && config.dashboardPassword
+      ? { user: config.dashboardUser, password: config.dashboardPassword }
+      : undefined;
+  return traefikChild({
+    dir: join(at.dir, 'traefik'),
+    bin: at.bin,
+    host: config.host,
+    proxyPort: at.ports.proxy,
+    apiPort: at.ports.api,
+    panelUrl: `http://${at.local}:${at.ports.panel}`,
+    analyticsUrl: at.analyticsUrl,
+    ingestUrls: at.ingestUrls,
+    dashboard,
+    rateLimit: config.proxyRateLimit,
+    // Every ingest instance answers /auth/read from the same keys file; the first one is asked.
+    readAuthUrl: config.readUser ? `${at.ingestUrls[0]}/auth/read` : undefined,
+  });
+}
+
 export function build(config: Config, log: Logger, opts: StackOptions) {
   const dir = resolve(config.stackDir);
   const statusFile = join(dir, 'status.json');
@@ -133,24 +164,7 @@ export function build(config: Config, log: Logger, opts: StackOptions) {
       [part('panel', ['panel'], { PANEL_PORT: String(p.panel), ANALYTICS_URL: analyticsUrl }, p.panel)],
       timeoutMs,
     );
-    const dashboard =
-      config.dashboardUser && config.dashboardPassword
-        ? { user: config.dashboardUser, password: config.dashboardPassword }
-        : undefined;
-    const traefik = traefikChild({
-      dir: join(dir, 'traefik'),
-      bin: traefikBin,
-      host: config.host,
-      proxyPort: p.proxy,
-      apiPort: p.api,
-      panelUrl: `http://${local}:${p.panel}`,
-      analyticsUrl,
-      ingestUrls,
-      dashboard,
-      rateLimit: config.proxyRateLimit,
-      // Every ingest instance answers /auth/read from the same keys file; the first one is asked.
-      readAuthUrl: config.readUser ? `${ingestUrls[0]}/auth/read` : undefined,
-    });
+    const traefik = traefikFor(config, { dir, bin: traefikBin, local, ports: p, analyticsUrl, ingestUrls });
     await supervisor.startTier([traefik], timeoutMs);
     const rate = String(opts.clientRate);
     await supervisor.startTier(

@@ -3,6 +3,7 @@
 // routers"); docker-compose.yml carries the same ones as labels, and test/compose.test.ts
 // checks that both agree.
 import bcrypt from 'bcryptjs';
+import { WarrenError } from '../errors.js';
 
 /** Router name → rule and entrypoint, shared by the file provider and the compose labels. */
 export const ROUTES = {
@@ -64,7 +65,12 @@ export const INGEST_RETRY = { attempts: 3, initialInterval: '100ms' } as const;
 
 /** One htpasswd line with a bcrypt hash (Traefik's basicAuth accepts $2a$/$2b$/$2y$). */
 export function htpasswd(user: string, password: string): string {
-  if (user.includes(':')) throw new Error('a dashboard user name cannot contain ":"');
+  if (user.includes(':')) {
+    throw new WarrenError(
+      'config',
+      'TRAEFIK_DASHBOARD_USER cannot contain ":" (basic auth ends the user name there); choose a name without one',
+    );
+  }
   return `${user}:${bcrypt.hashSync(password, 10)}`;
 }
 
@@ -125,7 +131,12 @@ export function renderDynamic(s: TraefikSettings) {
     middlewares['dashboard-auth'] = { basicAuth: { users: s.dashboardUsers } };
     dashboardMiddlewares.push('dashboard-auth');
   }
-  if (s.ingestUrls.length === 0) throw new Error('Traefik needs at least one ingest instance URL');
+  if (s.ingestUrls.length === 0) {
+    throw new WarrenError(
+      'internal',
+      'Traefik needs at least one ingest instance URL; start ingest before Traefik',
+    );
+  }
   return {
     http: {
       routers: {

@@ -2,7 +2,7 @@
 // the key fills only what the body omits, a bad or ambiguous key never counts a wrong event.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { reason } from '../event.js';
+import { reason } from './event.js';
 import { MAX_BODY_BYTES, namesFromRoutingKey, parseDelivery, readDelivery, topicPrefix } from './topic.js';
 
 const TS = '2025-04-13T12:00:00Z';

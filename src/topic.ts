@@ -5,7 +5,7 @@
 // translation; "STOMP Plugin", destinations). The exchange-to-exchange binding amq.topic →
 // eventos_clientes keeps the publisher's routing key, so the consumer sees it on every delivery.
 // A body that omits `cliente` or `evento` takes it from that key; a body's own value always wins.
-import { ID_RE, type ParseResult, type Problem, parse, parseBody } from '../event.js';
+import { ID_RE, type ParseResult, type Problem, parse, parseBody } from './event.js';
 
 /** The routing key's leading words before cliente and evento: TOPIC_PATTERN up to its first wildcard. */
 export function topicPrefix(pattern: string): string[] {

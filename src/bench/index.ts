@@ -1,0 +1,2 @@
+// The bench's door: `warren bench`.
+export { command } from './command.js';

@@ -1,0 +1,7 @@
+// The broker part's door: the RabbitMQ edge that every other part uses. Other parts import this
+// file only.
+export * as amqp from './amqp.js';
+export { BrokerConnection, type BrokerConnectionOptions, redact } from './connection.js';
+export { ACK, type BatchHandler, BatchingConsumer, type Outcome } from './consumer.js';
+export { type PublishingEdge, publishingEdge } from './edge.js';
+export { ConfirmedPublisher, eventProperties } from './publisher.js';
