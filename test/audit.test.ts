@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import amqp from 'amqplib';
+import type { Reporte } from '../src/analytics/index.js';
 import type { AuditRecord } from '../src/audit/record.js';
 import {
   AMQP_URL,
@@ -75,7 +76,6 @@ function records(): AuditRecord[] {
 }
 
 const idOf = (r: AuditRecord) => ((r.body as { id?: string } | undefined)?.id ?? r.message_id) as string;
-type Reporte = { total: number; clientes: Record<string, number> };
 
 before(() => {
   env = testEnv('audit');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import amqp from 'amqplib';
 import { type Cluster, type ClusterNode, createCluster } from '../deploy/rabbit-cluster.js';
+import type { Reporte } from '../src/analytics/index.js';
 import { freePort, getJson, type TestEnv, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
 import { checkIds, readIds, seenIds } from './ids.js';
 
@@ -44,7 +45,6 @@ export async function startPrivateCluster(size = 3): Promise<PrivateCluster> {
   return { cluster, destroy };
 }
 
-type Reporte = { total: number };
 const RETRY_LINE = /lost the RabbitMQ connection|RabbitMQ is not reachable|publisher channel error/g;
 
 export interface FaultOptions {

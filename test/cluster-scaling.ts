@@ -8,6 +8,7 @@
 //   AMQP_URL=amqp://…:5681,…:5682,…:5683 node --import tsx test/cluster-scaling.ts [--events 30000] [--consumers 1,2,3]
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Reporte } from '../src/analytics/index.js';
 import {
   deleteTopology,
   freePort,
@@ -87,7 +88,7 @@ async function once(m: number): Promise<Row> {
       for (const a of analytics)
         if (a.child.exitCode !== null) throw new Error(`analytics exited:\n${a.output().slice(-3000)}`);
       for (const b of bases) {
-        const r = await getJson<{ total: number }>(`${b}/reporte`).catch(() => undefined);
+        const r = await getJson<Reporte>(`${b}/reporte`).catch(() => undefined);
         if (r?.status === 200) return r.body.total;
       }
       return 0;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import type { Reporte, Status } from '../src/analytics/index.js';
 import {
   freePort,
   getJson,
@@ -17,9 +18,6 @@ import {
   waitFor,
   warren,
 } from './helpers.js';
-
-type Reporte = { total: number; clientes: Record<string, number> };
-type Status = { processed: number; duplicates: number };
 
 let env: TestEnv;
 let db: Awaited<ReturnType<typeof pgDatabase>>;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import amqp from 'amqplib';
+import type { Reporte } from '../src/analytics/index.js';
 import { build } from '../src/analytics/service.js';
 import { MAX_BODY_BYTES } from '../src/analytics/topic.js';
 import { scan } from '../src/audit/deadletters.js';
@@ -137,7 +138,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await waitFor(
           `${expected} counted, ${deadLettered.length} dead letters, the queue drained`,
           async () => {
-            const r = await getJson<{ total: number }>(`${base}/reporte`);
+            const r = await getJson<Reporte>(`${base}/reporte`);
             return (
               r.body.total === expected &&
               (await queueDepth(env.dlq)) === deadLettered.length &&

@@ -3,11 +3,10 @@
 // the other client's events are still counted, and its own retry still counts once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Reporte } from '../src/analytics/index.js';
 import { addKey } from '../src/ingest/keys.js';
 import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
 import { json, startIngest } from './ingest-fixture.js';
-
-type Reporte = { total: number; clientes: Record<string, number> };
 
 test("one client's ids cannot suppress another's events; a client's own retry counts once", async (t) => {
   const te = testEnv('ids_per_client');

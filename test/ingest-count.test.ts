@@ -3,13 +3,12 @@
 // of 1,000 exactly, a retried request (same Idempotency-Key) once; SIGTERM stops ingest cleanly.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Reporte } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
 import { LOG_LEVEL } from './ingest-fixture.js';
-
-type Reporte = { total: number; clientes: Record<string, number> };
 
 test('the seed call and a batch of 1,000 through `warren ingest` are counted exactly', async (t) => {
   const te = testEnv('ingest_count');

@@ -4,6 +4,7 @@
 // Idempotency-Key ends with every accepted id counted exactly once.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { Reporte } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { build as buildIngest, type Ingest } from '../src/ingest/service.js';
@@ -97,8 +98,7 @@ async function startPair(t: import('node:test').TestContext) {
   ingest.connect();
   const port = await analytics.start();
   await waitFor('ingest connected', () => ingest.publisher.ready, 30_000);
-  const reporte = async () =>
-    (await getJson<{ total: number }>(`http://127.0.0.1:${port}/reporte`)).body.total;
+  const reporte = async () => (await getJson<Reporte>(`http://127.0.0.1:${port}/reporte`)).body.total;
   const readyz = async () => (await ingest.app.inject({ method: 'GET', url: '/readyz' })).statusCode;
   return { ingest, reporte, readyz };
 }

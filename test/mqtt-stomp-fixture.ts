@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
+import type { Report, Status } from '../src/analytics/index.js';
 import { parseDelivery, topicPrefix } from '../src/analytics/topic.js';
 import { loadConfig } from '../src/config.js';
 import { reason } from '../src/event.js';
@@ -56,17 +57,6 @@ export async function startAnalytics(env: TestEnv): Promise<Analytics> {
   });
   return { proc, base };
 }
-
-interface Status {
-  processed: number;
-  duplicates: number;
-  invalid: number;
-  withoutId: number;
-}
-type Report = {
-  total: number;
-  clientes: { cliente: string; total: number; eventos: Record<string, number> }[];
-};
 
 /** Waits until analytics has settled `n` deliveries (counted, known or dead-lettered), then reports. */
 export async function settled(a: Analytics, n: number): Promise<{ status: Status; report: Report }> {

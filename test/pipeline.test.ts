@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
+import type { Reporte, Status } from '../src/analytics/index.js';
 import { parseBody } from '../src/event.js';
 import {
   AMQP_URL,
@@ -18,14 +19,6 @@ import {
   warren,
 } from './helpers.js';
 import { checkIds, readIds, seenIds } from './ids.js';
-
-interface Status {
-  queue: { name: string; messages: number; consumers: number };
-  deadLetters: number;
-  processed: number;
-  duplicates: number;
-  invalid: number;
-}
 
 /** 50 messages of many kinds that can never be counted. */
 export function poisonBodies(n: number): string[] {
@@ -130,9 +123,7 @@ describe('pipeline core', () => {
       assert.equal(status.deadLetters, 50);
       assert.equal(status.queue.messages, 0);
 
-      const rep = (
-        await getJson<{ total: number; clientes: Record<string, number> }>(`http://127.0.0.1:${port}/reporte`)
-      ).body;
+      const rep = (await getJson<Reporte>(`http://127.0.0.1:${port}/reporte`)).body;
       assert.deepEqual(rep, { total: 10_000, clientes: Object.fromEntries(clients.map((c) => [c, 2500])) });
 
       // Each dead letter is there once, and the schema still explains why.
@@ -227,11 +218,7 @@ describe('pipeline under SIGKILL', () => {
       const rep = await waitFor(
         'drained',
         async () => {
-          const r = (
-            await getJson<{ total: number; clientes: Record<string, number> }>(
-              `http://127.0.0.1:${port}/reporte`,
-            )
-          ).body;
+          const r = (await getJson<Reporte>(`http://127.0.0.1:${port}/reporte`)).body;
           const depth = await queueDepth(env.queue);
           return r.total >= total && depth === 0 ? r : undefined;
         },

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import type { Reporte } from '../src/analytics/index.js';
 import { RetentionRunner } from '../src/analytics/retention.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
 import type { ParsedEvent } from '../src/event.js';
@@ -61,7 +62,7 @@ describe('retention runner', () => {
       await waitFor('old minutes rolled up', async () => (await oldMinuteRows(sql)) === 0, 30_000);
       await waitFor(
         'new events counted',
-        async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 650,
+        async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 650,
       );
       const [h] = await sql('SELECT COUNT(*) AS n FROM counts_hour');
       assert.ok(Number(h!.n) > 0);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import type { Reporte } from '../src/analytics/index.js';
 import { PG_LIMITS, PostgresStore } from '../src/analytics/store/postgres.js';
 import {
   freePort,
@@ -113,7 +114,7 @@ test('a COMMIT whose answer is lost: the retried batch finds its ids known, noth
   );
   assert.ok(status.duplicates > 0);
   assert.deepEqual(await counted('unanswered'), { total: 300, ids: 300 });
-  const reporte = await getJson<{ total: number }>(`${base}/reporte`);
+  const reporte = await getJson<Reporte>(`${base}/reporte`);
   assert.equal(reporte.body.total, 600);
 });
 
