@@ -15,7 +15,7 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 interface OpenApi {
   openapi: string;

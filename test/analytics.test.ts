@@ -13,8 +13,8 @@ import {
   testEnv,
   waitFor,
   warren,
-} from './helpers.js';
-import { TcpProxy } from './tcp-proxy.js';
+} from './support/helpers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const ev = (id: string, cliente: string, timestamp: string, evento = 'click') =>
   JSON.stringify({ id, cliente, evento, timestamp });

@@ -19,7 +19,7 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 const MAX_BYTES = 4096;
 let env: TestEnv;

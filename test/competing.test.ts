@@ -17,7 +17,7 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 let env: TestEnv;
 let db: Awaited<ReturnType<typeof pgDatabase>>;

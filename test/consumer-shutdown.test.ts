@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config.js';
 import type { ParsedEvent } from '../src/event.js';
 import { createLogger } from '../src/log.js';
 import { declare } from '../src/topology.js';
-import { AMQP_URL, publishRaw, testEnv, waitFor } from './helpers.js';
+import { AMQP_URL, publishRaw, testEnv, waitFor } from './support/helpers.js';
 
 const log = createLogger('silent');
 

@@ -18,7 +18,7 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 const EVENTS = 3000;
 const KILLS = 25;

@@ -26,8 +26,8 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { seenIds, testStore } from './ids.js';
+} from './support/helpers.js';
+import { seenIds, testStore } from './support/ids.js';
 
 const DEPTH = 8000;
 const VALID = 40;

@@ -18,7 +18,7 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 let env: TestEnv;
 let vars: Record<string, string>;

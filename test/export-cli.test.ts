@@ -7,9 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { retentionPass } from '../src/analytics/retention.js';
-import { warren } from './helpers.js';
-import { CUT, commitAll, DAY, dataset, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
-import { rows } from './store-kinds.js';
+import { warren } from './support/helpers.js';
+import {
+  CUT,
+  commitAll,
+  DAY,
+  dataset,
+  isoS,
+  kinds,
+  NOW,
+  SETTINGS,
+  withDb,
+} from './support/retention-helpers.js';
+import { rows } from './support/store-kinds.js';
 
 function sums(lines: { cliente: string; evento: string; count: number }[]): string[] {
   const m = new Map<string, number>();

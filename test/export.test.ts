@@ -13,8 +13,17 @@ import {
   type Filter,
   type Store,
 } from '../src/analytics/store/types.js';
-import { commitAll, dataset, isoS, kinds, NOW, RANGES, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import {
+  commitAll,
+  dataset,
+  isoS,
+  kinds,
+  NOW,
+  RANGES,
+  SETTINGS,
+  withDb,
+} from './support/retention-helpers.js';
+import { ev, rows } from './support/store-kinds.js';
 
 async function exported(store: Store, f: Filter, bucket: Bucket): Promise<ExportRow[]> {
   const out: ExportRow[] = [];

@@ -14,8 +14,8 @@ import { scan } from '../src/audit/deadletters.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { declare } from '../src/topology.js';
-import { AMQP_URL, freePort, getJson, queueDepth, testEnv, waitFor } from './helpers.js';
-import { seenIds, testStore } from './ids.js';
+import { AMQP_URL, freePort, getJson, queueDepth, testEnv, waitFor } from './support/helpers.js';
+import { seenIds, testStore } from './support/ids.js';
 
 const TS = '2025-04-13T12:00:00Z';
 const event = (extra: Record<string, unknown>) =>

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Reporte } from '../src/analytics/index.js';
 import { addKey } from '../src/ingest/keys.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
-import { json, startIngest } from './ingest-fixture.js';
+import { freePort, getJson, testEnv, waitFor, warren } from './support/helpers.js';
+import { json, startIngest } from './support/ingest-fixture.js';
 
 test("one client's ids cannot suppress another's events; a client's own retry counts once", async (t) => {
   const te = testEnv('ids_per_client');

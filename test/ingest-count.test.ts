@@ -7,8 +7,8 @@ import type { Reporte } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
-import { LOG_LEVEL } from './ingest-fixture.js';
+import { freePort, getJson, testEnv, waitFor, warren } from './support/helpers.js';
+import { LOG_LEVEL } from './support/ingest-fixture.js';
 
 test('the seed call and a batch of 1,000 through `warren ingest` are counted exactly', async (t) => {
   const te = testEnv('ingest_count');

@@ -1,4 +1,4 @@
-// Broker faults on a RabbitMQ node of this test's own (test/broker-node.ts): while it is down or
+// Broker faults on a RabbitMQ node of this test's own (test/support/broker-node.ts): while it is down or
 // blocks publishers, ingest answers 503 within the deadline and never 202; once it is back, new
 // requests succeed without restarting ingest; a client retrying its 503s with the same
 // Idempotency-Key ends with every accepted id counted exactly once.
@@ -9,9 +9,9 @@ import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { build as buildIngest, type Ingest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
-import { type BrokerNode, startBrokerNode } from './broker-node.js';
-import { getJson, testEnv, waitFor } from './helpers.js';
-import { LOG_LEVEL } from './ingest-fixture.js';
+import { type BrokerNode, startBrokerNode } from './support/broker-node.js';
+import { getJson, testEnv, waitFor } from './support/helpers.js';
+import { LOG_LEVEL } from './support/ingest-fixture.js';
 
 const DEADLINE_MS = 1500;
 const PER_REQUEST = 10;

@@ -12,8 +12,8 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { baseHref } from '../src/panel/assets.js';
 import { build as buildPanel, type Panel } from '../src/panel/server.js';
-import { freePort, getJson, publishRaw, type TestEnv, testEnv, tmpdir, waitFor } from './helpers.js';
-import { ensurePanelBuilt } from './panel-fixture.js';
+import { freePort, getJson, publishRaw, type TestEnv, testEnv, tmpdir, waitFor } from './support/helpers.js';
+import { ensurePanelBuilt } from './support/panel-fixture.js';
 
 const log = createLogger('silent');
 

@@ -17,8 +17,8 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { checkIds, readIds, seenIds } from './ids.js';
+} from './support/helpers.js';
+import { checkIds, readIds, seenIds } from './support/ids.js';
 
 /** 50 messages of many kinds that can never be counted. */
 export function poisonBodies(n: number): string[] {

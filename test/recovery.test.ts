@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import type { Reporte } from '../src/analytics/index.js';
-import { AMQP_URL, freePort, getJson, publishRaw, testEnv, waitFor, warren } from './helpers.js';
-import { seenIds } from './ids.js';
-import { startIngest } from './ingest-fixture.js';
+import { AMQP_URL, freePort, getJson, publishRaw, testEnv, waitFor, warren } from './support/helpers.js';
+import { seenIds } from './support/ids.js';
+import { startIngest } from './support/ingest-fixture.js';
 
 async function onChannel(fn: (ch: amqp.Channel) => Promise<unknown>): Promise<void> {
   const conn = await amqp.connect(AMQP_URL);

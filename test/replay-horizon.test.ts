@@ -11,8 +11,8 @@ import { maintenanceOf } from '../src/analytics/store/maintenance.js';
 import { PostgresStore } from '../src/analytics/store/postgres.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
 import type { Store } from '../src/analytics/store/types.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
-import { ev, type FreshDb, kinds, rows, withStore } from './store-kinds.js';
+import { freePort, getJson, testEnv, waitFor, warren } from './support/helpers.js';
+import { ev, type FreshDb, kinds, rows, withStore } from './support/store-kinds.js';
 
 const DAY = 86_400;
 const SETTINGS = { dedupeWindowDays: 7, minuteRetentionHours: 48, hourRetentionDays: 90 };

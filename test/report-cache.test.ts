@@ -8,8 +8,8 @@ import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ResponseCache, type View } from '../src/analytics/cache.js';
 import { retentionPass } from '../src/analytics/retention.js';
-import { NOW, SETTINGS } from './retention-helpers.js';
-import { apiOn, ev, kinds, withStore } from './store-kinds.js';
+import { NOW, SETTINGS } from './support/retention-helpers.js';
+import { apiOn, ev, kinds, withStore } from './support/store-kinds.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 const postgres = kinds.find((k) => k.name === 'postgres')!;

@@ -20,8 +20,8 @@ import {
   random,
   SETTINGS,
   withDb,
-} from './retention-helpers.js';
-import { apiOn, ev } from './store-kinds.js';
+} from './support/retention-helpers.js';
+import { apiOn, ev } from './support/store-kinds.js';
 
 function query(f: Filter, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams(extra);

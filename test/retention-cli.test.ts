@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { maintenanceOf } from '../src/analytics/store/maintenance.js';
 import type { Store } from '../src/analytics/store/types.js';
-import { warren } from './helpers.js';
-import { commitAll, DAY, HOUR, isoS, kinds, random, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import { warren } from './support/helpers.js';
+import { commitAll, DAY, HOUR, isoS, kinds, random, withDb } from './support/retention-helpers.js';
+import { ev, rows } from './support/store-kinds.js';
 
 // The CLI runs on the real clock, so the data is placed relative to it.
 function spread(n: number, seed: number) {

@@ -7,9 +7,9 @@ import { describe, test } from 'node:test';
 import { retentionPass } from '../src/analytics/retention.js';
 import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
-import { waitFor } from './helpers.js';
-import { CUT, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import { waitFor } from './support/helpers.js';
+import { CUT, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './support/retention-helpers.js';
+import { ev, rows } from './support/store-kinds.js';
 
 // An hour old enough to be rolled up, so every commit into it races the runner.
 const H = CUT.minute - 24 * HOUR;

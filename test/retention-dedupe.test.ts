@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cutoffs, retentionPass } from '../src/analytics/retention.js';
-import { DAY, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import { DAY, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './support/retention-helpers.js';
+import { ev, rows } from './support/store-kinds.js';
 
 const at = (s: number) => ({ now: () => s * 1000 });
 const once = (id: string, t: number) => ev(id, 'cliente_uno', 'click', isoS(t));

@@ -8,9 +8,9 @@ import type { Reporte } from '../src/analytics/index.js';
 import { RetentionRunner } from '../src/analytics/retention.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
 import type { ParsedEvent } from '../src/event.js';
-import { freePort, getJson, publishRaw, testEnv, waitFor, warren } from './helpers.js';
-import { commitAll, DAY, isoS, random, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import { freePort, getJson, publishRaw, testEnv, waitFor, warren } from './support/helpers.js';
+import { commitAll, DAY, isoS, random, SETTINGS, withDb } from './support/retention-helpers.js';
+import { ev, rows } from './support/store-kinds.js';
 
 const nowS = () => Math.floor(Date.now() / 1000);
 

@@ -18,8 +18,8 @@ import {
   RANGES,
   SETTINGS,
   withDb,
-} from './retention-helpers.js';
-import { lines, rows } from './store-kinds.js';
+} from './support/retention-helpers.js';
+import { lines, rows } from './support/store-kinds.js';
 
 async function snapshot(store: Store) {
   const out: Record<string, string[]> = {};

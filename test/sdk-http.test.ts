@@ -12,9 +12,9 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { report, startAnalytics, startIngest } from './sdk-stack.js';
-import { TcpProxy } from './tcp-proxy.js';
+} from './support/helpers.js';
+import { report, startAnalytics, startIngest } from './support/sdk-stack.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const TOTAL = 20_000;
 

@@ -11,8 +11,8 @@ import { build as buildIngest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
 import { build as buildPanel } from '../src/panel/server.js';
 import { renderStatic } from '../src/stack/traefik-config.js';
-import { freePort, publishRaw, testEnv, waitFor, warren } from './helpers.js';
-import { LOG_LEVEL, startIngest } from './ingest-fixture.js';
+import { freePort, publishRaw, testEnv, waitFor, warren } from './support/helpers.js';
+import { LOG_LEVEL, startIngest } from './support/ingest-fixture.js';
 
 // A stack frame, an absolute path of this checkout, or a source file position.
 const LEAK = /\n\s+at |\/work\/|node_modules|\.ts:\d|\.js:\d|\/root\/|\/tmp\//;

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { testEnv, waitFor } from './helpers.js';
-import { LOG_LEVEL, startIngest } from './ingest-fixture.js';
+import { testEnv, waitFor } from './support/helpers.js';
+import { LOG_LEVEL, startIngest } from './support/ingest-fixture.js';
 
 const SLOW = 200;
 const HEADERS_TIMEOUT_MS = 2000;

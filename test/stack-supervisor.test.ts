@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { createLogger } from '../src/log.js';
 import { pidAlive } from '../src/stack/process.js';
 import { type ChildSpec, type ChildStatus, Supervisor } from '../src/stack/supervisor.js';
-import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
+import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './support/helpers.js';
 
 const log = createLogger('silent', 'test');
 

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import type { Reporte } from '../src/analytics/index.js';
 import { pidAlive } from '../src/stack/process.js';
 import { basicAuthHeader } from '../src/stack/traefik.js';
-import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
+import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './support/helpers.js';
 
 interface Status {
   pid: number;

@@ -10,8 +10,8 @@ import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { CommitResult, Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
-import { ROOT, waitFor } from './helpers.js';
-import { ev, kinds, rows, withStore } from './store-kinds.js';
+import { ROOT, waitFor } from './support/helpers.js';
+import { ev, kinds, rows, withStore } from './support/store-kinds.js';
 
 const url = (p: string) => pathToFileURL(join(ROOT, p)).href;
 // A child that loads the store code, says "ready", then migrates and commits one event when told

@@ -17,8 +17,8 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { TcpProxy } from './tcp-proxy.js';
+} from './support/helpers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 let env: TestEnv;
 let db: Awaited<ReturnType<typeof pgDatabase>>;

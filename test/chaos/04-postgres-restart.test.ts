@@ -3,7 +3,7 @@
 // keeps the batch it could not commit, backs off and retries it; nothing is acked meanwhile and no
 // valid event is dead-lettered. PostgreSQL is up again at the end, even when the scenario fails.
 import { test } from 'node:test';
-import { getJson, waitFor } from '../helpers.js';
+import { getJson, waitFor } from '../support/helpers.js';
 import { between, SCALE, size, sleep } from './knobs.js';
 import { mixedLoad } from './load.js';
 import { ensurePostgresUp, restartPostgres } from './postgres.js';

@@ -5,7 +5,7 @@
 // not acked, so they see known ids, which must change nothing.
 import { test } from 'node:test';
 import type { Status } from '../../src/analytics/index.js';
-import { getJson, waitFor } from '../helpers.js';
+import { getJson, waitFor } from '../support/helpers.js';
 import { between, SCALE, size, sleep } from './knobs.js';
 import { HttpLoad } from './load.js';
 import { finish, recorded } from './report.js';

@@ -1,10 +1,10 @@
-// One fault scenario's world: a PRIVATE RabbitMQ node (test/broker-node.ts), uniquely named
+// One fault scenario's world: a PRIVATE RabbitMQ node (test/support/broker-node.ts), uniquely named
 // exchange and queues, a store of its own (a SQLite file in a temp dir, or a fresh PostgreSQL
 // database), and every `warren` child it starts. close() tears all of it down, also on failure.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { type BrokerNode, createBrokerNode } from '../broker-node.js';
+import { type BrokerNode, createBrokerNode } from '../support/broker-node.js';
 import {
   freePort,
   getJson,
@@ -14,8 +14,8 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from '../helpers.js';
-import { readIds } from '../ids.js';
+} from '../support/helpers.js';
+import { readIds } from '../support/ids.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 

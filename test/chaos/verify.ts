@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { Reporte } from '../../src/analytics/index.js';
-import { getJson, waitFor } from '../helpers.js';
+import { getJson, waitFor } from '../support/helpers.js';
 import type { Scenario, Service } from './scenario.js';
 
 /** Every event the clients of a scenario set out to send, and which were confirmed. */

@@ -11,7 +11,7 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { rabbitUser } from '../deploy/rabbit-cluster.js';
+import { rabbitUser } from '../../deploy/rabbit-cluster.js';
 import { freePort, waitFor } from './helpers.js';
 
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';

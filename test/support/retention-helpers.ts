@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cutoffs, type RetentionSettings } from '../src/analytics/retention.js';
-import { PostgresStore } from '../src/analytics/store/postgres.js';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import type { Filter, Store, StoreOptions } from '../src/analytics/store/types.js';
-import type { ParsedEvent } from '../src/event.js';
+import { cutoffs, type RetentionSettings } from '../../src/analytics/retention.js';
+import { PostgresStore } from '../../src/analytics/store/postgres.js';
+import { SqliteStore } from '../../src/analytics/store/sqlite.js';
+import type { Filter, Store, StoreOptions } from '../../src/analytics/store/types.js';
+import type { ParsedEvent } from '../../src/event.js';
 import { pgDatabase } from './helpers.js';
 import { ev } from './store-kinds.js';
 

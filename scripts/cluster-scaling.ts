@@ -5,7 +5,7 @@
 // and 90% counted, so process start-up stays out of it. Then, with the M consumers running, the
 // clients publish N more: end-to-end events/s from the clients' start to the last one counted.
 //   npm run cluster                                   (another terminal; prints AMQP_URL)
-//   AMQP_URL=amqp://…:5681,…:5682,…:5683 node --import tsx test/cluster-scaling.ts [--events 30000] [--consumers 1,2,3]
+//   AMQP_URL=amqp://…:5681,…:5682,…:5683 node --import tsx scripts/cluster-scaling.ts [--events 30000] [--consumers 1,2,3]
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Reporte } from '../src/analytics/index.js';
@@ -17,7 +17,7 @@ import {
   testEnv,
   type WarrenProcess,
   warren,
-} from './helpers.js';
+} from '../test/support/helpers.js';
 
 const { values } = parseArgs({
   options: {

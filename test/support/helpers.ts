@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 
-export const ROOT = join(import.meta.dirname, '..');
+export const ROOT = join(import.meta.dirname, '..', '..');
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -78,7 +78,7 @@ export async function deleteTopology(url: string, exchange: string, queue: strin
   }
 }
 
-export { freePort } from '../src/bench/util.js';
+export { freePort } from '../../src/net.js';
 
 /** Polls until fn returns a truthy value; throws with the last value or error at the deadline. */
 export async function waitFor<T>(

@@ -5,10 +5,10 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import type { Report, Status } from '../src/analytics/index.js';
-import { parseDelivery, topicPrefix } from '../src/analytics/topic.js';
-import { loadConfig } from '../src/config.js';
-import { reason } from '../src/event.js';
+import type { Report, Status } from '../../src/analytics/index.js';
+import { parseDelivery, topicPrefix } from '../../src/analytics/topic.js';
+import { loadConfig } from '../../src/config.js';
+import { reason } from '../../src/event.js';
 import {
   AMQP_URL,
   freePort,

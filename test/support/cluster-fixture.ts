@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import amqp from 'amqplib';
-import { type Cluster, type ClusterNode, createCluster } from '../deploy/rabbit-cluster.js';
-import type { Reporte } from '../src/analytics/index.js';
+import { type Cluster, type ClusterNode, createCluster } from '../../deploy/rabbit-cluster.js';
+import type { Reporte } from '../../src/analytics/index.js';
 import { freePort, getJson, type TestEnv, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
 import { checkIds, readIds, seenIds } from './ids.js';
 

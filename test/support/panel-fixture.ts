@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import { createLogger } from '../src/log.js';
-import { type RunningTraefik, startTraefik } from '../src/stack/traefik.js';
+import { createLogger } from '../../src/log.js';
+import { type RunningTraefik, startTraefik } from '../../src/stack/traefik.js';
 import {
   freePort,
   getJson,

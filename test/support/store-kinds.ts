@@ -6,14 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type ApiDeps, buildApi } from '../src/analytics/api.js';
-import { AnalyticsHandler } from '../src/analytics/consumer.js';
-import { createMetrics } from '../src/analytics/metrics.js';
-import { PostgresStore } from '../src/analytics/store/postgres.js';
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import type { ClientReport, CountRow, Store } from '../src/analytics/store/types.js';
-import { type ParsedEvent, parse } from '../src/event.js';
-import { createLogger } from '../src/log.js';
+import { type ApiDeps, buildApi } from '../../src/analytics/api.js';
+import { AnalyticsHandler } from '../../src/analytics/consumer.js';
+import { createMetrics } from '../../src/analytics/metrics.js';
+import { PostgresStore } from '../../src/analytics/store/postgres.js';
+import { SqliteStore } from '../../src/analytics/store/sqlite.js';
+import type { ClientReport, CountRow, Store } from '../../src/analytics/store/types.js';
+import { type ParsedEvent, parse } from '../../src/event.js';
+import { createLogger } from '../../src/log.js';
 import { pgDatabase } from './helpers.js';
 
 export interface FreshDb {

@@ -1,7 +1,7 @@
 // Run by store-durability.test.ts under strace: opens a SQLite store at argv[2], migrates it, and
 // commits argv[3] batches of one new event each, printing "committed N" when done.
-import { SqliteStore } from '../src/analytics/store/sqlite.js';
-import { parse } from '../src/event.js';
+import { SqliteStore } from '../../src/analytics/store/sqlite.js';
+import { parse } from '../../src/event.js';
 
 const [path, batchesArg] = process.argv.slice(2);
 const store = new SqliteStore(path!);
