@@ -159,17 +159,19 @@ test('broker blocks publishers (memory alarm): confirms come late, 503 at the de
   sender.start(2);
   await waitFor('some accepted requests', () => sender.accepted.size >= 10 * PER_REQUEST, 30_000);
   // A watermark of 0 raises the memory alarm at once: the broker stops reading from publishers.
-  node.ctl('set_vm_memory_high_watermark', '0');
+  await node.ctl('set_vm_memory_high_watermark', '0');
   const blocked = Date.now();
+  // Taken before the alarm is lifted: requests keep flowing while rabbitmqctl runs.
+  let released = Date.now();
   try {
     await waitFor(
       '503s at the deadline while blocked',
       () => sender.attempts.filter((a) => a.start >= blocked && a.status === 503).length >= 4,
     );
   } finally {
-    node.ctl('set_vm_memory_high_watermark', '0.4');
+    released = Date.now();
+    await node.ctl('set_vm_memory_high_watermark', '0.4');
   }
-  const released = Date.now();
   const during = sender.attempts.filter((a) => a.start >= blocked + 200 && a.end <= released);
   assert.deepEqual(
     during.filter((a) => a.status === 202),
