@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { retentionPass } from '../src/analytics/retention.js';
 import { warren } from './support/helpers.js';
 import {
+  AT_NOW,
   CUT,
   commitAll,
   DAY,
@@ -17,9 +18,8 @@ import {
   kinds,
   NOW,
   SETTINGS,
-  withDb,
 } from './support/retention-helpers.js';
-import { rows } from './support/store-kinds.js';
+import { rows, withDb } from './support/store.js';
 
 function sums(lines: { cliente: string; evento: string; count: number }[]): string[] {
   const m = new Map<string, number>();
@@ -47,7 +47,7 @@ function parseNdjson(text: string) {
 for (const kind of kinds) {
   describe(`warren export: ${kind}`, () => {
     test('writes a range that sums to its report, as CSV and as NDJSON', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const dir = mkdtempSync(join(tmpdir(), 'warren-export-'));
         try {
           const store = await db.open();
@@ -92,7 +92,7 @@ for (const kind of kinds) {
 }
 
 test('warren export: bad usage exits 2 and writes nothing', () =>
-  withDb('sqlite', async (db) => {
+  withDb('sqlite', AT_NOW, async (db) => {
     await db.open();
     const dir = mkdtempSync(join(tmpdir(), 'warren-export-'));
     const out = join(dir, 'x.csv');

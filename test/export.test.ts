@@ -14,6 +14,7 @@ import {
   type Store,
 } from '../src/analytics/store/types.js';
 import {
+  AT_NOW,
   commitAll,
   dataset,
   isoS,
@@ -21,9 +22,8 @@ import {
   NOW,
   RANGES,
   SETTINGS,
-  withDb,
 } from './support/retention-helpers.js';
-import { ev, rows } from './support/store-kinds.js';
+import { ev, rows, withDb } from './support/store.js';
 
 async function exported(store: Store, f: Filter, bucket: Bucket): Promise<ExportRow[]> {
   const out: ExportRow[] = [];
@@ -41,7 +41,7 @@ function sums(list: ExportRow[]): string[] {
 for (const kind of kinds) {
   describe(`export: ${kind}`, () => {
     test('the export of a range sums to the report of that range, at every bucket size', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         await commitAll(store, dataset(3000, 21));
         await retentionPass(store, SETTINGS, { now: NOW });
@@ -61,7 +61,7 @@ for (const kind of kinds) {
       }));
 
     test('an export stops early without holding anything, and never holds up counting', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         await commitAll(store, dataset(12_000, 22), 1000);
         const it = store.exportRows({}, 'minute')[Symbol.asyncIterator]();

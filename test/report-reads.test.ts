@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
-import { apiOn, ev, kinds, withStore } from './support/store-kinds.js';
+import { apiOn, ev, kinds, withStore } from './support/store.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 const postgres = kinds.find((k) => k.name === 'postgres')!;

@@ -10,7 +10,7 @@ import { AnalyticsHandler, type BatchCommitted } from '../src/analytics/consumer
 import { createMetrics } from '../src/analytics/metrics.js';
 import { loadConfig } from '../src/config.js';
 import { waitFor } from './support/helpers.js';
-import { apiOn, kinds, withStore } from './support/store-kinds.js';
+import { apiOn, kinds, withStore } from './support/store.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 

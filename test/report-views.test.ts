@@ -10,6 +10,7 @@ import type { Bucket, Filter, Store } from '../src/analytics/store/types.js';
 import { ReporteView, ReportView, TimeseriesView } from '../src/analytics/views.js';
 import type { ParsedEvent } from '../src/event.js';
 import {
+  AT_NOW,
   commitAll,
   DAY,
   dataset,
@@ -19,9 +20,8 @@ import {
   RANGES,
   random,
   SETTINGS,
-  withDb,
 } from './support/retention-helpers.js';
-import { apiOn, ev } from './support/store-kinds.js';
+import { apiOn, ev, withDb } from './support/store.js';
 
 function query(f: Filter, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams(extra);
@@ -94,7 +94,7 @@ function batch(rnd: () => number, round: number, known: ParsedEvent[]): ParsedEv
 }
 
 test('kept answers brought up to date by own commits equal fresh answers, byte for byte', (t) =>
-  withDb('sqlite', async (db) => {
+  withDb('sqlite', AT_NOW, async (db) => {
     const store = await db.open();
     const events = dataset(3000, 7);
     await commitAll(store, events);

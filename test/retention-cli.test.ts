@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 import { maintenanceOf } from '../src/analytics/store/maintenance.js';
 import type { Store } from '../src/analytics/store/types.js';
 import { warren } from './support/helpers.js';
-import { commitAll, DAY, HOUR, isoS, kinds, random, withDb } from './support/retention-helpers.js';
-import { ev, rows } from './support/store-kinds.js';
+import { AT_NOW, commitAll, DAY, HOUR, isoS, kinds, random } from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 // The CLI runs on the real clock, so the data is placed relative to it.
 function spread(n: number, seed: number) {
@@ -26,7 +26,7 @@ async function levelRows(store: Store) {
 for (const kind of kinds) {
   describe(`warren prune: ${kind}`, () => {
     test('runs one pass, says what it rolled up, and changes no total', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open({});
         await commitAll(store, spread(900, 31));
         const totals = rows(await store.report({}));
@@ -59,7 +59,7 @@ for (const kind of kinds) {
 }
 
 test('warren prune while another runner holds the PostgreSQL lock says it skipped', () =>
-  withDb('postgres', async (db) => {
+  withDb('postgres', AT_NOW, async (db) => {
     const store = await db.open({});
     await commitAll(store, spread(50, 32));
     await maintenanceOf(store).exclusive(async () => {

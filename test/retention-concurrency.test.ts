@@ -8,8 +8,8 @@ import { retentionPass } from '../src/analytics/retention.js';
 import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
 import { waitFor } from './support/helpers.js';
-import { CUT, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './support/retention-helpers.js';
-import { ev, rows } from './support/store-kinds.js';
+import { AT_NOW, CUT, HOUR, isoS, kinds, NOW, SETTINGS } from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 // An hour old enough to be rolled up, so every commit into it races the runner.
 const H = CUT.minute - 24 * HOUR;
@@ -43,7 +43,7 @@ function oracle(): string[] {
 for (const kind of kinds) {
   describe(`rollup concurrent with counting: ${kind}`, () => {
     test('totals stay exact while the same hour is counted and rolled up', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const writers: Store[] = [];
         for (let w = 0; w < WRITERS; w++) writers.push(await db.open());
         const runner = await db.open();

@@ -9,8 +9,8 @@ import { RetentionRunner } from '../src/analytics/retention.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
 import type { ParsedEvent } from '../src/event.js';
 import { freePort, getJson, publishRaw, testEnv, waitFor, warren } from './support/helpers.js';
-import { commitAll, DAY, isoS, random, SETTINGS, withDb } from './support/retention-helpers.js';
-import { ev, rows } from './support/store-kinds.js';
+import { AT_NOW, commitAll, DAY, isoS, random, SETTINGS } from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -80,7 +80,7 @@ describe('retention runner', () => {
   });
 
   test('two runners on one PostgreSQL store (one works at a time) keep totals exact', () =>
-    withDb('postgres', async (db) => {
+    withDb('postgres', AT_NOW, async (db) => {
       const a = await db.open({});
       const b = await db.open({});
       const old = oldEvents(400, 12);

@@ -7,19 +7,18 @@ import { retentionPass } from '../src/analytics/retention.js';
 import { maintenanceOf } from '../src/analytics/store/maintenance.js';
 import { complementIsSmaller, type Filter, type Store } from '../src/analytics/store/types.js';
 import {
+  AT_NOW,
   CUT,
   commitAll,
   DAY,
-  type Db,
   dataset,
   expected,
   kinds,
   NOW,
   RANGES,
   SETTINGS,
-  withDb,
 } from './support/retention-helpers.js';
-import { lines, rows } from './support/store-kinds.js';
+import { type Db, lines, rows, withDb } from './support/store.js';
 
 async function snapshot(store: Store) {
   const out: Record<string, string[]> = {};
@@ -65,7 +64,7 @@ test('the ranges exercise both ways of answering a range report (inside, or tota
 for (const kind of kinds) {
   describe(`retention rollups: ${kind}`, () => {
     test('totals and range sums are identical before and after; levels hold what their age asks', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         const events = dataset(3000);
         await commitAll(store, events);
@@ -104,7 +103,7 @@ for (const kind of kinds) {
       }));
 
     test('a late event for an hour already rolled up lands in minutes, then joins its hour', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         const events = dataset(400, 2);
         await commitAll(store, events);
@@ -124,7 +123,7 @@ for (const kind of kinds) {
       }));
 
     test('one runner at a time: a pass while another holds the lock is skipped', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const a = await db.open();
         const b = await db.open();
         await commitAll(a, dataset(100, 4));
@@ -137,7 +136,7 @@ for (const kind of kinds) {
       }));
 
     test('a stopped pass ends at a step boundary and leaves sums intact', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         const events = dataset(1500, 5);
         await commitAll(store, events);

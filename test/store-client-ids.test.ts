@@ -8,7 +8,7 @@ import { maintenanceOf } from '../src/analytics/store/maintenance.js';
 import type { PostgresStore } from '../src/analytics/store/postgres.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
 import { readMigrations, type Store } from '../src/analytics/store/types.js';
-import { ev, type FreshDb, kinds, rows, withStore } from './support/store-kinds.js';
+import { ev, type FreshDb, kinds, rows, withStore } from './support/store.js';
 
 const DAY = 86_400;
 const NOW = Math.floor(Date.parse('2025-06-15T12:00:00Z') / 1000);
