@@ -14,6 +14,7 @@ import {
   freePort,
   getJson,
   pgDatabase,
+  sleep,
   testEnv,
   type WarrenProcess,
   warren,
@@ -41,7 +42,7 @@ async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 300_000;
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

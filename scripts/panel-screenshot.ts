@@ -3,7 +3,7 @@
 // removes them afterwards. Run: node --import tsx scripts/panel-screenshot.ts [out.png]
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { getJson, publishRaw, ROOT, waitFor } from '../test/support/helpers.js';
+import { getJson, publishRaw, ROOT, sleep, waitFor } from '../test/support/helpers.js';
 import {
   type DemoEvent,
   launchChromium,
@@ -95,7 +95,7 @@ try {
         evento: 'view',
       })),
     );
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
   }
   await waitFor(
     'the live update',

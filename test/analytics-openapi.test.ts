@@ -10,11 +10,11 @@ import {
   freePort,
   getJson,
   publishRaw,
+  startWarren,
   type TestEnv,
   testEnv,
   type WarrenProcess,
   waitFor,
-  warren,
 } from './support/helpers.js';
 
 interface OpenApi {
@@ -37,8 +37,7 @@ describe('analytics OpenAPI document', () => {
     env = testEnv('oa');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    a = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
-    await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200);
+    a = await startWarren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) }, base);
     const ev = (id: string, cliente: string, evento: string, timestamp: string) =>
       JSON.stringify({ id, cliente, evento, timestamp });
     await publishRaw(env.exchange, [

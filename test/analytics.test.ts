@@ -11,6 +11,7 @@ import {
   queueDepth,
   type TestEnv,
   testEnv,
+  untilReady,
   waitFor,
   warren,
 } from './support/helpers.js';
@@ -33,7 +34,7 @@ describe('analytics', () => {
     const a = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200);
+      await untilReady(a, base);
       await publishRaw(env.exchange, [
         ev('t1', 'a', '2025-04-13T12:00:00Z'),
         ev('t2', 'a', '2025-04-13T12:00:59.999Z'),
@@ -179,7 +180,7 @@ describe('analytics without its dependencies', () => {
       ANALYTICS_PORT: String(port),
     });
     try {
-      await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200, 30_000);
+      await untilReady(a, base);
       await publishRaw(env.exchange, [ev('p1', 'a', '2025-04-13T12:00:00Z')]);
       await waitFor(
         'first counted',

@@ -16,6 +16,7 @@ import {
   queueDepth,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
   waitFor,
   warren,
@@ -39,7 +40,7 @@ async function analytics(db: string): Promise<{ proc: WarrenProcess; base: strin
     ANALYTICS_PORT: String(port),
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitFor('analytics ready', async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
+  await untilReady(proc, base, { timeoutMs: 60_000 });
   return { proc, base };
 }
 

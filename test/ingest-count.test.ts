@@ -7,7 +7,7 @@ import type { Reporte } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './support/helpers.js';
+import { freePort, getJson, testEnv, untilReady, waitFor, warren } from './support/helpers.js';
 import { LOG_LEVEL } from './support/ingest-fixture.js';
 
 test('the seed call and a batch of 1,000 through `warren ingest` are counted exactly', async (t) => {
@@ -25,7 +25,7 @@ test('the seed call and a batch of 1,000 through `warren ingest` are counted exa
   });
   const analyticsPort = await analytics.start();
   const base = `http://127.0.0.1:${port}`;
-  await waitFor('ingest ready', async () => (await fetch(`${base}/readyz`)).status === 200, 30_000);
+  await untilReady(ingest, base);
   assert.match(ingest.output(), /INGEST_AUTH=open/, 'open mode is logged at start');
 
   // curl -X POST http://localhost:5046/send -H "Content-Type: application/json" -d '{"message": "mensaje de prueba"}'

@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config.js';
 import { build as buildIngest, type Ingest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
 import { type BrokerNode, startBrokerNode } from './support/broker-node.js';
-import { getJson, testEnv, waitFor } from './support/helpers.js';
+import { getJson, sleep, testEnv, waitFor } from './support/helpers.js';
 import { LOG_LEVEL } from './support/ingest-fixture.js';
 
 const DEADLINE_MS = 1500;
@@ -68,7 +68,7 @@ class RetryingSender {
         assert.equal(res.statusCode, 503, res.body);
         this.retry.push(n);
         // Pacing for a load generator (not a wait for a condition): a client backs off after a 503.
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
   }

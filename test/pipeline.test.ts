@@ -12,6 +12,7 @@ import {
   getJson,
   publishRaw,
   queueDepth,
+  startWarren,
   type TestEnv,
   testEnv,
   type WarrenProcess,
@@ -56,14 +57,8 @@ async function dlqBodies(dlq: string): Promise<string[]> {
   }
 }
 
-async function startAnalytics(env: TestEnv, port: number): Promise<WarrenProcess> {
-  const p = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
-  await waitFor(
-    'analytics ready',
-    async () => (await getJson(`http://127.0.0.1:${port}/readyz`)).status === 200,
-    30_000,
-  );
-  return p;
+function startAnalytics(env: TestEnv, port: number): Promise<WarrenProcess> {
+  return startWarren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) }, `http://127.0.0.1:${port}`);
 }
 
 async function runClient(env: TestEnv, name: string, count: number, idsOut?: string): Promise<void> {

@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import type { Reporte } from '../src/analytics/index.js';
-import { AMQP_URL, freePort, getJson, publishRaw, testEnv, waitFor, warren } from './support/helpers.js';
+import {
+  AMQP_URL,
+  freePort,
+  getJson,
+  publishRaw,
+  testEnv,
+  untilReady,
+  waitFor,
+  warren,
+} from './support/helpers.js';
 import { seenIds } from './support/ids.js';
 import { startIngest } from './support/ingest-fixture.js';
 
@@ -30,7 +39,7 @@ test('analytics resubscribes after its queue is deleted, and counts what comes n
     await a.kill();
     await te.cleanup();
   });
-  await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200, 30_000);
+  await untilReady(a, base);
   await publishRaw(te.exchange, [ev('a1')]);
   await waitFor('first counted', async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 1);
   await onChannel((ch) => ch.deleteQueue(te.queue));

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
+import { sleep } from './support/helpers.js';
 import { apiOn, ev, kinds, withStore } from './support/store.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
@@ -75,7 +76,7 @@ test('16 clients asking uncached 24 h reports do not stall the commits or the ev
         const now = performance.now();
         gaps.push(now - last);
         last = now;
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
       }
       return k;
     })();
@@ -90,7 +91,7 @@ test('16 clients asking uncached 24 h reports do not stall the commits or the ev
     t0 = performance.now();
     const clients = Array.from({ length: 16 }, client);
     // Long enough for each of the 16 to be answered more than once.
-    while (served < 40 && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 50));
+    while (served < 40 && performance.now() - t0 < 120_000) await sleep(50);
     stop = true;
     await Promise.all(clients);
     const commits = await counting;
@@ -129,7 +130,7 @@ test('a report read on a worker is kept, and takes the commits made while it was
     void asked.then(() => (answered = true));
     while (!answered) {
       await store.commit([ev(`during-${k++}`, 'cliente_live', 'click', iso(NOW_S - 30))]);
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     const first = await asked;
     assert.equal(first.cache, 'miss');

@@ -8,7 +8,7 @@ import type { Reporte } from '../src/analytics/index.js';
 import { RetentionRunner } from '../src/analytics/retention.js';
 import { SqliteStore } from '../src/analytics/store/sqlite.js';
 import type { ParsedEvent } from '../src/event.js';
-import { freePort, getJson, publishRaw, testEnv, waitFor, warren } from './support/helpers.js';
+import { freePort, getJson, publishRaw, testEnv, untilReady, waitFor, warren } from './support/helpers.js';
 import { AT_NOW, commitAll, DAY, isoS, random, SETTINGS } from './support/retention-helpers.js';
 import { ev, rows, withDb } from './support/store.js';
 
@@ -50,7 +50,7 @@ describe('retention runner', () => {
     const reader = new SqliteStore(env.dbPath, { readonly: true });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200);
+      await untilReady(a, base);
       const now = new Date().toISOString();
       await publishRaw(
         env.exchange,

@@ -7,6 +7,7 @@ import { createClient, SdkError } from '../src/sdk/index.js';
 import {
   freePort,
   queueDepth,
+  sleep,
   type TestEnv,
   testEnv,
   type WarrenProcess,
@@ -51,7 +52,7 @@ describe('SDK over AMQP', () => {
     const producer = (async () => {
       for (let i = 0; i < TOTAL; i++) {
         client.track(i % 2 ? 'click' : 'view', i === 0 ? { cliente: 'sdk_amqp_otro' } : {});
-        if (i % 100 === 99) await new Promise((r) => setTimeout(r, 10));
+        if (i % 100 === 99) await sleep(10);
       }
     })();
     await waitFor('1,000 confirmed', () => client.stats.confirmed >= 1000, 30_000, 10);

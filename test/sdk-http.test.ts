@@ -7,6 +7,7 @@ import { BufferFullError, createClient, type RetryInfo } from '../src/sdk/index.
 import {
   freePort,
   queueDepth,
+  sleep,
   type TestEnv,
   testEnv,
   type WarrenProcess,
@@ -67,7 +68,7 @@ describe('SDK over HTTP, through ingest restarts and a broker outage', () => {
           full++;
           await client.waitForSpace();
         }
-        if (i % 100 === 0) await new Promise((r) => setTimeout(r, 50));
+        if (i % 100 === 0) await sleep(50);
       }
     })();
 

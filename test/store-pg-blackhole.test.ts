@@ -14,6 +14,7 @@ import {
   publishRaw,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
   waitFor,
   warren,
@@ -42,7 +43,7 @@ before(async () => {
     ANALYTICS_PORT: String(port),
     RETENTION_INTERVAL_S: '0',
   });
-  await waitFor('analytics ready', async () => (await fetch(`${base}/readyz`)).status === 200, 90_000);
+  await untilReady(analytics, base, { timeoutMs: 90_000 });
 });
 
 after(async () => {

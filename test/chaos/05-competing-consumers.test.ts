@@ -5,8 +5,8 @@
 // not acked, so they see known ids, which must change nothing.
 import { test } from 'node:test';
 import type { Status } from '../../src/analytics/index.js';
-import { getJson, waitFor } from '../support/helpers.js';
-import { between, SCALE, size, sleep } from './knobs.js';
+import { getJson, sleep, waitFor } from '../support/helpers.js';
+import { between, SCALE, size } from './knobs.js';
 import { HttpLoad } from './load.js';
 import { finish, recorded } from './report.js';
 import { Scenario, type Service } from './scenario.js';

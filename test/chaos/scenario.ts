@@ -7,12 +7,11 @@ import amqp from 'amqplib';
 import { type BrokerNode, createBrokerNode } from '../support/broker-node.js';
 import {
   freePort,
-  getJson,
   pgDatabase,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
-  waitFor,
   warren,
 } from '../support/helpers.js';
 import { readIds } from '../support/ids.js';
@@ -224,18 +223,9 @@ export class Service {
     this.proc = p;
     this.runs.push(p);
     void p.exited.then((code) => this.exitedOnItsOwn(p, code));
-    await waitFor(
-      `${this.kind} on ${this.port} ${ready ? 'ready' : 'listening'}`,
-      async () => {
-        if (p.child.exitCode !== null) throw new Error(`exited with ${p.child.exitCode}`);
-        const st = (await getJson(`${this.base}/readyz`)).status;
-        return ready ? st === 200 : st === 200 || st === 503;
-      },
-      90_000,
-      100,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${tail(p)}`);
-    });
+    // A crash while starting is recorded and restarted on the same port (exitedOnItsOwn): the
+    // start then waits for the replacement.
+    await untilReady(p, this.base, { listening: !ready, timeoutMs: 90_000, failOnExit: false });
   }
 
   /**

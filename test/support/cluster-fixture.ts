@@ -12,7 +12,17 @@ import type { TestContext } from 'node:test';
 import amqp from 'amqplib';
 import { type Cluster, type ClusterNode, createCluster } from '../../deploy/rabbit-cluster.js';
 import type { Reporte } from '../../src/analytics/index.js';
-import { freePort, getJson, type TestEnv, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
+import {
+  freePort,
+  getJson,
+  sleep,
+  type TestEnv,
+  testEnv,
+  untilReady,
+  type WarrenProcess,
+  waitFor,
+  warren,
+} from './helpers.js';
 import { checkIds, readIds, seenIds } from './ids.js';
 
 export interface PrivateCluster {
@@ -86,7 +96,7 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
         .catch(() => 'error');
       if (leader === 'error') failedPolls++;
       else samples.push({ t: Date.now(), leader: leader && !down.has(leader) ? leader : undefined });
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   })();
 
@@ -97,7 +107,7 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     // consumer must follow the queue to the new leader by itself (quorum queues re-attach it).
     const analytics = warren(['analytics'], { ...env, AMQP_URL: rotated(1), ANALYTICS_PORT: String(port) });
     procs.push(analytics);
-    await waitFor('analytics ready', async () => (await fetch(`${base}/readyz`)).status === 200, 90_000);
+    await untilReady(analytics, base, { timeoutMs: 90_000 });
     const members = await cluster.queueMembers(te.queue, up());
     assert.equal(members.members.length, cluster.nodes.length, 'the quorum queue has a member on every node');
     const total = async () => (await getJson<Reporte>(`${base}/reporte`)).body.total;
@@ -162,7 +172,7 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     }
     log(`clients confirmed ${confirmed} events`);
     await waitFor('every confirmed event counted', async () => (await total()) >= confirmed, 120_000, 250);
-    await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show now
+    await sleep(1000); // a late duplicate would show now
     assert.equal(await total(), confirmed, 'counted == confirmed, exactly');
     // By id: a loss and a duplicate under a new id would cancel out in the count above.
     const seen = await seenIds(te.dbPath);

@@ -14,10 +14,10 @@ import {
   freePort,
   getJson,
   ROOT,
+  startWarren,
   type TestEnv,
   type WarrenProcess,
   waitFor,
-  warren,
 } from './helpers.js';
 
 export const TS = '2025-04-13T12:00:00Z';
@@ -46,14 +46,9 @@ export interface Analytics {
 /** `warren analytics` on the test's own exchange/queue; ready means amq.topic is bound to it. */
 export async function startAnalytics(env: TestEnv): Promise<Analytics> {
   const port = await freePort();
-  const proc = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'analytics ready',
-    async () => (await getJson(`${base}/readyz`)).status === 200,
-    60_000,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}\n${proc.output()}`);
+  const proc = await startWarren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) }, base, {
+    timeoutMs: 60_000,
   });
   return { proc, base };
 }
