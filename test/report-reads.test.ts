@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import type { Report } from '../src/analytics/index.js';
 import type { Store } from '../src/analytics/store/types.js';
 import type { ParsedEvent } from '../src/event.js';
 import { sleep } from './support/helpers.js';
@@ -111,9 +112,7 @@ test('16 clients asking uncached 24 h reports do not stall the commits or the ev
     assert.ok(p99Gap < inline / 2, `commit gap p99 ${p99Gap.toFixed(1)} ms (report ${inline} ms)`);
 
     // The answers are right: the last commit is in a fresh report.
-    const last = JSON.parse((await inject(app, uncachedReport(next++))).body) as {
-      clientes: { cliente: string; total: number }[];
-    };
+    const last = JSON.parse((await inject(app, uncachedReport(next++))).body) as Report;
     assert.equal(last.clientes.find((c) => c.cliente === 'cliente_live')?.total, commits);
     await app.close();
   }));
@@ -138,7 +137,7 @@ test('a report read on a worker is kept, and takes the commits made while it was
     const again = await inject(app, url);
     const fresh = await inject(app, `${url}&cliente=cliente_live`);
     assert.ok(['hit', 'update'].includes(String(again.cache)), `second ask: ${again.cache}`);
-    const body = JSON.parse(again.body) as { clientes: { cliente: string; total: number }[] };
+    const body = JSON.parse(again.body) as Report;
     assert.equal(
       body.clientes.find((c) => c.cliente === 'cliente_live')?.total,
       k,

@@ -5,6 +5,7 @@
 // Every answer is also checked against counts made in plain JavaScript.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Report } from '../src/analytics/index.js';
 import { retentionPass } from '../src/analytics/retention.js';
 import type { Bucket, Filter, Store } from '../src/analytics/store/types.js';
 import { ReporteView, ReportView, TimeseriesView } from '../src/analytics/views.js';
@@ -40,7 +41,7 @@ interface Ask {
 }
 
 const reportCounts = (body: unknown) =>
-  (body as { clientes: { cliente: string; eventos: Record<string, number> }[] }).clientes
+  (body as Report).clientes
     .flatMap((c) => Object.entries(c.eventos).map(([e, n]) => `${c.cliente}/${e}=${n}`))
     .sort();
 
