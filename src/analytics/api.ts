@@ -91,8 +91,15 @@ function probeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 }
 
-/** /reporte, /api/v1/report and /api/v1/timeseries, answered from the report cache. */
-function reportRoutes(app: FastifyInstance, deps: ApiDeps): void {
+type Compute = (p: ReadPool) => Promise<Computed>;
+type Cached = (reply: FastifyReply, key: string, compute: Compute) => Promise<FastifyReply>;
+
+/**
+ * Answers from the report cache (cache.ts): the query is checked first (a bad one is a 400,
+ * never cached), then the answer is served while the store has not changed since it was
+ * computed, or brought up to date with this process's commits since.
+ */
+function reportCache(app: FastifyInstance, deps: ApiDeps): Cached {
   // Versions are per store object (a new connection starts its counters again): one cache each,
   // and one read pool each (reader.ts: reports never run on the consumer's thread).
   let cache = new ResponseCache();
@@ -104,12 +111,7 @@ function reportRoutes(app: FastifyInstance, deps: ApiDeps): void {
     await pool?.close();
   });
 
-  /**
-   * Answers from the report cache (cache.ts): the query is checked first (a bad one is a 400,
-   * never cached), then the answer is served while the store has not changed since it was
-   * computed, or brought up to date with this process's commits since.
-   */
-  async function cached(reply: FastifyReply, key: string, compute: (p: ReadPool) => Promise<Computed>) {
+  return async (reply, key, compute) => {
     const store = storeOrThrow(deps);
     if (store !== cacheOf || !pool) {
       unsubscribe();
@@ -130,7 +132,12 @@ function reportRoutes(app: FastifyInstance, deps: ApiDeps): void {
     );
     deps.metrics.reportCache.inc({ result: r.result });
     return reply.type('application/json; charset=utf-8').header('x-cache', r.result).send(r.body);
-  }
+  };
+}
+
+/** /reporte, /api/v1/report and /api/v1/timeseries, answered from the report cache. */
+function reportRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const cached = reportCache(app, deps);
 
   app.get('/reporte', { schema: routeSchemas.reporte, ...documentOnly }, async (_req, reply) =>
     cached(reply, 'reporte', async (p) =>
