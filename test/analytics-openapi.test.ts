@@ -73,8 +73,12 @@ describe('analytics OpenAPI document', () => {
     );
   }
 
-  it('is OpenAPI 3 and documents every route of the API', () => {
+  it('is OpenAPI 3, documents every route of the API, and has its page', async () => {
     assert.match(doc.openapi, /^3\./);
+    const page = await fetch(`${base}${DOCS_PREFIX}`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    await page.body?.cancel();
     for (const p of ['/reporte', '/api/v1/report', '/api/v1/timeseries', '/api/v1/status', '/api/v1/export'])
       assert.ok(doc.paths[p]?.get, `GET ${p} is documented`);
   });
