@@ -35,9 +35,12 @@ module.exports = {
     },
     {
       name: 'panel-knows-analytics-by-url',
-      comment: 'The panel reads analytics over HTTP only (CONTRACT.md); it imports neither analytics nor the store.',
+      comment:
+        "The panel reads analytics over HTTP only (CONTRACT.md); it imports neither analytics nor the store, except the types of analytics' answers (shapes.ts, through the door), which the bundle erases.",
       severity: 'error',
-      from: { path: '^src/panel/' },
+      // The swc parser does not tell type-only imports apart, so the one file that imports the
+      // answers' types is named; its import is `import type` (the bundle holds no analytics code).
+      from: { path: '^src/panel/', pathNot: '^src/panel/web/src/api\\.ts$' },
       to: { path: '^src/(analytics|store)/' },
     },
   ],

@@ -1,6 +1,7 @@
 // A RabbitMQ cluster of N nodes on this machine, from the distribution's rabbitmq-server: distinct
 // node names, AMQP and distribution ports, and data/log folders under one directory owned by the
-// `rabbitmq` user. Used by `npm run cluster` (deploy/cluster.ts) and by the cluster fault tests.
+// `rabbitmq` user. Used by `npm run cluster` (deploy/cluster.ts), by the cluster fault tests, and,
+// as a cluster of one, by every test's private broker (test/support/broker-node.ts).
 //
 // As root, rabbitmq-server would switch to the `rabbitmq` user itself; we spawn it as that user
 // directly (so the child we hold IS the server) with HOME=/var/lib/rabbitmq, whose Erlang cookie
@@ -47,7 +48,13 @@ export function rabbitUser(): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** Waits ms; a timer that only bounds a wait (keepAlive false) does not keep the process alive. */
+function delay(ms: number, keepAlive = false): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    if (!keepAlive) t.unref();
+  });
+}
 
 function tcpAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -181,7 +188,8 @@ function makeNode(nodename: string, port: number, distPort: number, dir: string)
           await kill();
           throw new Error(`${nodename} did not listen on ${port} within 120 s:\n${out.slice(-3000)}`);
         }
-        await delay(250);
+        // Kept alive: if the node dies meanwhile, nothing else may be left to wake this loop.
+        await delay(250, true);
       }
     },
     async stop() {

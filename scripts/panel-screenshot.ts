@@ -3,8 +3,13 @@
 // removes them afterwards. Run: node --import tsx scripts/panel-screenshot.ts [out.png]
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { getJson, publishRaw, ROOT, waitFor } from '../test/helpers.js';
-import { type DemoEvent, launchChromium, publishEvents, startPanelStack } from '../test/panel-fixture.js';
+import { getJson, publishRaw, ROOT, sleep, waitFor } from '../test/support/helpers.js';
+import {
+  type DemoEvent,
+  launchChromium,
+  publishEvents,
+  startPanelStack,
+} from '../test/support/panel-fixture.js';
 
 const out = process.argv[2] ?? join(ROOT, 'docs', 'panel.png');
 
@@ -90,7 +95,7 @@ try {
         evento: 'view',
       })),
     );
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
   }
   await waitFor(
     'the live update',

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import type { Reporte } from '../src/analytics/index.js';
 import {
   freePort,
   getJson,
@@ -10,10 +11,11 @@ import {
   queueDepth,
   type TestEnv,
   testEnv,
+  untilReady,
   waitFor,
   warren,
-} from './helpers.js';
-import { TcpProxy } from './tcp-proxy.js';
+} from './support/helpers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const ev = (id: string, cliente: string, timestamp: string, evento = 'click') =>
   JSON.stringify({ id, cliente, evento, timestamp });
@@ -32,7 +34,7 @@ describe('analytics', () => {
     const a = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200);
+      await untilReady(a, base);
       await publishRaw(env.exchange, [
         ev('t1', 'a', '2025-04-13T12:00:00Z'),
         ev('t2', 'a', '2025-04-13T12:00:59.999Z'),
@@ -42,10 +44,7 @@ describe('analytics', () => {
         ev('t6', 'a', '2025-04-13T23:59:59-01:00'), // 2025-04-14T00:59:59Z
         ev('t1', 'a', '2025-04-13T12:00:00Z'), // duplicate id
       ]);
-      await waitFor(
-        'counted',
-        async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 6,
-      );
+      await waitFor('counted', async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 6);
       const ts = async (q: string) =>
         (
           await getJson<{ bucket: string; points: { t: string; count: number }[] }>(
@@ -147,10 +146,7 @@ describe('analytics without its dependencies', () => {
         30_000,
       );
       await publishRaw(env.exchange, [ev('r1', 'a', '2025-04-13T12:00:00Z')]);
-      await waitFor(
-        'counted',
-        async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 1,
-      );
+      await waitFor('counted', async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 1);
       // Connection dropped under it: it reconnects by itself.
       proxy.cut();
       await waitFor(
@@ -161,7 +157,7 @@ describe('analytics without its dependencies', () => {
       await publishRaw(env.exchange, [ev('r2', 'a', '2025-04-13T12:00:00Z')]);
       await waitFor(
         'counted after reconnect',
-        async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 2,
+        async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 2,
       );
     } finally {
       await a.kill();
@@ -184,11 +180,11 @@ describe('analytics without its dependencies', () => {
       ANALYTICS_PORT: String(port),
     });
     try {
-      await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200, 30_000);
+      await untilReady(a, base);
       await publishRaw(env.exchange, [ev('p1', 'a', '2025-04-13T12:00:00Z')]);
       await waitFor(
         'first counted',
-        async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 1,
+        async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 1,
       );
       await proxy.down();
       await publishRaw(
@@ -206,8 +202,7 @@ describe('analytics without its dependencies', () => {
       const rep = await waitFor(
         'all counted',
         async () => {
-          const r = (await getJson<{ total: number; clientes: Record<string, number> }>(`${base}/reporte`))
-            .body;
+          const r = (await getJson<Reporte>(`${base}/reporte`)).body;
           return r.total === 201 ? r : undefined;
         },
         30_000,

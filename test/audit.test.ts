@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import amqp from 'amqplib';
+import type { Reporte } from '../src/analytics/index.js';
 import type { AuditRecord } from '../src/audit/record.js';
 import {
   AMQP_URL,
@@ -15,10 +16,11 @@ import {
   queueDepth,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 const MAX_BYTES = 4096;
 let env: TestEnv;
@@ -38,7 +40,7 @@ async function analytics(db: string): Promise<{ proc: WarrenProcess; base: strin
     ANALYTICS_PORT: String(port),
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitFor('analytics ready', async () => (await fetch(`${base}/readyz`)).status === 200, 60_000);
+  await untilReady(proc, base, { timeoutMs: 60_000 });
   return { proc, base };
 }
 
@@ -75,7 +77,6 @@ function records(): AuditRecord[] {
 }
 
 const idOf = (r: AuditRecord) => ((r.body as { id?: string } | undefined)?.id ?? r.message_id) as string;
-type Reporte = { total: number; clientes: Record<string, number> };
 
 before(() => {
   env = testEnv('audit');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import amqp from 'amqplib';
-import { AMQP_URL, testEnv, warren } from './helpers.js';
+import { AMQP_URL, testEnv, warren } from './support/helpers.js';
 
 const TOP_LEVEL = [
   'broker_ceiling_eps',

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import { coalesceWrites } from '../src/broker/connection.js';
-import { AMQP_URL, waitFor } from './helpers.js';
+import { AMQP_URL, waitFor } from './support/helpers.js';
 
 async function run(coalesce: boolean): Promise<{ writes: number; received: number[] }> {
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });

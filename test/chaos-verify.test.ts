@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Ledger, readStore } from './chaos/verify.js';
-import { ev, kinds, withStore } from './store-kinds.js';
+import { ev, kinds, withStore } from './support/store.js';
 
 for (const kind of kinds) {
   test(`chaos readStore (${kind.name}): a confirmed id is found only under its own client`, () =>

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, type TestEnv, testEnv, warren } from './helpers.js';
-import { readIds } from './ids.js';
-import { startIngest } from './sdk-stack.js';
+import { freePort, type TestEnv, testEnv, warren } from './support/helpers.js';
+import { readIds } from './support/ids.js';
+import { startIngest } from './support/sdk-stack.js';
 
 describe('warren client --ids-out', () => {
   let env: TestEnv;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { ROOT } from './helpers.js';
+import { ROOT } from './support/helpers.js';
 
 interface Service {
   image?: string;

@@ -3,7 +3,7 @@
 // leads the queue is stopped. Counted == confirmed exactly, the queue kept a leader, the clients
 // reconnected once or so. Every node is stopped and its data deleted, also on failure.
 import { after, before, test } from 'node:test';
-import { leaderFailover, type PrivateCluster, startPrivateCluster } from './cluster-fixture.js';
+import { leaderFailover, type PrivateCluster, startPrivateCluster } from './support/cluster-fixture.js';
 
 let pc: PrivateCluster | undefined;
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import type { Reporte, Status } from '../src/analytics/index.js';
 import {
   freePort,
   getJson,
@@ -13,13 +14,11 @@ import {
   queueDepth,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-
-type Reporte = { total: number; clientes: Record<string, number> };
-type Status = { processed: number; duplicates: number };
+} from './support/helpers.js';
 
 let env: TestEnv;
 let db: Awaited<ReturnType<typeof pgDatabase>>;
@@ -42,12 +41,7 @@ async function analytics(): Promise<Analytics> {
   return { proc: start(['analytics'], { ANALYTICS_PORT: String(port) }), base: `http://127.0.0.1:${port}` };
 }
 
-const ready = (a: Analytics) =>
-  waitFor(
-    `analytics at ${a.base} ready`,
-    async () => (await fetch(`${a.base}/readyz`)).status === 200,
-    60_000,
-  );
+const ready = (a: Analytics) => untilReady(a.proc, a.base, { timeoutMs: 60_000 });
 const status = async (a: Analytics) => (await getJson<Status>(`${a.base}/api/v1/status`)).body;
 
 // The same 300 ids, published again on every call (a client retrying after a lost confirm).

@@ -16,7 +16,7 @@ import {
   renderDynamic,
   renderStatic,
 } from '../src/stack/traefik-config.js';
-import { ROOT, warren } from './helpers.js';
+import { ROOT, warren } from './support/helpers.js';
 
 interface Service {
   image?: string;

@@ -14,7 +14,7 @@ import type { ParsedEvent } from '../src/event.js';
 import { createLogger } from '../src/log.js';
 import { SqliteStore, type Store } from '../src/store/index.js';
 import { declare } from '../src/topology.js';
-import { AMQP_URL, publishRaw, testEnv, waitFor } from './helpers.js';
+import { AMQP_URL, publishRaw, testEnv, waitFor } from './support/helpers.js';
 
 const log = createLogger('silent');
 

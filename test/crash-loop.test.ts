@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import amqp from 'amqplib';
 import Database from 'better-sqlite3';
+import type { Reporte, Status } from '../src/analytics/index.js';
 import {
   AMQP_URL,
   freePort,
@@ -17,16 +18,10 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 const EVENTS = 3000;
 const KILLS = 25;
-
-interface Status {
-  processed: number;
-  deadLetters: number | null;
-  deadLettersDetail: { valid: number; invalid: number; unscanned: number } | null;
-}
 
 let env: TestEnv;
 let vars: Record<string, string>;
@@ -84,7 +79,7 @@ async function status(): Promise<Status> {
   return (await getJson<Status>(`${base}/api/v1/status`)).body;
 }
 
-const total = async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total;
+const total = async () => (await getJson<Reporte>(`${base}/reporte`)).body.total;
 
 async function run(args: string[]): Promise<{ code: number | null; stdout: string; output: string }> {
   const p = warren(args, vars);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
+import type { Reporte } from '../src/analytics/index.js';
 import { loadConfig } from '../src/config.js';
 import { declare } from '../src/topology.js';
 import {
@@ -25,8 +26,8 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { seenIds, testStore } from './ids.js';
+} from './support/helpers.js';
+import { seenIds, testStore } from './support/ids.js';
 
 const DEPTH = 8000;
 const VALID = 40;
@@ -100,7 +101,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await waitFor(
           `${expected} counted, 1 dead letter, the queue drained`,
           async () => {
-            const r = await getJson<{ total: number }>(`${base}/reporte`);
+            const r = await getJson<Reporte>(`${base}/reporte`);
             return (
               r.body.total === expected &&
               (await queueDepth(env.dlq)) === 1 &&

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import amqp from 'amqplib';
-import { AMQP_URL, queueDepth, testEnv, waitFor, warren } from './helpers.js';
+import { AMQP_URL, queueDepth, testEnv, waitFor, warren } from './support/helpers.js';
 
 test('replay --all of 300 valid among 30 invalid dead letters: each valid one leaves the DLQ once', async () => {
   const env = testEnv('replayset');

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import amqp from 'amqplib';
+import type { Reporte } from '../src/analytics/index.js';
 import type { DeadLetter } from '../src/audit/deadletters.js';
 import {
   AMQP_URL,
@@ -17,7 +18,7 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
+} from './support/helpers.js';
 
 let env: TestEnv;
 let vars: Record<string, string>;
@@ -36,7 +37,7 @@ async function list(): Promise<DeadLetter[]> {
   return JSON.parse(r.stdout) as DeadLetter[];
 }
 
-const total = async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total;
+const total = async () => (await getJson<Reporte>(`${base}/reporte`)).body.total;
 const event = (id: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({
     id,

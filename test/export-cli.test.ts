@@ -7,9 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { retentionPass } from '../src/store/index.js';
-import { warren } from './helpers.js';
-import { CUT, commitAll, DAY, dataset, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
-import { rows } from './store-kinds.js';
+import { warren } from './support/helpers.js';
+import {
+  AT_NOW,
+  CUT,
+  commitAll,
+  DAY,
+  dataset,
+  isoS,
+  kinds,
+  NOW,
+  SETTINGS,
+} from './support/retention-helpers.js';
+import { rows, withDb } from './support/store.js';
 
 function sums(lines: { cliente: string; evento: string; count: number }[]): string[] {
   const m = new Map<string, number>();
@@ -37,7 +47,7 @@ function parseNdjson(text: string) {
 for (const kind of kinds) {
   describe(`warren export: ${kind}`, () => {
     test('writes a range that sums to its report, as CSV and as NDJSON', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const dir = mkdtempSync(join(tmpdir(), 'warren-export-'));
         try {
           const store = await db.open();
@@ -82,7 +92,7 @@ for (const kind of kinds) {
 }
 
 test('warren export: bad usage exits 2 and writes nothing', () =>
-  withDb('sqlite', async (db) => {
+  withDb('sqlite', AT_NOW, async (db) => {
     await db.open();
     const dir = mkdtempSync(join(tmpdir(), 'warren-export-'));
     const out = join(dir, 'x.csv');

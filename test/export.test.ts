@@ -13,8 +13,17 @@ import {
   retentionPass,
   type Store,
 } from '../src/store/index.js';
-import { commitAll, dataset, isoS, kinds, NOW, RANGES, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import {
+  AT_NOW,
+  commitAll,
+  dataset,
+  isoS,
+  kinds,
+  NOW,
+  RANGES,
+  SETTINGS,
+} from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 async function exported(store: Store, f: Filter, bucket: Bucket): Promise<ExportRow[]> {
   const out: ExportRow[] = [];
@@ -32,7 +41,7 @@ function sums(list: ExportRow[]): string[] {
 for (const kind of kinds) {
   describe(`export: ${kind}`, () => {
     test('the export of a range sums to the report of that range, at every bucket size', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         await commitAll(store, dataset(3000, 21));
         await retentionPass(store, SETTINGS, { now: NOW });
@@ -52,7 +61,7 @@ for (const kind of kinds) {
       }));
 
     test('an export stops early without holding anything, and never holds up counting', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         await commitAll(store, dataset(12_000, 22), 1000);
         const it = store.exportRows({}, 'minute')[Symbol.asyncIterator]();

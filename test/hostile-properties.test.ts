@@ -7,14 +7,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import amqp from 'amqplib';
+import type { Reporte } from '../src/analytics/index.js';
 import { build } from '../src/analytics/service.js';
 import { scan } from '../src/audit/deadletters.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { MAX_BODY_BYTES } from '../src/topic.js';
 import { declare } from '../src/topology.js';
-import { AMQP_URL, freePort, getJson, queueDepth, testEnv, waitFor } from './helpers.js';
-import { seenIds, testStore } from './ids.js';
+import { AMQP_URL, freePort, getJson, queueDepth, testEnv, waitFor } from './support/helpers.js';
+import { seenIds, testStore } from './support/ids.js';
 
 const TS = '2025-04-13T12:00:00Z';
 const event = (extra: Record<string, unknown>) =>
@@ -137,7 +138,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await waitFor(
           `${expected} counted, ${deadLettered.length} dead letters, the queue drained`,
           async () => {
-            const r = await getJson<{ total: number }>(`${base}/reporte`);
+            const r = await getJson<Reporte>(`${base}/reporte`);
             return (
               r.body.total === expected &&
               (await queueDepth(env.dlq)) === deadLettered.length &&

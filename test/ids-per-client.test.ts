@@ -3,11 +3,10 @@
 // the other client's events are still counted, and its own retry still counts once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Reporte } from '../src/analytics/index.js';
 import { addKey } from '../src/ingest/keys.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
-import { json, startIngest } from './ingest-fixture.js';
-
-type Reporte = { total: number; clientes: Record<string, number> };
+import { freePort, getJson, testEnv, untilReady, waitFor, warren } from './support/helpers.js';
+import { json, startIngest } from './support/ingest-fixture.js';
 
 test("one client's ids cannot suppress another's events; a client's own retry counts once", async (t) => {
   const te = testEnv('ids_per_client');
@@ -18,7 +17,7 @@ test("one client's ids cannot suppress another's events; a client's own retry co
   const analytics = warren(['analytics'], { ...te.env, ANALYTICS_PORT: String(port), LOG_LEVEL: 'warn' });
   t.after(() => analytics.kill());
   const base = `http://127.0.0.1:${port}`;
-  await waitFor('analytics ready', async () => (await fetch(`${base}/readyz`)).status === 200, 90_000);
+  await untilReady(analytics, base, { timeoutMs: 90_000 });
 
   const uuid = '0193a8f2-7c1e-7d6a-9f3b-2b8f1e0c4a11';
   const send = async (key: string, body: unknown, headers: Record<string, string> = {}) => {

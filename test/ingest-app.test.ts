@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import amqp from 'amqplib';
-import { AMQP_URL, freePort, getJson, queueDepth, waitFor } from './helpers.js';
-import { json, metricValue, startIngest } from './ingest-fixture.js';
+import { AMQP_URL, freePort, getJson, queueDepth, waitFor } from './support/helpers.js';
+import { json, metricValue, startIngest } from './support/ingest-fixture.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { addKey, hashKey, revokeKeys } from '../src/ingest/keys.js';
-import { queueDepth, testEnv, waitFor, warren } from './helpers.js';
-import { json, startIngest } from './ingest-fixture.js';
+import { queueDepth, testEnv, waitFor, warren } from './support/helpers.js';
+import { json, startIngest } from './support/ingest-fixture.js';
 
 const ev = (cliente?: string, evento = 'click') => (cliente === undefined ? { evento } : { cliente, evento });
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

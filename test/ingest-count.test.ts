@@ -3,13 +3,12 @@
 // of 1,000 exactly, a retried request (same Idempotency-Key) once; SIGTERM stops ingest cleanly.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Reporte } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
-import { LOG_LEVEL } from './ingest-fixture.js';
-
-type Reporte = { total: number; clientes: Record<string, number> };
+import { freePort, getJson, testEnv, untilReady, waitFor, warren } from './support/helpers.js';
+import { LOG_LEVEL } from './support/ingest-fixture.js';
 
 test('the seed call and a batch of 1,000 through `warren ingest` are counted exactly', async (t) => {
   const te = testEnv('ingest_count');
@@ -26,7 +25,7 @@ test('the seed call and a batch of 1,000 through `warren ingest` are counted exa
   });
   const analyticsPort = await analytics.start();
   const base = `http://127.0.0.1:${port}`;
-  await waitFor('ingest ready', async () => (await fetch(`${base}/readyz`)).status === 200, 30_000);
+  await untilReady(ingest, base);
   assert.match(ingest.output(), /INGEST_AUTH=open/, 'open mode is logged at start');
 
   // curl -X POST http://localhost:5046/send -H "Content-Type: application/json" -d '{"message": "mensaje de prueba"}'

@@ -1,16 +1,17 @@
-// Broker faults on a RabbitMQ node of this test's own (test/broker-node.ts): while it is down or
+// Broker faults on a RabbitMQ node of this test's own (test/support/broker-node.ts): while it is down or
 // blocks publishers, ingest answers 503 within the deadline and never 202; once it is back, new
 // requests succeed without restarting ingest; a client retrying its 503s with the same
 // Idempotency-Key ends with every accepted id counted exactly once.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { Reporte } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { build as buildIngest, type Ingest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
-import { type BrokerNode, startBrokerNode } from './broker-node.js';
-import { getJson, testEnv, waitFor } from './helpers.js';
-import { LOG_LEVEL } from './ingest-fixture.js';
+import { type BrokerNode, startBrokerNode } from './support/broker-node.js';
+import { getJson, sleep, testEnv, waitFor } from './support/helpers.js';
+import { LOG_LEVEL } from './support/ingest-fixture.js';
 
 const DEADLINE_MS = 1500;
 const PER_REQUEST = 10;
@@ -67,7 +68,7 @@ class RetryingSender {
         assert.equal(res.statusCode, 503, res.body);
         this.retry.push(n);
         // Pacing for a load generator (not a wait for a condition): a client backs off after a 503.
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
   }
@@ -97,8 +98,7 @@ async function startPair(t: import('node:test').TestContext) {
   ingest.connect();
   const port = await analytics.start();
   await waitFor('ingest connected', () => ingest.publisher.ready, 30_000);
-  const reporte = async () =>
-    (await getJson<{ total: number }>(`http://127.0.0.1:${port}/reporte`)).body.total;
+  const reporte = async () => (await getJson<Reporte>(`http://127.0.0.1:${port}/reporte`)).body.total;
   const readyz = async () => (await ingest.app.inject({ method: 'GET', url: '/readyz' })).statusCode;
   return { ingest, reporte, readyz };
 }
@@ -159,17 +159,19 @@ test('broker blocks publishers (memory alarm): confirms come late, 503 at the de
   sender.start(2);
   await waitFor('some accepted requests', () => sender.accepted.size >= 10 * PER_REQUEST, 30_000);
   // A watermark of 0 raises the memory alarm at once: the broker stops reading from publishers.
-  node.ctl('set_vm_memory_high_watermark', '0');
+  await node.ctl('set_vm_memory_high_watermark', '0');
   const blocked = Date.now();
+  // Taken before the alarm is lifted: requests keep flowing while rabbitmqctl runs.
+  let released = Date.now();
   try {
     await waitFor(
       '503s at the deadline while blocked',
       () => sender.attempts.filter((a) => a.start >= blocked && a.status === 503).length >= 4,
     );
   } finally {
-    node.ctl('set_vm_memory_high_watermark', '0.4');
+    released = Date.now();
+    await node.ctl('set_vm_memory_high_watermark', '0.4');
   }
-  const released = Date.now();
   const during = sender.attempts.filter((a) => a.start >= blocked + 200 && a.end <= released);
   assert.deepEqual(
     during.filter((a) => a.status === 202),

@@ -3,8 +3,8 @@
 // the check would have seen a publish).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { queueDepth, waitFor } from './helpers.js';
-import { json, metricValue, startIngest } from './ingest-fixture.js';
+import { queueDepth, waitFor } from './support/helpers.js';
+import { json, metricValue, startIngest } from './support/ingest-fixture.js';
 
 interface Case {
   name: string;

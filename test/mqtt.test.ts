@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
-import { type TestEnv, testEnv } from './helpers.js';
+import { type TestEnv, testEnv } from './support/helpers.js';
 import {
   byClient,
   drainDlq,
@@ -14,7 +14,7 @@ import {
   settled,
   startAnalytics,
   TS,
-} from './mqtt-stomp-fixture.js';
+} from './support/mqtt-stomp-fixture.js';
 
 describe('publishing over MQTT', () => {
   let env: TestEnv;

@@ -7,14 +7,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ROOT, waitFor } from './helpers.js';
+import { ROOT, waitFor } from './support/helpers.js';
 import {
   type DemoEvent,
   launchChromium,
   type PanelStack,
   publishEvents,
   startPanelStack,
-} from './panel-fixture.js';
+} from './support/panel-fixture.js';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const AXE = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');

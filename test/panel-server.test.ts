@@ -6,13 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import type { Report } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { baseHref } from '../src/panel/assets.js';
 import { build as buildPanel, type Panel } from '../src/panel/server.js';
-import { freePort, getJson, publishRaw, type TestEnv, testEnv, tmpdir, waitFor } from './helpers.js';
-import { ensurePanelBuilt } from './panel-fixture.js';
+import { freePort, getJson, publishRaw, type TestEnv, testEnv, tmpdir, waitFor } from './support/helpers.js';
+import { ensurePanelBuilt } from './support/panel-fixture.js';
 
 const log = createLogger('silent');
 
@@ -154,7 +155,7 @@ describe('panel relay to a running analytics', () => {
     ]);
     await waitFor(
       'two counted',
-      async () => (await getJson<{ total: number }>(`${panelUrl}/api/report`)).body.total === 2,
+      async () => (await getJson<Report>(`${panelUrl}/api/report`)).body.total === 2,
     );
     const report = await getJson(`${panelUrl}/api/report?cliente=cliente_dos&from=2025-04-13T12:00:00Z`);
     assert.deepEqual(report.body, {

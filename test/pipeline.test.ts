@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
+import type { Reporte, Status } from '../src/analytics/index.js';
 import { parseBody } from '../src/event.js';
 import {
   AMQP_URL,
@@ -11,21 +12,14 @@ import {
   getJson,
   publishRaw,
   queueDepth,
+  startWarren,
   type TestEnv,
   testEnv,
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { checkIds, readIds, seenIds } from './ids.js';
-
-interface Status {
-  queue: { name: string; messages: number; consumers: number };
-  deadLetters: number;
-  processed: number;
-  duplicates: number;
-  invalid: number;
-}
+} from './support/helpers.js';
+import { checkIds, readIds, seenIds } from './support/ids.js';
 
 /** 50 messages of many kinds that can never be counted. */
 export function poisonBodies(n: number): string[] {
@@ -63,14 +57,8 @@ async function dlqBodies(dlq: string): Promise<string[]> {
   }
 }
 
-async function startAnalytics(env: TestEnv, port: number): Promise<WarrenProcess> {
-  const p = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
-  await waitFor(
-    'analytics ready',
-    async () => (await getJson(`http://127.0.0.1:${port}/readyz`)).status === 200,
-    30_000,
-  );
-  return p;
+function startAnalytics(env: TestEnv, port: number): Promise<WarrenProcess> {
+  return startWarren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) }, `http://127.0.0.1:${port}`);
 }
 
 async function runClient(env: TestEnv, name: string, count: number, idsOut?: string): Promise<void> {
@@ -130,9 +118,7 @@ describe('pipeline core', () => {
       assert.equal(status.deadLetters, 50);
       assert.equal(status.queue.messages, 0);
 
-      const rep = (
-        await getJson<{ total: number; clientes: Record<string, number> }>(`http://127.0.0.1:${port}/reporte`)
-      ).body;
+      const rep = (await getJson<Reporte>(`http://127.0.0.1:${port}/reporte`)).body;
       assert.deepEqual(rep, { total: 10_000, clientes: Object.fromEntries(clients.map((c) => [c, 2500])) });
 
       // Each dead letter is there once, and the schema still explains why.
@@ -227,11 +213,7 @@ describe('pipeline under SIGKILL', () => {
       const rep = await waitFor(
         'drained',
         async () => {
-          const r = (
-            await getJson<{ total: number; clientes: Record<string, number> }>(
-              `http://127.0.0.1:${port}/reporte`,
-            )
-          ).body;
+          const r = (await getJson<Reporte>(`http://127.0.0.1:${port}/reporte`)).body;
           const depth = await queueDepth(env.queue);
           return r.total >= total && depth === 0 ? r : undefined;
         },

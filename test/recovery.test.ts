@@ -4,9 +4,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import amqp from 'amqplib';
-import { AMQP_URL, freePort, getJson, publishRaw, testEnv, waitFor, warren } from './helpers.js';
-import { seenIds } from './ids.js';
-import { startIngest } from './ingest-fixture.js';
+import type { Reporte } from '../src/analytics/index.js';
+import {
+  AMQP_URL,
+  freePort,
+  getJson,
+  publishRaw,
+  testEnv,
+  untilReady,
+  waitFor,
+  warren,
+} from './support/helpers.js';
+import { seenIds } from './support/ids.js';
+import { startIngest } from './support/ingest-fixture.js';
 
 async function onChannel(fn: (ch: amqp.Channel) => Promise<unknown>): Promise<void> {
   const conn = await amqp.connect(AMQP_URL);
@@ -29,12 +39,9 @@ test('analytics resubscribes after its queue is deleted, and counts what comes n
     await a.kill();
     await te.cleanup();
   });
-  await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200, 30_000);
+  await untilReady(a, base);
   await publishRaw(te.exchange, [ev('a1')]);
-  await waitFor(
-    'first counted',
-    async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 1,
-  );
+  await waitFor('first counted', async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 1);
   await onChannel((ch) => ch.deleteQueue(te.queue));
   await waitFor(
     'the consumer came back on a redeclared queue',
@@ -47,7 +54,7 @@ test('analytics resubscribes after its queue is deleted, and counts what comes n
   await publishRaw(te.exchange, [ev('a2'), ev('a3')]);
   await waitFor(
     'counted after recovery',
-    async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 3,
+    async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 3,
     30_000,
   );
   assert.match(a.output(), /reconnecting to RabbitMQ to recover a closed channel/);
@@ -92,8 +99,7 @@ test('ingest recovers when its exchange is deleted: 503 meanwhile, never a lost 
   // Every 202 counted, once: the ids the gateway answered are in the store, and nothing else.
   await waitFor(
     'every accepted id counted',
-    async () =>
-      (await getJson<{ total: number }>(`http://127.0.0.1:${port}/reporte`)).body.total >= accepted.length,
+    async () => (await getJson<Reporte>(`http://127.0.0.1:${port}/reporte`)).body.total >= accepted.length,
     30_000,
   ).catch(() => undefined);
   const seen = await seenIds(f.te.dbPath);

@@ -6,16 +6,17 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { maintenanceOf, PostgresStore, retentionPass, SqliteStore, type Store } from '../src/store/index.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
-import { ev, type FreshDb, kinds, rows, withStore } from './store-kinds.js';
+import type { Store } from '../src/store/index.js';
+import { maintenanceOf, PostgresStore, retentionPass, SqliteStore } from '../src/store/index.js';
+import { freePort, getJson, testEnv, waitFor, warren } from './support/helpers.js';
+import { type Db, ev, kinds, rows, withStore } from './support/store.js';
 
 const DAY = 86_400;
 const SETTINGS = { dedupeWindowDays: 7, minuteRetentionHours: 48, hourRetentionDays: 90 };
 const isoAt = (s: number) => new Date(s * 1000).toISOString();
 
 /** A migrated store on db whose clock (arrival times) reads `s` epoch seconds. */
-async function storeAt(db: FreshDb, s: number): Promise<Store> {
+async function storeAt(db: Db, s: number): Promise<Store> {
   const clock = { now: () => s * 1000 };
   const st = db.url.startsWith('sqlite:')
     ? new SqliteStore(db.url.slice('sqlite:'.length), clock)
@@ -24,7 +25,7 @@ async function storeAt(db: FreshDb, s: number): Promise<Store> {
   return st;
 }
 
-async function commitAt(db: FreshDb, s: number, events: ReturnType<typeof ev>[]): Promise<void> {
+async function commitAt(db: Db, s: number, events: ReturnType<typeof ev>[]): Promise<void> {
   const st = await storeAt(db, s);
   try {
     await st.commit(events);

@@ -8,8 +8,8 @@ import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ResponseCache, type View } from '../src/analytics/cache.js';
 import { retentionPass } from '../src/store/index.js';
-import { NOW, SETTINGS } from './retention-helpers.js';
-import { apiOn, ev, kinds, withStore } from './store-kinds.js';
+import { NOW, SETTINGS } from './support/retention-helpers.js';
+import { apiOn, ev, kinds, withStore } from './support/store.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 const postgres = kinds.find((k) => k.name === 'postgres')!;
@@ -27,7 +27,7 @@ const iso = (s: number) => new Date(s * 1000).toISOString();
 
 describe('report cache', () => {
   test('SQLite version moves on own and foreign commits and on rollups, not on duplicates', () =>
-    withStore(sqlite, async (store, db, opened) => {
+    withStore(sqlite, async (store, db) => {
       const v0 = await store.version();
       assert.equal(typeof v0, 'string');
       assert.equal(await store.version(), v0, 'reading changes nothing');
@@ -36,9 +36,7 @@ describe('report cache', () => {
       assert.notEqual(v1, v0, 'own commit');
       await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
       assert.equal(await store.version(), v1, 'a duplicate changes no counter');
-      const other = db.open();
-      opened.push(other);
-      await other.migrate();
+      const other = await db.open();
       await other.commit([ev('b', 'cliente_dos', 'view', '2025-04-13T12:00:00Z')]);
       const v2 = await store.version();
       assert.notEqual(v2, v1, "another connection's commit");
@@ -48,7 +46,7 @@ describe('report cache', () => {
     }));
 
   test('API: hit at the same version, miss after any change, 400 not cached', () =>
-    withStore(sqlite, async (store, db, opened) => {
+    withStore(sqlite, async (store, db) => {
       const app = apiOn(store);
       await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
       const first = await get(app, '/reporte');
@@ -66,9 +64,7 @@ describe('report cache', () => {
       );
       assert.equal((await get(app, '/reporte')).cache, 'hit');
 
-      const other = db.open();
-      opened.push(other);
-      await other.migrate();
+      const other = await db.open();
       await other.commit([ev('c', 'cliente_dos', 'view', '2025-04-13T12:02:00Z')]);
       const afterForeign = await get(app, '/reporte');
       assert.equal(afterForeign.cache, 'miss');
@@ -109,14 +105,12 @@ describe('report cache', () => {
     }));
 
   test('PostgreSQL: every answer computed (another process may have committed)', () =>
-    withStore(postgres, async (store, db, opened) => {
+    withStore(postgres, async (store, db) => {
       assert.equal(await store.version(), undefined);
       const app = apiOn(store);
       await store.commit([ev('a', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
       assert.deepEqual((await get(app, '/reporte')).cache, 'miss');
-      const other = db.open();
-      opened.push(other);
-      await other.migrate();
+      const other = await db.open();
       await other.commit([ev('b', 'cliente_dos', 'click', '2025-04-13T12:00:00Z')]);
       const second = await get(app, '/reporte');
       assert.deepEqual([second.cache, second.body.total], ['miss', 2]);

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import type { Report } from '../src/analytics/index.js';
 import type { ParsedEvent } from '../src/event.js';
 import type { Store } from '../src/store/index.js';
-import { apiOn, ev, kinds, withStore } from './store-kinds.js';
+import { sleep } from './support/helpers.js';
+import { apiOn, ev, kinds, withStore } from './support/store.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 const postgres = kinds.find((k) => k.name === 'postgres')!;
@@ -75,7 +77,7 @@ test('16 clients asking uncached 24 h reports do not stall the commits or the ev
         const now = performance.now();
         gaps.push(now - last);
         last = now;
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
       }
       return k;
     })();
@@ -90,7 +92,7 @@ test('16 clients asking uncached 24 h reports do not stall the commits or the ev
     t0 = performance.now();
     const clients = Array.from({ length: 16 }, client);
     // Long enough for each of the 16 to be answered more than once.
-    while (served < 40 && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 50));
+    while (served < 40 && performance.now() - t0 < 120_000) await sleep(50);
     stop = true;
     await Promise.all(clients);
     const commits = await counting;
@@ -110,9 +112,7 @@ test('16 clients asking uncached 24 h reports do not stall the commits or the ev
     assert.ok(p99Gap < inline / 2, `commit gap p99 ${p99Gap.toFixed(1)} ms (report ${inline} ms)`);
 
     // The answers are right: the last commit is in a fresh report.
-    const last = JSON.parse((await inject(app, uncachedReport(next++))).body) as {
-      clientes: { cliente: string; total: number }[];
-    };
+    const last = JSON.parse((await inject(app, uncachedReport(next++))).body) as Report;
     assert.equal(last.clientes.find((c) => c.cliente === 'cliente_live')?.total, commits);
     await app.close();
   }));
@@ -129,7 +129,7 @@ test('a report read on a worker is kept, and takes the commits made while it was
     void asked.then(() => (answered = true));
     while (!answered) {
       await store.commit([ev(`during-${k++}`, 'cliente_live', 'click', iso(NOW_S - 30))]);
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     const first = await asked;
     assert.equal(first.cache, 'miss');
@@ -137,7 +137,7 @@ test('a report read on a worker is kept, and takes the commits made while it was
     const again = await inject(app, url);
     const fresh = await inject(app, `${url}&cliente=cliente_live`);
     assert.ok(['hit', 'update'].includes(String(again.cache)), `second ask: ${again.cache}`);
-    const body = JSON.parse(again.body) as { clientes: { cliente: string; total: number }[] };
+    const body = JSON.parse(again.body) as Report;
     assert.equal(
       body.clientes.find((c) => c.cliente === 'cliente_live')?.total,
       k,

@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { AnalyticsHandler, type BatchCommitted } from '../src/analytics/consumer.js';
 import { createMetrics } from '../src/analytics/metrics.js';
 import { loadConfig } from '../src/config.js';
-import { waitFor } from './helpers.js';
-import { apiOn, kinds, withStore } from './store-kinds.js';
+import { waitFor } from './support/helpers.js';
+import { apiOn, kinds, withStore } from './support/store.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 

@@ -5,10 +5,12 @@
 // Every answer is also checked against counts made in plain JavaScript.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Report } from '../src/analytics/index.js';
 import { ReporteView, ReportView, TimeseriesView } from '../src/analytics/views.js';
 import type { ParsedEvent } from '../src/event.js';
 import { type Bucket, type Filter, retentionPass, type Store } from '../src/store/index.js';
 import {
+  AT_NOW,
   commitAll,
   DAY,
   dataset,
@@ -18,9 +20,8 @@ import {
   RANGES,
   random,
   SETTINGS,
-  withDb,
-} from './retention-helpers.js';
-import { apiOn, ev } from './store-kinds.js';
+} from './support/retention-helpers.js';
+import { apiOn, ev, withDb } from './support/store.js';
 
 function query(f: Filter, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams(extra);
@@ -39,7 +40,7 @@ interface Ask {
 }
 
 const reportCounts = (body: unknown) =>
-  (body as { clientes: { cliente: string; eventos: Record<string, number> }[] }).clientes
+  (body as Report).clientes
     .flatMap((c) => Object.entries(c.eventos).map(([e, n]) => `${c.cliente}/${e}=${n}`))
     .sort();
 
@@ -93,7 +94,7 @@ function batch(rnd: () => number, round: number, known: ParsedEvent[]): ParsedEv
 }
 
 test('kept answers brought up to date by own commits equal fresh answers, byte for byte', (t) =>
-  withDb('sqlite', async (db) => {
+  withDb('sqlite', AT_NOW, async (db) => {
     const store = await db.open();
     const events = dataset(3000, 7);
     await commitAll(store, events);

@@ -2,10 +2,11 @@
 // DATABASE_URL, what it did on stdout (text or --json), progress on stderr, totals unchanged.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { maintenanceOf, type Store } from '../src/store/index.js';
-import { warren } from './helpers.js';
-import { commitAll, DAY, HOUR, isoS, kinds, random, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import type { Store } from '../src/store/index.js';
+import { maintenanceOf } from '../src/store/index.js';
+import { warren } from './support/helpers.js';
+import { AT_NOW, commitAll, DAY, HOUR, isoS, kinds, random } from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 // The CLI runs on the real clock, so the data is placed relative to it.
 function spread(n: number, seed: number) {
@@ -25,7 +26,7 @@ async function levelRows(store: Store) {
 for (const kind of kinds) {
   describe(`warren prune: ${kind}`, () => {
     test('runs one pass, says what it rolled up, and changes no total', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open({});
         await commitAll(store, spread(900, 31));
         const totals = rows(await store.report({}));
@@ -58,7 +59,7 @@ for (const kind of kinds) {
 }
 
 test('warren prune while another runner holds the PostgreSQL lock says it skipped', () =>
-  withDb('postgres', async (db) => {
+  withDb('postgres', AT_NOW, async (db) => {
     const store = await db.open({});
     await commitAll(store, spread(50, 32));
     await maintenanceOf(store).exclusive(async () => {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ParsedEvent } from '../src/event.js';
 import { retentionPass, type Store } from '../src/store/index.js';
-import { waitFor } from './helpers.js';
-import { CUT, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import { waitFor } from './support/helpers.js';
+import { AT_NOW, CUT, HOUR, isoS, kinds, NOW, SETTINGS } from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 // An hour old enough to be rolled up, so every commit into it races the runner.
 const H = CUT.minute - 24 * HOUR;
@@ -42,7 +42,7 @@ function oracle(): string[] {
 for (const kind of kinds) {
   describe(`rollup concurrent with counting: ${kind}`, () => {
     test('totals stay exact while the same hour is counted and rolled up', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const writers: Store[] = [];
         for (let w = 0; w < WRITERS; w++) writers.push(await db.open());
         const runner = await db.open();

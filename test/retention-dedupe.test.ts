@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cutoffs, retentionPass } from '../src/store/index.js';
-import { DAY, HOUR, isoS, kinds, NOW, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import { AT_NOW, DAY, HOUR, isoS, kinds, NOW, SETTINGS } from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 const at = (s: number) => ({ now: () => s * 1000 });
 const once = (id: string, t: number) => ev(id, 'cliente_uno', 'click', isoS(t));
@@ -23,7 +23,7 @@ test('cutoffs: rollups on whole coarser buckets, ids relative to now and to the 
 for (const kind of kinds) {
   describe(`dedupe window: ${kind}`, () => {
     test('a late event older than the window with a new id is counted once, and stays deduped', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open(at(NOW));
         const late = once('late-1', NOW - 30 * DAY);
         assert.deepEqual(await store.commit([late]), { counted: 1, duplicates: 0, withoutId: 0 });
@@ -41,7 +41,7 @@ for (const kind of kinds) {
       }));
 
     test('ids go once event time and arrival are both older than the window', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const old = once('old', NOW - 10 * DAY);
         const recent = once('recent', NOW - 3 * DAY);
         const late = once('late', NOW - 20 * DAY);
@@ -68,7 +68,7 @@ for (const kind of kinds) {
       }));
 
     test('while nothing is counted, the window does not advance past the newest id', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const before = await db.open(at(NOW - 10 * DAY));
         const last = once('last-before-outage', NOW - 10 * DAY);
         await before.commit([once('earlier', NOW - 12 * DAY), last]);

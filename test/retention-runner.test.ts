@@ -4,12 +4,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import type { Reporte } from '../src/analytics/index.js';
 import { RetentionRunner } from '../src/analytics/retention.js';
 import type { ParsedEvent } from '../src/event.js';
 import { SqliteStore } from '../src/store/index.js';
-import { freePort, getJson, publishRaw, testEnv, waitFor, warren } from './helpers.js';
-import { commitAll, DAY, isoS, random, SETTINGS, withDb } from './retention-helpers.js';
-import { ev, rows } from './store-kinds.js';
+import { freePort, getJson, publishRaw, testEnv, untilReady, waitFor, warren } from './support/helpers.js';
+import { AT_NOW, commitAll, DAY, isoS, random, SETTINGS } from './support/retention-helpers.js';
+import { ev, rows, withDb } from './support/store.js';
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -49,7 +50,7 @@ describe('retention runner', () => {
     const reader = new SqliteStore(env.dbPath, { readonly: true });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitFor('ready', async () => (await getJson(`${base}/readyz`)).status === 200);
+      await untilReady(a, base);
       const now = new Date().toISOString();
       await publishRaw(
         env.exchange,
@@ -61,7 +62,7 @@ describe('retention runner', () => {
       await waitFor('old minutes rolled up', async () => (await oldMinuteRows(sql)) === 0, 30_000);
       await waitFor(
         'new events counted',
-        async () => (await getJson<{ total: number }>(`${base}/reporte`)).body.total === 650,
+        async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 650,
       );
       const [h] = await sql('SELECT COUNT(*) AS n FROM counts_hour');
       assert.ok(Number(h!.n) > 0);
@@ -79,7 +80,7 @@ describe('retention runner', () => {
   });
 
   test('two runners on one PostgreSQL store (one works at a time) keep totals exact', () =>
-    withDb('postgres', async (db) => {
+    withDb('postgres', AT_NOW, async (db) => {
       const a = await db.open({});
       const b = await db.open({});
       const old = oldEvents(400, 12);

@@ -11,19 +11,18 @@ import {
   type Store,
 } from '../src/store/index.js';
 import {
+  AT_NOW,
   CUT,
   commitAll,
   DAY,
-  type Db,
   dataset,
   expected,
   kinds,
   NOW,
   RANGES,
   SETTINGS,
-  withDb,
-} from './retention-helpers.js';
-import { lines, rows } from './store-kinds.js';
+} from './support/retention-helpers.js';
+import { type Db, lines, rows, withDb } from './support/store.js';
 
 async function snapshot(store: Store) {
   const out: Record<string, string[]> = {};
@@ -69,7 +68,7 @@ test('the ranges exercise both ways of answering a range report (inside, or tota
 for (const kind of kinds) {
   describe(`retention rollups: ${kind}`, () => {
     test('totals and range sums are identical before and after; levels hold what their age asks', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         const events = dataset(3000);
         await commitAll(store, events);
@@ -108,7 +107,7 @@ for (const kind of kinds) {
       }));
 
     test('a late event for an hour already rolled up lands in minutes, then joins its hour', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         const events = dataset(400, 2);
         await commitAll(store, events);
@@ -128,7 +127,7 @@ for (const kind of kinds) {
       }));
 
     test('one runner at a time: a pass while another holds the lock is skipped', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const a = await db.open();
         const b = await db.open();
         await commitAll(a, dataset(100, 4));
@@ -141,7 +140,7 @@ for (const kind of kinds) {
       }));
 
     test('a stopped pass ends at a step boundary and leaves sums intact', () =>
-      withDb(kind, async (db) => {
+      withDb(kind, AT_NOW, async (db) => {
         const store = await db.open();
         const events = dataset(1500, 5);
         await commitAll(store, events);

@@ -7,14 +7,15 @@ import { createClient, SdkError } from '../src/sdk/index.js';
 import {
   freePort,
   queueDepth,
+  sleep,
   type TestEnv,
   testEnv,
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { report, startAnalytics } from './sdk-stack.js';
-import { TcpProxy } from './tcp-proxy.js';
+} from './support/helpers.js';
+import { report, startAnalytics } from './support/sdk-stack.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const TOTAL = 5000;
 
@@ -51,7 +52,7 @@ describe('SDK over AMQP', () => {
     const producer = (async () => {
       for (let i = 0; i < TOTAL; i++) {
         client.track(i % 2 ? 'click' : 'view', i === 0 ? { cliente: 'sdk_amqp_otro' } : {});
-        if (i % 100 === 99) await new Promise((r) => setTimeout(r, 10));
+        if (i % 100 === 99) await sleep(10);
       }
     })();
     await waitFor('1,000 confirmed', () => client.stats.confirmed >= 1000, 30_000, 10);

@@ -7,14 +7,15 @@ import { BufferFullError, createClient, type RetryInfo } from '../src/sdk/index.
 import {
   freePort,
   queueDepth,
+  sleep,
   type TestEnv,
   testEnv,
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { report, startAnalytics, startIngest } from './sdk-stack.js';
-import { TcpProxy } from './tcp-proxy.js';
+} from './support/helpers.js';
+import { report, startAnalytics, startIngest } from './support/sdk-stack.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const TOTAL = 20_000;
 
@@ -67,7 +68,7 @@ describe('SDK over HTTP, through ingest restarts and a broker outage', () => {
           full++;
           await client.waitForSpace();
         }
-        if (i % 100 === 0) await new Promise((r) => setTimeout(r, 50));
+        if (i % 100 === 0) await sleep(50);
       }
     })();
 

@@ -22,8 +22,8 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { startIngest } from './sdk-stack.js';
+} from './support/helpers.js';
+import { startIngest } from './support/sdk-stack.js';
 
 const fast = { baseMs: 50, maxMs: 500 };
 

@@ -5,14 +5,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
+import type { Reporte } from '../src/analytics/index.js';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { build as buildIngest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
 import { build as buildPanel } from '../src/panel/server.js';
 import { renderStatic } from '../src/stack/traefik-config.js';
-import { freePort, publishRaw, testEnv, waitFor, warren } from './helpers.js';
-import { LOG_LEVEL, startIngest } from './ingest-fixture.js';
+import { freePort, publishRaw, testEnv, waitFor, warren } from './support/helpers.js';
+import { LOG_LEVEL, startIngest } from './support/ingest-fixture.js';
 
 // A stack frame, an absolute path of this checkout, or a source file position.
 const LEAK = /\n\s+at |\/work\/|node_modules|\.ts:\d|\.js:\d|\/root\/|\/tmp\//;
@@ -56,8 +57,7 @@ test('analytics refuses SQL-looking parameters with a clean 400 and the counts d
     JSON.stringify({ id: 's1', cliente: 'a', evento: 'click', timestamp: '2025-04-13T12:00:00Z' }),
     JSON.stringify({ id: 's2', cliente: 'b', evento: 'view', timestamp: '2025-04-13T12:00:00Z' }),
   ]);
-  const reporte = async () =>
-    JSON.parse((await svc.app.inject({ url: '/reporte' })).body) as { total: number };
+  const reporte = async () => JSON.parse((await svc.app.inject({ url: '/reporte' })).body) as Reporte;
   await waitFor('counted', async () => (await reporte()).total === 2);
   const before = (await svc.app.inject({ url: '/reporte' })).body;
   const attempts = [

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { testEnv, waitFor } from './helpers.js';
-import { LOG_LEVEL, startIngest } from './ingest-fixture.js';
+import { sleep, testEnv, waitFor } from './support/helpers.js';
+import { LOG_LEVEL, startIngest } from './support/ingest-fixture.js';
 
 const SLOW = 200;
 const HEADERS_TIMEOUT_MS = 2000;
@@ -77,7 +77,7 @@ async function attack(port: number, slow: Slow[], started: number, until: number
     await res.text();
     latencies.push(Date.now() - t0);
     assert.equal(res.status, 202);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   const open = slow.filter((s) => s.closedAt === undefined).length;
   assert.equal(open, 0, `${open} slow connections still open after ${Date.now() - started} ms`);

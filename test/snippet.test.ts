@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
-import { freePort, ROOT, type TestEnv, testEnv, type WarrenProcess, waitFor } from './helpers.js';
-import { launchChromium } from './panel-fixture.js';
-import { report, startAnalytics, startIngest } from './sdk-stack.js';
-import { type Site, startSite } from './snippet-origin.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { freePort, ROOT, type TestEnv, testEnv, type WarrenProcess, waitFor } from './support/helpers.js';
+import { launchChromium } from './support/panel-fixture.js';
+import { report, startAnalytics, startIngest } from './support/sdk-stack.js';
+import { type Site, startSite } from './support/snippet-origin.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const tracking = (cliente: string, n: number, then: string) => `<!doctype html>
 <script src="/warren.js" data-cliente="${cliente}"></script>

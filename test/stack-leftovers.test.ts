@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pidAlive } from '../src/stack/process.js';
-import { freePort, testEnv, waitFor, warren } from './helpers.js';
+import { freePort, testEnv, waitFor, warren } from './support/helpers.js';
 
 interface Status {
   pid: number;

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { createLogger } from '../src/log.js';
 import { pidAlive } from '../src/stack/process.js';
 import { type ChildSpec, type ChildStatus, Supervisor } from '../src/stack/supervisor.js';
-import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
+import { freePort, getJson, sleep, testEnv, type WarrenProcess, waitFor, warren } from './support/helpers.js';
 
 const log = createLogger('silent', 'test');
 
@@ -89,7 +89,7 @@ test('a child that dies is restarted; stop() ends every child, last tier first',
 
     await sup2.startTier([stubborn], 5000);
     const pid = sup2.pid('stubborn')!;
-    await new Promise((r) => setTimeout(r, 200)); // let it install its SIGTERM handler
+    await sleep(200); // let it install its SIGTERM handler
     await sup2.stop();
     assert.ok(!pidAlive(pid), 'SIGKILLed after the grace time');
   } finally {

@@ -12,7 +12,7 @@ import { build as buildIngest } from '../src/ingest/service.js';
 import { createLogger } from '../src/log.js';
 import { planPorts } from '../src/stack/ports.js';
 import { basicAuthHeader, type RunningTraefik, startTraefik } from '../src/stack/traefik.js';
-import { freePort, getJson, testEnv, waitFor, warren } from './helpers.js';
+import { freePort, getJson, testEnv, waitFor, warren } from './support/helpers.js';
 
 interface Seen {
   backend: string;

@@ -7,17 +7,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Reporte } from '../src/analytics/index.js';
 import { pidAlive } from '../src/stack/process.js';
 import { basicAuthHeader } from '../src/stack/traefik.js';
-import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './helpers.js';
+import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './support/helpers.js';
 
 interface Status {
   pid: number;
   ports: { proxy: number; api: number; analytics: number; panel: number; ingest: number[] };
   children: { name: string; pid?: number; ready: boolean; restarts: number }[];
 }
-
-type Report = { total: number; clientes: Record<string, number> };
 
 /** Waits for cond, failing at once (with its output) if `warren up` exits meanwhile. */
 async function whileUp<T>(
@@ -122,7 +121,7 @@ test('warren up serves everything through Traefik, survives an ingest crash and 
       counts.reduce((a, b) => a + b, 0),
       20,
     );
-    const report = async () => (await getJson<Report>(`${proxy}/reporte`, { headers: read })).body;
+    const report = async () => (await getJson<Reporte>(`${proxy}/reporte`, { headers: read })).body;
     await whileUp(up, 'the 20 events in /reporte', async () => {
       const r = await report();
       return r.clientes.e2e_send === 10 && r.clientes.e2e_events === 10 && (r.clientes.cliente_uno ?? 0) > 0;

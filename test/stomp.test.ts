@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import stompit from 'stompit';
-import { type TestEnv, testEnv, waitFor } from './helpers.js';
+import { type TestEnv, testEnv, waitFor } from './support/helpers.js';
 import {
   byClient,
   drainDlq,
@@ -15,7 +15,7 @@ import {
   settled,
   startAnalytics,
   TS,
-} from './mqtt-stomp-fixture.js';
+} from './support/mqtt-stomp-fixture.js';
 
 type Client = stompit.Client;
 

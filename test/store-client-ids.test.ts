@@ -3,15 +3,9 @@
 // (seen_ids without cliente) keeps deduplicating the ids it remembers after migration 004.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  maintenanceOf,
-  type PostgresStore,
-  readMigrations,
-  retentionPass,
-  SqliteStore,
-  type Store,
-} from '../src/store/index.js';
-import { ev, type FreshDb, kinds, rows, withStore } from './store-kinds.js';
+import type { PostgresStore } from '../src/store/index.js';
+import { maintenanceOf, readMigrations, retentionPass, SqliteStore, type Store } from '../src/store/index.js';
+import { ev, type FreshDb, kinds, rows, withStore } from './support/store.js';
 
 const DAY = 86_400;
 const NOW = Math.floor(Date.parse('2025-06-15T12:00:00Z') / 1000);

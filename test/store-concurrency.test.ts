@@ -10,8 +10,8 @@ import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { ParsedEvent } from '../src/event.js';
 import type { CommitResult, Store } from '../src/store/index.js';
-import { ROOT, waitFor } from './helpers.js';
-import { ev, kinds, rows, withStore } from './store-kinds.js';
+import { ROOT, waitFor } from './support/helpers.js';
+import { ev, kinds, rows, withStore } from './support/store.js';
 
 const url = (p: string) => pathToFileURL(join(ROOT, p)).href;
 // A child that loads the store code, says "ready", then migrates and commits one event when told
@@ -102,13 +102,12 @@ function eventFor(i: number): ParsedEvent {
 describe('store concurrency: postgres commits', () => {
   const pgKind = kinds.find((k) => k.name === 'postgres')!;
   test('several stores commit overlapping ids into the same counters at once: exact totals', () =>
-    withStore(pgKind, async (first, db, opened) => {
+    withStore(pgKind, async (first, db) => {
       const STORES = 4;
       const BATCHES = 6;
       const BATCH = 150;
       const POOL = 900;
-      const stores = [first, ...Array.from({ length: STORES - 1 }, () => db.open())];
-      opened.push(...stores.slice(1));
+      const stores = [first, ...Array.from({ length: STORES - 1 }, () => db.connect())];
       const next = rng(42);
       const plan = stores.map(() =>
         Array.from({ length: BATCHES }, () =>

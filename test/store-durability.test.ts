@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SqliteStore } from '../src/store/index.js';
-import { ROOT } from './helpers.js';
+import { ROOT } from './support/helpers.js';
 
 const SYNCHRONOUS_FULL = 2; // https://www.sqlite.org/pragma.html#pragma_synchronous
 
@@ -50,7 +50,7 @@ test('every SQLite commit syncs the WAL file before it returns (fsync calls trac
         process.execPath,
         '--import',
         'tsx',
-        join(ROOT, 'test', 'store-sync-child.ts'),
+        join(ROOT, 'test', 'support', 'store-sync-child.ts'),
         db,
         String(batches),
       ],

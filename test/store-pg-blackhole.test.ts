@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import type { Reporte } from '../src/analytics/index.js';
 import { PG_LIMITS, PostgresStore } from '../src/store/index.js';
 import {
   freePort,
@@ -13,11 +14,12 @@ import {
   publishRaw,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { TcpProxy } from './tcp-proxy.js';
+} from './support/helpers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 let env: TestEnv;
 let db: Awaited<ReturnType<typeof pgDatabase>>;
@@ -41,7 +43,7 @@ before(async () => {
     ANALYTICS_PORT: String(port),
     RETENTION_INTERVAL_S: '0',
   });
-  await waitFor('analytics ready', async () => (await fetch(`${base}/readyz`)).status === 200, 90_000);
+  await untilReady(analytics, base, { timeoutMs: 90_000 });
 });
 
 after(async () => {
@@ -113,7 +115,7 @@ test('a COMMIT whose answer is lost: the retried batch finds its ids known, noth
   );
   assert.ok(status.duplicates > 0);
   assert.deepEqual(await counted('unanswered'), { total: 300, ids: 300 });
-  const reporte = await getJson<{ total: number }>(`${base}/reporte`);
+  const reporte = await getJson<Reporte>(`${base}/reporte`);
   assert.equal(reporte.body.total, 600);
 });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ExportRow, Store } from '../src/store/index.js';
-import { ev, iso, kinds, rows, withStore } from './store-kinds.js';
+import { ev, iso, kinds, rows, withStore } from './support/store.js';
 
 async function collect(it: AsyncIterable<ExportRow>): Promise<string[]> {
   const out: string[] = [];

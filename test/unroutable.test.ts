@@ -18,9 +18,9 @@ import {
   type WarrenProcess,
   waitFor,
   warren,
-} from './helpers.js';
-import { seenIds } from './ids.js';
-import { report, startAnalytics } from './sdk-stack.js';
+} from './support/helpers.js';
+import { seenIds } from './support/ids.js';
+import { report, startAnalytics } from './support/sdk-stack.js';
 
 const TOTAL = 12_000;
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { waitFor, within } from './helpers.js';
+import { waitFor, within } from './support/helpers.js';
 
 const never = () => new Promise<boolean>(() => undefined);
 

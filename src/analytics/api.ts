@@ -13,10 +13,12 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { type Computed, ResponseCache, type View } from './cache.js';
 import type { AnalyticsHandler } from './consumer.js';
+import { documentOnly, registerDocs, routeSchemas } from './docs.js';
 import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
 import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
+import type { Status } from './shapes.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
 import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
 
@@ -56,12 +58,6 @@ function storeOrThrow(deps: ApiDeps): Store {
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  // Versions are per store object (a new connection starts its counters again): one cache each,
-  // and one read pool each (reader.ts: reports never run on the consumer's thread).
-  let cache = new ResponseCache();
-  let cacheOf: Store | undefined;
-  let unsubscribe: () => void = () => undefined;
-  let pool: ReadPool | undefined;
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -69,13 +65,22 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     trustProxy: deps.trustedProxies && deps.trustedProxies.length > 0 ? deps.trustedProxies : false,
   });
   installErrorHandlers(app);
-  app.addHook('onClose', async () => {
-    unsubscribe();
-    await pool?.close();
+  registerDocs(app);
+  // In a plugin, so the routes are added once swagger (registered above) is there to see them.
+  app.register(async (scope) => {
+    probeRoutes(scope, deps);
+    reportRoutes(scope, deps);
+    statusRoute(scope, deps);
+    exportRoute(scope, deps);
+    installStream(scope, deps.handler, deps.streams ?? DEFAULT_STREAMS, deps.log.child({ part: 'stream' }));
   });
+  return app;
+}
 
+/** /healthz, /readyz and /metrics. */
+function probeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', { schema: routeSchemas.readyz, ...documentOnly }, async (_req, reply) => {
     const r = deps.ready();
     reply.status(r.broker && r.store ? 200 : 503);
     return { status: r.broker && r.store ? 'ready' : 'unavailable', ...r };
@@ -84,13 +89,29 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
+}
 
-  /**
-   * Answers from the report cache (cache.ts): the query is checked first (a bad one is a 400,
-   * never cached), then the answer is served while the store has not changed since it was
-   * computed, or brought up to date with this process's commits since.
-   */
-  async function cached(reply: FastifyReply, key: string, compute: (p: ReadPool) => Promise<Computed>) {
+type Compute = (p: ReadPool) => Promise<Computed>;
+type Cached = (reply: FastifyReply, key: string, compute: Compute) => Promise<FastifyReply>;
+
+/**
+ * Answers from the report cache (cache.ts): the query is checked first (a bad one is a 400,
+ * never cached), then the answer is served while the store has not changed since it was
+ * computed, or brought up to date with this process's commits since.
+ */
+function reportCache(app: FastifyInstance, deps: ApiDeps): Cached {
+  // Versions are per store object (a new connection starts its counters again): one cache each,
+  // and one read pool each (reader.ts: reports never run on the consumer's thread).
+  let cache = new ResponseCache();
+  let cacheOf: Store | undefined;
+  let unsubscribe: () => void = () => undefined;
+  let pool: ReadPool | undefined;
+  app.addHook('onClose', async () => {
+    unsubscribe();
+    await pool?.close();
+  });
+
+  return async (reply, key, compute) => {
     const store = storeOrThrow(deps);
     if (store !== cacheOf || !pool) {
       unsubscribe();
@@ -111,15 +132,20 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     );
     deps.metrics.reportCache.inc({ result: r.result });
     return reply.type('application/json; charset=utf-8').header('x-cache', r.result).send(r.body);
-  }
+  };
+}
 
-  app.get('/reporte', async (_req, reply) =>
+/** /reporte, /api/v1/report and /api/v1/timeseries, answered from the report cache. */
+function reportRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const cached = reportCache(app, deps);
+
+  app.get('/reporte', { schema: routeSchemas.reporte, ...documentOnly }, async (_req, reply) =>
     cached(reply, 'reporte', async (p) =>
       viewOf(await p.read({ kind: 'clientTotals' }), (rows) => new ReporteView(rows)),
     ),
   );
 
-  app.get('/api/v1/report', async (req, reply) => {
+  app.get('/api/v1/report', { schema: routeSchemas.report, ...documentOnly }, async (req, reply) => {
     const filter = parseFilter(req.query as Record<string, unknown>);
     return cached(reply, `report ${JSON.stringify(filter)}`, async (p) =>
       viewOf(await p.read({ kind: 'clientReport', filter }), (rows, layout) =>
@@ -128,7 +154,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     );
   });
 
-  app.get('/api/v1/timeseries', async (req, reply) => {
+  app.get('/api/v1/timeseries', { schema: routeSchemas.timeseries, ...documentOnly }, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const filter = parseFilter(q);
     const bucket = parseBucket(q, 'minute');
@@ -139,8 +165,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       ),
     );
   });
+}
 
-  app.get('/api/v1/status', async () => {
+/** /api/v1/status. */
+function statusRoute(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/api/v1/status', { schema: routeSchemas.status, ...documentOnly }, async (): Promise<Status> => {
     const q = await deps.queueStatus();
     const s = deps.handler.stats;
     return {
@@ -157,8 +186,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       ready: deps.ready(),
     };
   });
+}
 
-  app.get('/api/v1/export', async (req, reply) => {
+/** /api/v1/export: NDJSON or CSV, streamed from the store. */
+function exportRoute(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/api/v1/export', { schema: routeSchemas.export, ...documentOnly }, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const filter = parseFilter(q);
     const bucket = parseBucket(q, 'minute');
@@ -173,10 +205,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
     return reply.send(Readable.from(formatExport(rows, format)));
   });
-
-  installStream(app, deps.handler, deps.streams ?? DEFAULT_STREAMS, deps.log.child({ part: 'stream' }));
-
-  return app;
 }
 
 /** A view of rows read at a known version (reader.ts), for the cache. */

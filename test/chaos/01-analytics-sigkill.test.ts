@@ -4,8 +4,8 @@
 // nothing. Small batches make that window come up often.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getJson, waitFor } from '../helpers.js';
-import { between, SCALE, size, sleep } from './knobs.js';
+import { getJson, sleep, waitFor } from '../support/helpers.js';
+import { between, SCALE, size } from './knobs.js';
 import { mixedLoad, SdkLoad } from './load.js';
 import { finish, recorded } from './report.js';
 import { Scenario } from './scenario.js';

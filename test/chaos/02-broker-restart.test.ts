@@ -4,8 +4,8 @@
 // simulated clients publish again, with the same ids, whatever was not confirmed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getJson } from '../helpers.js';
-import { between, SCALE, size, sleep } from './knobs.js';
+import { getJson, sleep } from '../support/helpers.js';
+import { between, SCALE, size } from './knobs.js';
 import { mixedLoad, SdkLoad } from './load.js';
 import { finish, recorded } from './report.js';
 import { Scenario } from './scenario.js';

@@ -5,8 +5,8 @@
 // published twice with the same ids: counted once. Simulated clients publish alongside.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from '../helpers.js';
-import { between, SCALE, size, sleep } from './knobs.js';
+import { sleep, waitFor } from '../support/helpers.js';
+import { between, SCALE, size } from './knobs.js';
 import { HttpLoad } from './load.js';
 import { finish, recorded } from './report.js';
 import { Scenario } from './scenario.js';

@@ -3,8 +3,8 @@
 // keeps the batch it could not commit, backs off and retries it; nothing is acked meanwhile and no
 // valid event is dead-lettered. PostgreSQL is up again at the end, even when the scenario fails.
 import { test } from 'node:test';
-import { getJson, waitFor } from '../helpers.js';
-import { between, SCALE, size, sleep } from './knobs.js';
+import { getJson, sleep, waitFor } from '../support/helpers.js';
+import { between, SCALE, size } from './knobs.js';
 import { mixedLoad } from './load.js';
 import { ensurePostgresUp, restartPostgres } from './postgres.js';
 import { finish, recorded } from './report.js';

@@ -4,8 +4,9 @@
 // and the queue has a backlog. The survivors take over its deliveries: some were committed but
 // not acked, so they see known ids, which must change nothing.
 import { test } from 'node:test';
-import { getJson, waitFor } from '../helpers.js';
-import { between, SCALE, size, sleep } from './knobs.js';
+import type { Status } from '../../src/analytics/index.js';
+import { getJson, sleep, waitFor } from '../support/helpers.js';
+import { between, SCALE, size } from './knobs.js';
 import { HttpLoad } from './load.js';
 import { finish, recorded } from './report.js';
 import { Scenario, type Service } from './scenario.js';
@@ -17,8 +18,9 @@ const META = {
   file: import.meta.filename,
 };
 
-type Status = { processed: number; duplicates: number };
-async function status(a: Service): Promise<Status> {
+/** What one consumer counted and skipped. */
+type Share = Pick<Status, 'processed' | 'duplicates'>;
+async function status(a: Service): Promise<Share> {
   const { processed, duplicates } = (await getJson<Status>(`${a.base}/api/v1/status`)).body;
   return { processed, duplicates };
 }
@@ -88,7 +90,7 @@ test(META.test, { timeout: 20 * 60_000 }, () =>
       ledger.sent = 2 * paced + burst + http.planned;
 
       // What each survivor counted and skipped (known ids: the victim's committed, unacked work).
-      const shares: Record<string, Status> = {};
+      const shares: Record<string, Share> = {};
       const settled = await settle(s, survivors, ledger, {
         timeoutMs: size(300_000, 90_000),
         beforeStop: async () => {

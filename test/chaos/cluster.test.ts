@@ -5,7 +5,7 @@
 // (polled); each client logged at most a short burst of reconnects. Every node is stopped and its
 // data deleted, also on failure.
 import { after, before, test } from 'node:test';
-import { leaderFailover, type PrivateCluster, startPrivateCluster } from '../cluster-fixture.js';
+import { leaderFailover, type PrivateCluster, startPrivateCluster } from '../support/cluster-fixture.js';
 
 let pc: PrivateCluster | undefined;
 

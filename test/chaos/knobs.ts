@@ -37,7 +37,3 @@ export function random(): number {
 export function between(lo: number, hi: number): number {
   return Math.floor(lo + random() * (hi - lo));
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -3,8 +3,7 @@
 // 5xx) with the SAME key and body, moving to the next ingest instance, until it gets a 202; every
 // id of a 202 is recorded. SdkLoad drives the project's own SDK (HTTP transport).
 import { BufferFullError, createClient } from '../../src/sdk/index.js';
-import { within } from '../helpers.js';
-import { sleep } from './knobs.js';
+import { sleep, within } from '../support/helpers.js';
 
 const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
 const EVENTOS = ['click', 'view', 'purchase'];

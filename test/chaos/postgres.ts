@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
-import { PG_URL, waitFor } from '../helpers.js';
+import { PG_URL, waitFor } from '../support/helpers.js';
 
 /** The newest cluster version under /etc/postgresql (e.g. "15"). */
 export function pgVersion(): string {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ROOT } from '../helpers.js';
+import { ROOT } from '../support/helpers.js';
 import { SCALE, SEED } from './knobs.js';
 import type { Service } from './scenario.js';
 import type { Ledger, Settled } from './verify.js';

@@ -1,22 +1,21 @@
-// One fault scenario's world: a PRIVATE RabbitMQ node (test/broker-node.ts), uniquely named
+// One fault scenario's world: a PRIVATE RabbitMQ node (test/support/broker-node.ts), uniquely named
 // exchange and queues, a store of its own (a SQLite file in a temp dir, or a fresh PostgreSQL
 // database), and every `warren` child it starts. close() tears all of it down, also on failure.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { type BrokerNode, createBrokerNode } from '../broker-node.js';
+import { type BrokerNode, createBrokerNode } from '../support/broker-node.js';
 import {
   freePort,
-  getJson,
   pgDatabase,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
-  waitFor,
   warren,
   within,
-} from '../helpers.js';
-import { readIds } from '../ids.js';
+} from '../support/helpers.js';
+import { readIds } from '../support/ids.js';
 
 /** How long a `--count` client may run past its planned duration before the scenario fails. */
 const CLIENT_GRACE_MS = 10 * 60_000;
@@ -243,18 +242,9 @@ export class Service {
     this.proc = p;
     this.runs.push(p);
     void p.exited.then((code) => this.exitedOnItsOwn(p, code));
-    await waitFor(
-      `${this.kind} on ${this.port} ${ready ? 'ready' : 'listening'}`,
-      async () => {
-        if (p.child.exitCode !== null) throw new Error(`exited with ${p.child.exitCode}`);
-        const st = (await getJson(`${this.base}/readyz`)).status;
-        return ready ? st === 200 : st === 200 || st === 503;
-      },
-      90_000,
-      100,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${tail(p)}`);
-    });
+    // A crash while starting is recorded and restarted on the same port (exitedOnItsOwn): the
+    // start then waits for the replacement.
+    await untilReady(p, this.base, { listening: !ready, timeoutMs: 90_000, failOnExit: false });
   }
 
   /**

@@ -8,7 +8,8 @@
 //                   an event published again under a new id).
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { getJson, waitFor } from '../helpers.js';
+import type { Reporte } from '../../src/analytics/index.js';
+import { getJson, waitFor } from '../support/helpers.js';
 import type { Scenario, Service } from './scenario.js';
 
 /** Every event the clients of a scenario set out to send, and which were confirmed. */
@@ -178,7 +179,7 @@ export async function settle(
     async () => {
       const a = analytics.find((x) => x.alive);
       if (!a) throw new Error('no analytics is running');
-      const total = (await getJson<{ total: number }>(`${a.base}/reporte`)).body.total;
+      const total = (await getJson<Reporte>(`${a.base}/reporte`)).body.total;
       const q = await s.queueState();
       return total >= ledger.confirmed && q.messages === 0;
     },

@@ -1,40 +1,12 @@
 // The analytics API as the panel relays it (relative `api/...` paths: they resolve against the
 // page's <base>, so they work at /panel, /panel/ and directly on the panel's port).
 
-export interface ReportClient {
-  cliente: string;
-  total: number;
-  eventos: Record<string, number>;
-}
+// The answers' types are analytics' own (src/analytics/shapes.ts), imported as types only: the
+// page's bundle takes nothing from analytics but these names.
+import type { Point, Report, ReportClient, Status, Timeseries } from '../../../analytics/index.js';
 
-export interface Report {
-  from: string | null;
-  to: string | null;
-  total: number;
-  clientes: ReportClient[];
-}
-
-export interface Point {
-  t: string;
-  count: number;
-}
-
-export interface Series {
-  bucket: 'minute' | 'hour' | 'day';
-  points: Point[];
-}
-
-export interface Status {
-  queue: { name: string; messages: number | null; consumers: number | null };
-  deadLetters: number | null;
-  /** Valid (replayable) and invalid dead letters; absent from an older analytics. */
-  deadLettersDetail?: { valid: number; invalid: number; unscanned: number } | null;
-  processed: number;
-  duplicates: number;
-  invalid: number;
-  eventsPerSecond?: number;
-  lastBatchAt?: string | null;
-}
+export type { Point, Report, ReportClient, Status };
+export type Series = Timeseries;
 
 /** Which side failed: analytics (the relay said so) or the panel server itself. */
 export type FailureKind = 'analytics' | 'panel';

@@ -10,13 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import amqp from 'amqplib';
-import { type Cluster, type ClusterNode, createCluster } from '../deploy/rabbit-cluster.js';
-
+import { type Cluster, type ClusterNode, createCluster } from '../../deploy/rabbit-cluster.js';
+import type { Reporte } from '../../src/analytics/index.js';
 import {
   freePort,
   getJson,
+  sleep,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
   waitFor,
   warren,
@@ -57,7 +59,6 @@ export async function startPrivateCluster(size = 3): Promise<PrivateCluster> {
   return { cluster, dir, destroy };
 }
 
-type Reporte = { total: number };
 const RETRY_LINE = /lost the RabbitMQ connection|RabbitMQ is not reachable|publisher channel error/g;
 
 export interface FaultOptions {
@@ -122,7 +123,7 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     // consumer must follow the queue to the new leader by itself (quorum queues re-attach it).
     const analytics = warren(['analytics'], { ...env, AMQP_URL: rotated(1), ANALYTICS_PORT: String(port) });
     procs.push(analytics);
-    await waitFor('analytics ready', async () => (await fetch(`${base}/readyz`)).status === 200, 90_000);
+    await untilReady(analytics, base, { timeoutMs: 90_000 });
     const members = await cluster.queueMembers(te.queue, up());
     assert.equal(members.members.length, cluster.nodes.length, 'the quorum queue has a member on every node');
     const total = async () => (await getJson<Reporte>(`${base}/reporte`)).body.total;
@@ -188,7 +189,7 @@ export async function leaderFailover(t: TestContext, pc: PrivateCluster, opts: F
     }
     log(`clients confirmed ${confirmed} events`);
     await waitFor('every confirmed event counted', async () => (await total()) >= confirmed, 120_000, 250);
-    await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show now
+    await sleep(1000); // a late duplicate would show now
     assert.equal(await total(), confirmed, 'counted == confirmed, exactly');
     // By id: a loss and a duplicate under a new id would cancel out in the count above.
     const seen = await seenIds(te.dbPath);

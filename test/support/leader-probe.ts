@@ -1,4 +1,4 @@
-// Samples which node leads a quorum queue every few hundred milliseconds (test/leader-probe.escript:
+// Samples which node leads a quorum queue every few hundred milliseconds (test/support/leader-probe.escript:
 // one hidden Erlang node that asks each cluster node over distribution). The cluster tests used
 // `rabbitmqctl list_queues`, which boots an Erlang VM per call: 1–8 s per sample on this machine
 // and over 10 s under load, so the longest measured stretch "without a leader" was mostly the
@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { rabbitUser } from '../deploy/rabbit-cluster.js';
+import { rabbitUser } from '../../deploy/rabbit-cluster.js';
 
 /** One sample: when it arrived, and each node's answer (a leader's node name, "none" or "error"). */
 export interface ProbeSample {

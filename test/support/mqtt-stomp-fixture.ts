@@ -5,18 +5,19 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { loadConfig } from '../src/config.js';
-import { reason } from '../src/event.js';
-import { parseDelivery, topicPrefix } from '../src/topic.js';
+import type { Report, Status } from '../../src/analytics/index.js';
+import { loadConfig } from '../../src/config.js';
+import { reason } from '../../src/event.js';
+import { parseDelivery, topicPrefix } from '../../src/topic.js';
 import {
   AMQP_URL,
   freePort,
   getJson,
   ROOT,
+  startWarren,
   type TestEnv,
   type WarrenProcess,
   waitFor,
-  warren,
 } from './helpers.js';
 
 export const TS = '2025-04-13T12:00:00Z';
@@ -45,28 +46,12 @@ export interface Analytics {
 /** `warren analytics` on the test's own exchange/queue; ready means amq.topic is bound to it. */
 export async function startAnalytics(env: TestEnv): Promise<Analytics> {
   const port = await freePort();
-  const proc = warren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) });
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'analytics ready',
-    async () => (await getJson(`${base}/readyz`)).status === 200,
-    60_000,
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}\n${proc.output()}`);
+  const proc = await startWarren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) }, base, {
+    timeoutMs: 60_000,
   });
   return { proc, base };
 }
-
-interface Status {
-  processed: number;
-  duplicates: number;
-  invalid: number;
-  withoutId: number;
-}
-type Report = {
-  total: number;
-  clientes: { cliente: string; total: number; eventos: Record<string, number> }[];
-};
 
 /** Waits until analytics has settled `n` deliveries (counted, known or dead-lettered), then reports. */
 export async function settled(a: Analytics, n: number): Promise<{ status: Status; report: Report }> {

@@ -1,7 +1,8 @@
 // Run by store-durability.test.ts under strace: opens a SQLite store at argv[2], migrates it, and
 // commits argv[3] batches of one new event each, printing "committed N" when done.
-import { parse } from '../src/event.js';
-import { SqliteStore } from '../src/store/index.js';
+
+import { parse } from '../../src/event.js';
+import { SqliteStore } from '../../src/store/index.js';
 
 const [path, batchesArg] = process.argv.slice(2);
 const store = new SqliteStore(path!);

@@ -1,22 +1,12 @@
-// Shared by the retention and export tests: stores of both kinds with an injected clock, a fixed
-// "now", a seeded data set spread over 200 days (dense around the level boundaries), and an
-// oracle that counts the same events in plain JavaScript.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { ParsedEvent } from '../src/event.js';
-import {
-  cutoffs,
-  type Filter,
-  PostgresStore,
-  type RetentionSettings,
-  SqliteStore,
-  type Store,
-  type StoreOptions,
-} from '../src/store/index.js';
-import { pgDatabase } from './helpers.js';
-import { ev } from './store-kinds.js';
+// Shared by the retention and export tests: a fixed "now" for the stores' injected clock
+// (AT_NOW, for withDb in ./store.ts), a seeded data set spread over 200 days (dense around the
+// level boundaries), and an oracle that counts the same events in plain JavaScript.
+
+import type { ParsedEvent } from '../../src/event.js';
+import type { Filter, Store, StoreOptions } from '../../src/store/index.js';
+import { cutoffs, type RetentionSettings } from '../../src/store/index.js';
+import type { KindName } from './store.js';
+import { ev } from './store.js';
 
 export const DAY = 86_400;
 export const HOUR = 3600;
@@ -29,54 +19,11 @@ export const SETTINGS: RetentionSettings = {
 };
 export const CUT = cutoffs(NOW, SETTINGS, NOW);
 
-export interface Db {
-  url: string;
-  /** A new migrated store on this database; closed by withDb. */
-  open(opts?: StoreOptions): Promise<Store>;
-  sql(store: Store, query: string): Promise<Record<string, unknown>[]>;
-}
+/** The store kinds by name (./store.ts has each kind's factory). */
+export const kinds: KindName[] = ['sqlite', 'postgres'];
 
-export const kinds = ['sqlite', 'postgres'] as const;
-export type KindName = (typeof kinds)[number];
-
-/** Runs fn on a fresh database of `kind`; always closes its stores and drops the database. */
-export async function withDb(kind: KindName, fn: (db: Db) => Promise<void>): Promise<void> {
-  const opened: Store[] = [];
-  let url: string;
-  let drop: () => Promise<void>;
-  let make: (opts: StoreOptions) => Store;
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-retention-'));
-    const path = join(dir, 'warren.db');
-    url = `sqlite:${path}`;
-    make = (opts) => new SqliteStore(path, opts);
-    drop = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const pg = await pgDatabase(`ret_${randomBytes(4).toString('hex')}`);
-    url = pg.url;
-    make = (opts) => new PostgresStore(pg.url, opts);
-    drop = pg.drop;
-  }
-  const db: Db = {
-    url,
-    async open(opts = { now: () => NOW * 1000 }) {
-      const s = make(opts);
-      opened.push(s);
-      await s.migrate();
-      return s;
-    },
-    async sql(store, query) {
-      if (store instanceof SqliteStore) return store.db.prepare(query).all() as Record<string, unknown>[];
-      return (await (store as PostgresStore).pool.query(query)).rows;
-    },
-  };
-  try {
-    await fn(db);
-  } finally {
-    for (const s of opened) await s.close().catch(() => undefined);
-    await drop();
-  }
-}
+/** Store options for withDb (support/store.ts): a store's clock reads NOW unless told otherwise. */
+export const AT_NOW: StoreOptions = { now: () => NOW * 1000 };
 
 /** A small deterministic PRNG (mulberry32), so a failing data set can be reproduced. */
 export function random(seed: number): () => number {

@@ -5,18 +5,20 @@
 // and 90% counted, so process start-up stays out of it. Then, with the M consumers running, the
 // clients publish N more: end-to-end events/s from the clients' start to the last one counted.
 //   npm run cluster                                   (another terminal; prints AMQP_URL)
-//   AMQP_URL=amqp://…:5681,…:5682,…:5683 node --import tsx test/cluster-scaling.ts [--events 30000] [--consumers 1,2,3]
+//   AMQP_URL=amqp://…:5681,…:5682,…:5683 node --import tsx scripts/cluster-scaling.ts [--events 30000] [--consumers 1,2,3]
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Reporte } from '../src/analytics/index.js';
 import {
   deleteTopology,
   freePort,
   getJson,
   pgDatabase,
+  sleep,
   testEnv,
   type WarrenProcess,
   warren,
-} from './helpers.js';
+} from '../test/support/helpers.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +42,7 @@ async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 300_000;
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
@@ -87,7 +89,7 @@ async function once(m: number): Promise<Row> {
       for (const a of analytics)
         if (a.child.exitCode !== null) throw new Error(`analytics exited:\n${a.output().slice(-3000)}`);
       for (const b of bases) {
-        const r = await getJson<{ total: number }>(`${b}/reporte`).catch(() => undefined);
+        const r = await getJson<Reporte>(`${b}/reporte`).catch(() => undefined);
         if (r?.status === 200) return r.body.total;
       }
       return 0;

@@ -1,37 +1,36 @@
-// The two store factories the conformance suites loop over: each fresh() gives an empty database
-// of its own (a temporary SQLite file, or a new PostgreSQL database) and drop() removes it.
+// The one store factory of the tests: each kind's fresh() gives an empty database of its own (a
+// temporary SQLite file, or a new PostgreSQL database), and withDb()/withStore() run a test on one
+// and always clean up. Also: events checked by the contract, rows and report lines compared the same
+// way for both dialects, and the HTTP API over one store.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type ApiDeps, buildApi } from '../src/analytics/api.js';
-import { AnalyticsHandler } from '../src/analytics/consumer.js';
-import { createMetrics } from '../src/analytics/metrics.js';
-import { type ParsedEvent, parse } from '../src/event.js';
-import { createLogger } from '../src/log.js';
-import {
-  type ClientReport,
-  type CountRow,
-  PostgresStore,
-  SqliteStore,
-  type Store,
-} from '../src/store/index.js';
+import { AnalyticsHandler } from '../../src/analytics/consumer.js';
+import { type ApiDeps, buildApi } from '../../src/analytics/index.js';
+import { createMetrics } from '../../src/analytics/metrics.js';
+import { type ParsedEvent, parse } from '../../src/event.js';
+import { createLogger } from '../../src/log.js';
+import type { ClientReport, CountRow, Store, StoreOptions } from '../../src/store/index.js';
+import { PostgresStore, SqliteStore } from '../../src/store/index.js';
 import { pgDatabase } from './helpers.js';
 
 export interface FreshDb {
   /** DATABASE_URL of this database. */
   url: string;
   /** A new store (its own connection or pool), not migrated yet. */
-  open(): Store;
+  open(opts?: StoreOptions): Store;
   /** Runs raw SQL on a store of this kind (for checks the Store interface does not offer). */
   sql(store: Store, query: string): Promise<Record<string, unknown>[]>;
   drop(): Promise<void>;
 }
 
+export type KindName = 'sqlite' | 'postgres';
+
 export interface Kind {
-  name: 'sqlite' | 'postgres';
+  name: KindName;
   fresh(): Promise<FreshDb>;
 }
 
@@ -43,7 +42,7 @@ export const kinds: Kind[] = [
       const path = join(dir, 'warren.db');
       return {
         url: `sqlite:${path}`,
-        open: () => new SqliteStore(path),
+        open: (opts) => new SqliteStore(path, opts),
         sql: async (s, q) => (s as SqliteStore).db.prepare(q).all() as Record<string, unknown>[],
         drop: async () => rmSync(dir, { recursive: true, force: true }),
       };
@@ -55,7 +54,7 @@ export const kinds: Kind[] = [
       const db = await pgDatabase(`store_${randomBytes(4).toString('hex')}`);
       return {
         url: db.url,
-        open: () => new PostgresStore(db.url),
+        open: (opts) => new PostgresStore(db.url, opts),
         sql: async (s, q) => (await (s as PostgresStore).pool.query(q)).rows,
         drop: db.drop,
       };
@@ -63,22 +62,54 @@ export const kinds: Kind[] = [
   },
 ];
 
-/** Runs fn on a migrated store over a fresh database, and always cleans up. */
-export async function withStore(
-  kind: Kind,
-  fn: (store: Store, db: FreshDb, opened: Store[]) => Promise<void>,
+/** A fresh database for the length of one withDb(); every store opened on it is closed after. */
+export interface Db {
+  url: string;
+  /** A new store on this database, migrated. */
+  open(opts?: StoreOptions): Promise<Store>;
+  /** A new store on this database, not migrated (to migrate several at once, or an old schema). */
+  connect(opts?: StoreOptions): Store;
+  sql(store: Store, query: string): Promise<Record<string, unknown>[]>;
+}
+
+/**
+ * Runs fn on a fresh database of `kind`; always closes the stores it opened and drops the database.
+ * `defaults` are the options of a store opened without any (e.g. an injected clock).
+ */
+export async function withDb(
+  kind: Kind | KindName,
+  defaults: StoreOptions,
+  fn: (db: Db) => Promise<void>,
 ): Promise<void> {
-  const db = await kind.fresh();
+  const k = typeof kind === 'string' ? kinds.find((x) => x.name === kind)! : kind;
+  const fresh = await k.fresh();
   const opened: Store[] = [];
+  const connect = (opts: StoreOptions = defaults) => {
+    const s = fresh.open(opts);
+    opened.push(s);
+    return s;
+  };
+  const db: Db = {
+    url: fresh.url,
+    sql: fresh.sql,
+    connect,
+    async open(opts) {
+      const s = connect(opts);
+      await s.migrate();
+      return s;
+    },
+  };
   try {
-    const store = db.open();
-    opened.push(store);
-    await store.migrate();
-    await fn(store, db, opened);
+    await fn(db);
   } finally {
     for (const s of opened) await s.close().catch(() => undefined);
-    await db.drop();
+    await fresh.drop();
   }
+}
+
+/** withDb() with a first migrated store, on the real clock. */
+export function withStore(kind: Kind | KindName, fn: (store: Store, db: Db) => Promise<void>): Promise<void> {
+  return withDb(kind, {}, async (db) => fn(await db.open(), db));
 }
 
 /** An event checked by the one contract (event.ts), so `ms` is computed the production way. */

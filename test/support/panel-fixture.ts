@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import { createLogger } from '../src/log.js';
-import { type RunningTraefik, startTraefik } from '../src/stack/traefik.js';
+import { createLogger } from '../../src/log.js';
+import { type RunningTraefik, startTraefik } from '../../src/stack/traefik.js';
 import {
   freePort,
   getJson,
@@ -15,6 +15,7 @@ import {
   ROOT,
   type TestEnv,
   testEnv,
+  untilReady,
   type WarrenProcess,
   waitFor,
   warren,
@@ -38,10 +39,6 @@ export function ensurePanelBuilt(): void {
   if (existsSync(join(ROOT, 'src', 'panel', 'web', 'dist', 'app.js'))) return;
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-panel.mjs')], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('scripts/build-panel.mjs failed; see above');
-}
-
-async function ready(url: string, what: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(what, async () => (await getJson(url)).status === 200, timeoutMs, 100);
 }
 
 export async function startPanelStack(prefix = 'panel'): Promise<PanelStack> {
@@ -69,13 +66,13 @@ export async function startPanelStack(prefix = 'panel'): Promise<PanelStack> {
   let log = '';
   const startAnalytics = async () => {
     analytics = warren(['analytics'], childEnv);
-    await ready(`${analyticsUrl}/readyz`, 'analytics /readyz');
+    await untilReady(analytics, analyticsUrl);
   };
   await startAnalytics();
   const panel = warren(['panel'], childEnv);
   let traefik: RunningTraefik | undefined;
   try {
-    await ready(`${panelUrl}/readyz`, 'panel /readyz');
+    await untilReady(panel, panelUrl);
     traefik = await startTraefik({
       dir: join(env.dir, 'traefik'),
       host: '127.0.0.1',
@@ -90,7 +87,8 @@ export async function startPanelStack(prefix = 'panel'): Promise<PanelStack> {
         log += `${line}\n`;
       },
     });
-    await ready(`${traefik.proxyUrl}/panel/healthz`, 'the panel through Traefik');
+    const proxied = `${traefik.proxyUrl}/panel/healthz`;
+    await waitFor('the panel through Traefik', async () => (await getJson(proxied)).status === 200);
   } catch (err) {
     await Promise.all([analytics?.kill(), panel.kill(), traefik?.stop()]);
     await env.cleanup();

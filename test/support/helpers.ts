@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 
-export const ROOT = join(import.meta.dirname, '..');
+export const ROOT = join(import.meta.dirname, '..', '..');
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -78,7 +78,12 @@ export async function deleteTopology(url: string, exchange: string, queue: strin
   }
 }
 
-export { freePort } from '../src/bench/util.js';
+export { freePort } from '../../src/net.js';
+
+/** Pauses ms: a pace between actions, never a guess at how long something takes (that is waitFor). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
 
 const HUNG = Symbol('hung');
 
@@ -114,7 +119,7 @@ export async function waitFor<T>(
         `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
       );
     }
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 
@@ -174,6 +179,59 @@ export function warren(args: string[], env: Record<string, string> = {}): Warren
 
 /** How long getJson waits for a whole answer unless the caller passes a signal of its own. */
 const GET_JSON_TIMEOUT_MS = 60_000;
+
+export interface ReadyOptions {
+  /** Any answer of /readyz will do (200, or 503 while a dependency is away): it listens. */
+  listening?: boolean;
+  timeoutMs?: number;
+  everyMs?: number;
+  /** Fail as soon as the process exits (default); false keeps asking `base` (a replacement may answer). */
+  failOnExit?: boolean;
+}
+
+/**
+ * Waits until the warren process serving `base` answers /readyz with 200 (or, with `listening`,
+ * at all); fails at once if the process exits first. Either failure carries its output.
+ */
+export async function untilReady(p: WarrenProcess, base: string, opts: ReadyOptions = {}): Promise<void> {
+  const { listening = false, timeoutMs = 30_000, everyMs = 100, failOnExit = true } = opts;
+  const what = `${base} ${listening ? 'listening' : 'ready'}`;
+  let settled = false;
+  const exited = p.exited.then((code) => {
+    if (!settled && failOnExit) throw new Error(`${what}: the process exited with ${code} first`);
+    return new Promise<void>(() => undefined); // the poll decides
+  });
+  try {
+    await Promise.race([
+      exited,
+      waitFor(
+        what,
+        async () => {
+          const st = (await getJson(`${base}/readyz`)).status;
+          return listening ? st === 200 || st === 503 : st === 200;
+        },
+        timeoutMs,
+        everyMs,
+      ),
+    ]);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${p.output().slice(-4000)}`);
+  } finally {
+    settled = true;
+  }
+}
+
+/** `warren ...args` (see warren()), once its /readyz at `base` answers (see untilReady). */
+export async function startWarren(
+  args: string[],
+  env: Record<string, string>,
+  base: string,
+  opts: ReadyOptions = {},
+): Promise<WarrenProcess> {
+  const p = warren(args, env);
+  await untilReady(p, base, opts);
+  return p;
+}
 
 export async function getJson<T = unknown>(
   url: string,

@@ -3,9 +3,9 @@
 import type { TestContext } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
-import { type Config, loadConfig } from '../src/config.js';
-import { build, type Ingest } from '../src/ingest/service.js';
-import { createLogger } from '../src/log.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { build, type Ingest } from '../../src/ingest/service.js';
+import { createLogger } from '../../src/log.js';
 import { type TestEnv, testEnv, waitFor } from './helpers.js';
 
 // Expected failures (503s, refused requests) log warnings; raise with TEST_LOG_LEVEL=info to see them.

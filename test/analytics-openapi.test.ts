@@ -1,0 +1,134 @@
+// The analytics OpenAPI document (src/analytics/docs.ts, from shapes.ts) describes what a real
+// analytics process answers: each answer of a running `warren analytics`, fed real events through
+// RabbitMQ, is validated against the response schema the served document gives for its route and
+// status. An undocumented field fails (the shapes are strict), so code, docs and panel cannot drift.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { DOCS_PREFIX, type Report, type Reporte, type Status } from '../src/analytics/index.js';
+import {
+  freePort,
+  getJson,
+  publishRaw,
+  startWarren,
+  type TestEnv,
+  testEnv,
+  type WarrenProcess,
+  waitFor,
+} from './support/helpers.js';
+
+interface OpenApi {
+  openapi: string;
+  paths: Record<string, Record<string, { responses: Record<string, Response> }>>;
+}
+interface Response {
+  content?: Record<string, { schema: object }>;
+}
+
+describe('analytics OpenAPI document', () => {
+  let env: TestEnv;
+  let a: WarrenProcess;
+  let base: string;
+  let doc: OpenApi;
+  // OpenAPI 3.0 schemas: `nullable` is a keyword Ajv knows; formats are documentation only.
+  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
+
+  before(async () => {
+    env = testEnv('oa');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    a = await startWarren(['analytics'], { ...env.env, ANALYTICS_PORT: String(port) }, base);
+    const ev = (id: string, cliente: string, evento: string, timestamp: string) =>
+      JSON.stringify({ id, cliente, evento, timestamp });
+    await publishRaw(env.exchange, [
+      ev('o1', 'cliente_uno', 'click', '2025-04-13T12:00:00Z'),
+      ev('o2', 'cliente_uno', 'view', '2025-04-13T12:01:30Z'),
+      ev('o3', 'cliente_dos', 'click', '2025-04-13T13:05:00+02:00'),
+      ev('o1', 'cliente_uno', 'click', '2025-04-13T12:00:00Z'), // a duplicate
+      'not json', // dead-lettered: the status then has dead letters to show
+    ]);
+    await waitFor('counted', async () => (await getJson<Reporte>(`${base}/reporte`)).body.total === 3);
+    const served = await getJson<OpenApi>(`${base}${DOCS_PREFIX}/json`);
+    assert.equal(served.status, 200);
+    doc = served.body;
+  });
+  after(async () => {
+    await a?.kill();
+    await env?.cleanup();
+  });
+
+  function schemaOf(path: string, status: number, type = 'application/json'): ValidateFunction {
+    const route = doc.paths[path]?.get;
+    assert.ok(route, `the document has GET ${path}; it has ${Object.keys(doc.paths).join(', ')}`);
+    const schema = route.responses[String(status)]?.content?.[type]?.schema;
+    assert.ok(schema, `GET ${path} documents ${status} as ${type}`);
+    return ajv.compile(schema);
+  }
+
+  function conforms(path: string, status: number, body: unknown, type?: string): void {
+    const validate = schemaOf(path, status, type);
+    assert.ok(
+      validate(body),
+      `GET ${path} ${status} does not match its documented schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`,
+    );
+  }
+
+  it('is OpenAPI 3, documents every route of the API, and has its page', async () => {
+    assert.match(doc.openapi, /^3\./);
+    const page = await fetch(`${base}${DOCS_PREFIX}`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    await page.body?.cancel();
+    for (const p of ['/reporte', '/api/v1/report', '/api/v1/timeseries', '/api/v1/status', '/api/v1/export'])
+      assert.ok(doc.paths[p]?.get, `GET ${p} is documented`);
+  });
+
+  it('matches /reporte, /api/v1/report and /api/v1/timeseries as served', async () => {
+    const reporte = await getJson<Reporte>(`${base}/reporte`);
+    assert.deepEqual(reporte.body, { total: 3, clientes: { cliente_uno: 2, cliente_dos: 1 } });
+    conforms('/reporte', 200, reporte.body);
+
+    for (const q of [
+      '',
+      '?from=2025-04-13T12:00:00Z&to=2025-04-13T12:01:00Z',
+      '?cliente=cliente_uno&evento=view',
+    ]) {
+      const r = await getJson<Report>(`${base}/api/v1/report${q}`);
+      assert.equal(r.status, 200);
+      conforms('/api/v1/report', 200, r.body);
+    }
+    for (const bucket of ['minute', 'hour', 'day']) {
+      const r = await getJson(`${base}/api/v1/timeseries?bucket=${bucket}&from=2025-04-13T00:00:00Z`);
+      assert.equal(r.status, 200);
+      conforms('/api/v1/timeseries', 200, r.body);
+    }
+  });
+
+  it('matches /api/v1/status and /readyz', async () => {
+    const s = await waitFor('the dead letter in the status', async () => {
+      const r = await getJson<Status>(`${base}/api/v1/status`);
+      return r.body.deadLetters === 1 && r.body.invalid === 1 ? r : undefined;
+    });
+    assert.equal(s.body.processed, 3);
+    assert.equal(s.body.duplicates, 1);
+    conforms('/api/v1/status', 200, s.body);
+    conforms('/readyz', 200, (await getJson(`${base}/readyz`)).body);
+  });
+
+  it('matches every line of /api/v1/export', async () => {
+    const res = await fetch(`${base}/api/v1/export?bucket=minute`);
+    assert.equal(res.status, 200);
+    const lines = (await res.text()).trim().split('\n');
+    assert.equal(lines.length, 3);
+    for (const l of lines) conforms('/api/v1/export', 200, JSON.parse(l), 'application/x-ndjson');
+  });
+
+  it('matches the errors, and rejects an answer with an undocumented field', async () => {
+    const bad = await getJson(`${base}/api/v1/report?from=yesterday`);
+    assert.equal(bad.status, 400);
+    conforms('/api/v1/report', 400, bad.body);
+    // The check can fail: a field the document does not name is a mismatch.
+    const reporte = (await getJson<Reporte>(`${base}/reporte`)).body;
+    assert.equal(schemaOf('/reporte', 200)({ ...reporte, extra: 1 }), false);
+  });
+});
