@@ -18,6 +18,7 @@ import type { Metrics } from './metrics.js';
 import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
+import { installUniques } from './uniques.js';
 import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
 
 export interface QueueStatus {
@@ -174,6 +175,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return reply.send(Readable.from(formatExport(rows, format)));
   });
 
+  installUniques(app, () => storeOrThrow(deps));
   installStream(app, deps.handler, deps.streams ?? DEFAULT_STREAMS, deps.log.child({ part: 'stream' }));
 
   return app;

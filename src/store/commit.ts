@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import type { ParsedEvent } from '../event.js';
 import type { Change, CommitResult, CountedGroup, Driver, PostgresDriver, SqliteDriver } from './types.js';
+import { batchSketches, FAMILIES, postgresMerge, sqliteMerger, TABLES } from './uniques.js';
 
 /** Runs one commit of a batch. */
 export type Committer = (events: ParsedEvent[]) => Promise<CommitResult>;
@@ -161,6 +162,10 @@ function sqliteCommitter(d: SqliteDriver): Committer {
   const total = db.prepare(SQL.total.sqlite);
   const client = db.prepare(SQL.client.sqlite);
   const series = db.prepare(SQL.series.sqlite);
+  const sketches = {
+    cliente: sqliteMerger(db, 'cliente', TABLES.cliente.minute),
+    evento: sqliteMerger(db, 'evento', TABLES.evento.minute),
+  };
   let legacy = true;
   const tx = d.immediate((events: ParsedEvent[]) => {
     // Read inside the transaction, which holds the write lock: no other connection commits
@@ -181,6 +186,9 @@ function sqliteCommitter(d: SqliteDriver): Committer {
     for (const x of p.totals) total.run(x.cliente, x.evento, x.n);
     for (const [cliente, n] of p.clients) client.run(cliente, n);
     for (const [t, n] of p.series) series.run(t, n);
+    // The new events' users, in the same transaction: a known id adds nobody (uniques.ts).
+    const users = batchSketches(fresh);
+    for (const f of FAMILIES) sketches[f](users[f]);
     const change: Change | undefined =
       before !== undefined && fresh.length > 0 ? { before, after: d.version(), groups: p.groups } : undefined;
     return { result, change };
@@ -211,7 +219,15 @@ function postgresCommitter(d: PostgresDriver): Committer {
         );
       }
       const { fresh, result } = outcome(batch, remembered);
-      if (fresh.length > 0) await writePostgres(c, plan(fresh));
+      if (fresh.length > 0) {
+        await writePostgres(c, plan(fresh));
+        // The new events' users, in the same transaction, after the counters (the lock order
+        // rollups follow too): a known id adds nobody (uniques.ts).
+        const users = batchSketches(fresh);
+        for (const f of FAMILIES) {
+          if (users[f].length > 0) await postgresMerge(c, f, TABLES[f].minute, users[f]);
+        }
+      }
       return result;
     });
   };

@@ -35,4 +35,5 @@ export type {
   Point,
   Store,
   StoreOptions,
+  Uniques,
 } from './types.js';

@@ -24,7 +24,9 @@ import type {
   Point,
   Store,
   StoreOptions,
+  Uniques,
 } from './types.js';
+import { clientUniques, uniques } from './uniques.js';
 
 export class SqlStore<D extends Driver = Driver> implements Store {
   readonly kind: D['kind'];
@@ -61,6 +63,14 @@ export class SqlStore<D extends Driver = Driver> implements Store {
 
   timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
     return timeseries(this.driver, filter, bucket);
+  }
+
+  uniques(filter: Filter, bucket?: Bucket): Promise<Uniques> {
+    return uniques(this.driver, filter, bucket);
+  }
+
+  clientUniques(filter: Filter): Promise<Map<string, number>> {
+    return clientUniques(this.driver, filter);
   }
 
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow> {

@@ -77,6 +77,13 @@ export interface Point {
   count: number;
 }
 
+export interface Uniques {
+  /** Distinct users in the range. */
+  usuarios: number;
+  /** Per bucket (start, epoch seconds), oldest first, when a bucket was asked for. */
+  points?: { t: number; usuarios: number }[];
+}
+
 export interface ExportRow extends CountRow {
   t: number;
 }
@@ -101,6 +108,13 @@ export interface Store {
   /** All-time totals per client, largest first (what /reporte shows). */
   clientTotals(): Promise<ClientTotal[]>;
   timeseries(filter: Filter, bucket: Bucket): Promise<Point[]>;
+  /**
+   * Distinct usuario values matching the filter (every client's users, each scoped by its
+   * client), and per bucket when one is given; estimated from the stored sketches (hll.ts).
+   */
+  uniques(filter: Filter, bucket?: Bucket): Promise<Uniques>;
+  /** Distinct users per client matching the filter; clients without any are left out. */
+  clientUniques(filter: Filter): Promise<Map<string, number>>;
   /**
    * A token that changes whenever any counter changes (a commit, a rollup; by this process or
    * another one), so an answer computed at one version can be served again while it holds; or
