@@ -260,6 +260,63 @@ for (const kind of kinds) {
         }
       }));
 
+    test('GET /api/v1/report gives usuarios per client, never a stale one from the cache', () =>
+      withStore(kind, async (store) => {
+        const events = dataset(900, 80, 2 * HOUR, 17);
+        await commitAll(store, events, 300);
+        await store.commit([uev('plain', 'c_plain', 'click', T0, undefined)]);
+        const app = apiOn(store);
+        const report = async (q = '') => {
+          const r = await app.inject({ url: `/api/v1/report${q}` });
+          assert.equal(r.statusCode, 200, r.body);
+          const body = r.json() as { clientes: { cliente: string; usuarios?: number }[] };
+          return {
+            cache: r.headers['x-cache'],
+            users: Object.fromEntries(body.clientes.map((c) => [c.cliente, c.usuarios ?? null])),
+          };
+        };
+        const want = (all: ParsedEvent[], f: Filter = {}) =>
+          Object.fromEntries(
+            ['cliente_uno', 'cliente_dos', 'cliente_tres', 'c_plain']
+              .filter((c) => all.some((e) => e.cliente === c && inRange(e, f)))
+              .map((c) => {
+                const n = exact(all, { ...f, cliente: c });
+                return [c, n === 0 ? null : n];
+              }),
+          );
+        const inRange = (e: ParsedEvent, f: Filter) =>
+          (f.from === undefined || s(e.ms) >= f.from) && (f.to === undefined || s(e.ms) < f.to);
+        try {
+          const all = [...events, uev('plain', 'c_plain', 'click', T0, undefined)];
+          assert.deepEqual((await report()).users, want(all));
+          const first = `?from=${iso(s(T0))}&to=${iso(s(T0 + HOUR))}`;
+          const firstHour = { from: s(T0), to: s(T0 + HOUR) };
+          assert.deepEqual((await report(first)).users, want(all, firstHour));
+          // New users in the second hour: the all-time answer is computed again; the first hour's
+          // answer is untouched by them and stays kept (SQLite keeps answers; PostgreSQL none).
+          const more = [
+            uev('m1', 'cliente_uno', 'click', T0 + HOUR + MIN, 'brand-new-1'),
+            uev('m2', 'cliente_dos', 'view', T0 + HOUR + MIN, 'brand-new-2'),
+          ];
+          await store.commit(more);
+          all.push(...more);
+          const again = await report();
+          assert.deepEqual(again.users, want(all));
+          assert.equal(again.cache, 'miss');
+          const kept = await report(first);
+          assert.deepEqual(kept.users, want(all, firstHour));
+          if (kind.name === 'sqlite') assert.notEqual(kept.cache, 'miss');
+          // A commit without users is added to a kept answer as before.
+          await store.commit([uev('p2', 'cliente_uno', 'click', T0 + HOUR + MIN, undefined)]);
+          all.push(uev('p2', 'cliente_uno', 'click', T0 + HOUR + MIN, undefined));
+          const counted = await report();
+          assert.deepEqual(counted.users, want(all));
+          if (kind.name === 'sqlite') assert.equal(counted.cache, 'update');
+        } finally {
+          await app.close();
+        }
+      }));
+
     if (kind.name === 'postgres') {
       test('concurrent commits into the same buckets lose no user', () =>
         withStore(kind, async (store, db, opened) => {

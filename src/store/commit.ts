@@ -112,9 +112,13 @@ function plan(fresh: ParsedEvent[]): Plan {
   for (const e of fresh) {
     const t = Math.floor(e.ms / 60_000) * 60;
     const key = `${t}\u0000${e.cliente}\u0000${e.evento}`;
-    const g = groups.get(key);
+    let g = groups.get(key);
     if (g) g.n++;
-    else groups.set(key, { t, cliente: e.cliente, evento: e.evento, n: 1 });
+    else {
+      g = { t, cliente: e.cliente, evento: e.evento, n: 1 };
+      groups.set(key, g);
+    }
+    if (e.usuario !== undefined) g.users = (g.users ?? 0) + 1;
     series.set(t, (series.get(t) ?? 0) + 1);
   }
   const sorted = [...groups.values()].sort(

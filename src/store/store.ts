@@ -53,8 +53,15 @@ export class SqlStore<D extends Driver = Driver> implements Store {
     return report(this.driver, filter);
   }
 
-  clientReport(filter: Filter): Promise<ClientReport[]> {
-    return clientReport(this.driver, filter);
+  async clientReport(filter: Filter): Promise<ClientReport[]> {
+    const lines = await clientReport(this.driver, filter);
+    // Only clients whose events carry a usuario have sketches: without any, this reads nothing.
+    const users = await clientUniques(this.driver, filter);
+    if (users.size === 0) return lines;
+    return lines.map((l) => {
+      const n = users.get(l.cliente);
+      return n === undefined ? l : { ...l, usuarios: n };
+    });
   }
 
   clientTotals(): Promise<ClientTotal[]> {

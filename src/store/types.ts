@@ -34,6 +34,11 @@ export interface CountedGroup {
   cliente: string;
   evento: string;
   n: number;
+  /**
+   * How many of the n carry a usuario (absent when none): a view that shows distinct users
+   * cannot add these (which users were new is known only to the sketch), so it is computed again.
+   */
+  users?: number;
 }
 
 /**
@@ -65,6 +70,8 @@ export interface ClientReport {
   total: number;
   /** `{"click":10,"view":3}`: counts by event, largest first, then by name; no zero counts. */
   eventos: string;
+  /** Distinct users (usuario) in the range; absent when none of its events carries one. */
+  usuarios?: number;
 }
 
 export interface ClientTotal {
