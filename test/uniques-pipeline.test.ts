@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { getJson, publishRaw, testEnv, waitFor } from './helpers.js';
+import { createClient, SdkError } from '../src/sdk/index.js';
+import { AMQP_URL, getJson, publishRaw, testEnv, waitFor } from './helpers.js';
 import { LOG_LEVEL, startIngest } from './ingest-fixture.js';
 
 const TS = '2025-04-13T12:00:00Z';
@@ -52,13 +53,32 @@ test('usuario travels from the gateway and from AMQP to the uniques, once per us
   });
   await publishRaw(te.exchange, [raw, raw]);
 
-  // 4 + 1 + 1 events counted: the retried request and the copy are recognised.
+  // The SDK: identify() sets the actor of the events tracked after it; null leaves one out.
+  const sdk = createClient({
+    transport: 'amqp',
+    amqpUrl: AMQP_URL,
+    exchange: te.exchange,
+    cliente: 'cliente_sdk',
+  });
+  t.after(() => sdk.close());
+  assert.throws(() => sdk.identify(''), SdkError);
+  sdk.track('open');
+  sdk.identify('eve');
+  sdk.track('open', { timestamp: TS });
+  sdk.track('open', { timestamp: TS, usuario: 'fay' });
+  sdk.track('open', { timestamp: TS, usuario: null });
+  sdk.identify(undefined);
+  sdk.track('open', { timestamp: TS });
+  await sdk.flush();
+
+  // 4 + 1 + 1 events counted: the retried request and the copy are recognised; 5 from the SDK.
   await waitFor(
     'every event counted',
-    async () => ((await api('/reporte')).body as { total: number }).total >= 6,
+    async () => ((await api('/reporte')).body as { total: number }).total >= 11,
     30_000,
   );
-  assert.deepEqual((await api('/reporte')).body, { total: 6, clientes: { cliente_uno: 6 } });
+  assert.deepEqual((await api('/reporte')).body, { total: 11, clientes: { cliente_uno: 6, cliente_sdk: 5 } });
+  assert.equal(((await api('/api/v1/uniques?cliente=cliente_sdk')).body as { usuarios: number }).usuarios, 2);
   // /send stamps now as its time: ask all time.
   assert.deepEqual((await api('/api/v1/uniques?cliente=cliente_uno')).body, {
     from: null,
@@ -70,5 +90,13 @@ test('usuario travels from the gateway and from AMQP to the uniques, once per us
     2,
   );
   const report = (await api('/api/v1/report')).body as { clientes: { cliente: string; usuarios: number }[] };
-  assert.equal(report.clientes[0]?.usuarios, 4);
+  assert.deepEqual(
+    report.clientes.map((c) => [c.cliente, c.usuarios]),
+    [
+      ['cliente_uno', 4],
+      ['cliente_sdk', 2],
+    ],
+  );
+  // Users are scoped per client: all clients together are the sum here (no name is shared).
+  assert.equal(((await api('/api/v1/uniques')).body as { usuarios: number }).usuarios, 6);
 });
