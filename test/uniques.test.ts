@@ -8,6 +8,7 @@ import { type ParsedEvent, parse } from '../src/event.js';
 import { Sketch, sketchOf } from '../src/store/hll.js';
 import { type Filter, retentionPass, type Store } from '../src/store/index.js';
 import { userKey } from '../src/store/uniques.js';
+import { waitFor } from './helpers.js';
 import { apiOn, type FreshDb, iso, kinds, withStore } from './store-kinds.js';
 
 function uev(id: string, cliente: string, evento: string, ms: number, usuario?: string): ParsedEvent {
@@ -318,6 +319,52 @@ for (const kind of kinds) {
       }));
 
     if (kind.name === 'postgres') {
+      test('a sketch row a rollup deletes while a commit waits to merge into it is written again', () =>
+        withStore(kind, async (store, db) => {
+          const m = s(T0);
+          await store.commit([uev('a', 'cliente_uno', 'click', T0, 'ana')]);
+          const { default: pg } = await import('pg');
+          const rollup = new pg.Client({ connectionString: db.url });
+          await rollup.connect();
+          try {
+            // As a rollup step does: lock the minute sketch, so the commit below waits on it.
+            await rollup.query('BEGIN');
+            await rollup.query(`SELECT sketch FROM uniques_minute WHERE t = ${m} FOR UPDATE`);
+            const committing = store.commit([uev('b', 'cliente_uno', 'click', T0 + 1000, 'bo')]);
+            // Asked on another connection: inside the step's transaction pg_stat_activity is a
+            // snapshot taken at its first read.
+            await waitFor(
+              'the commit waiting on the locked sketch',
+              async () =>
+                (
+                  await db.sql(
+                    store,
+                    "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%uniques_minute%FOR UPDATE%'",
+                  )
+                ).length === 1,
+              5_000,
+              20,
+            );
+            // The step deletes the row and moves its sketch up a level, then commits.
+            const moved = await rollup.query(
+              `DELETE FROM uniques_minute WHERE t = ${m} RETURNING cliente, sketch`,
+            );
+            await rollup.query('INSERT INTO uniques_hour (t, cliente, sketch) VALUES ($1, $2, $3)', [
+              m,
+              moved.rows[0].cliente,
+              moved.rows[0].sketch,
+            ]);
+            await rollup.query('COMMIT');
+            assert.deepEqual(await committing, { counted: 1, duplicates: 0, withoutId: 0 });
+          } finally {
+            await rollup.end();
+          }
+          const minute = await db.sql(store, `SELECT sketch FROM uniques_minute WHERE t = ${m}`);
+          assert.equal(minute.length, 1, 'the commit wrote its sketch again');
+          assert.equal(Sketch.deserialize(minute[0]!.sketch as Buffer).estimate(), 1);
+          assert.equal((await store.uniques({ cliente: 'cliente_uno' })).usuarios, 2);
+        }));
+
       test('concurrent commits into the same buckets lose no user', () =>
         withStore(kind, async (store, db, opened) => {
           const other = db.open();
