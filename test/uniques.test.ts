@@ -249,6 +249,20 @@ for (const kind of kinds) {
               usuarios: exact(events, { ...f, from: t, to: t + 3600 }),
             })),
           });
+          // Kept like the reports: a commit without users leaves the answer as it is; one that
+          // brings a user into the range makes it be computed again.
+          const n = exact(events, f);
+          const ask = async () => {
+            const r = await app.inject({ url: `/api/v1/uniques?${q}` });
+            return [r.headers['x-cache'], (r.json() as { usuarios: number }).usuarios];
+          };
+          const kept = kind.name === 'sqlite';
+          assert.deepEqual(await ask(), [kept ? 'hit' : 'miss', n]);
+          await store.commit([uev('k1', 'cliente_uno', 'view', T0 + HOUR + MIN, undefined)]);
+          assert.deepEqual(await ask(), [kept ? 'update' : 'miss', n]);
+          await store.commit([uev('k2', 'cliente_uno', 'view', T0 + HOUR + MIN, 'newcomer')]);
+          assert.deepEqual(await ask(), ['miss', n + 1]);
+          events.push(uev('k2', 'cliente_uno', 'view', T0 + HOUR + MIN, 'newcomer'));
           const all = await app.inject({ url: '/api/v1/uniques' });
           assert.deepEqual(all.json(), { from: null, to: null, usuarios: exact(events, {}) });
           const bad = await app.inject({ url: '/api/v1/uniques?bucket=week' });

@@ -175,7 +175,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return reply.send(Readable.from(formatExport(rows, format)));
   });
 
-  installUniques(app, () => storeOrThrow(deps));
+  installUniques(app, cached);
   installStream(app, deps.handler, deps.streams ?? DEFAULT_STREAMS, deps.log.child({ part: 'stream' }));
 
   return app;
