@@ -205,4 +205,45 @@ describe('event contract', () => {
       { numRuns: 500 },
     );
   });
+
+  it('carries an optional usuario of 1-128 printable characters, in any script', () => {
+    const base = { cliente: 'cliente_uno', evento: 'click', timestamp: '2025-04-13T12:00:00Z' };
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((u) => [...u].length <= 128),
+        (usuario) => {
+          const r = parse({ ...base, usuario });
+          assert.ok(r.ok, usuario);
+          assert.equal(r.event.usuario, usuario);
+          const back = parseBody(serialize(r.event));
+          assert.ok(back.ok);
+          assert.equal(back.event.usuario, usuario);
+        },
+      ),
+    );
+    const without = parse(base);
+    assert.ok(without.ok);
+    assert.equal('usuario' in without.event, false);
+    assert.equal(JSON.parse(serialize(without.event).toString()).usuario, undefined);
+    for (const usuario of [
+      '',
+      'a'.repeat(129),
+      'tab\there',
+      'new\nline',
+      '\u2028',
+      '\ud800',
+      7,
+      null,
+      ['u'],
+    ]) {
+      const r = parse({ ...base, usuario });
+      if (usuario === null) {
+        assert.ok(r.ok, 'null is the same as absent');
+        continue;
+      }
+      assert.equal(r.ok, false, JSON.stringify(usuario));
+      assert.equal(r.problems[0]?.field, 'usuario');
+    }
+    assert.ok(parse({ ...base, usuario: '😀'.repeat(128) }).ok, '128 characters, not UTF-16 units');
+  });
 });

@@ -8,6 +8,8 @@ export interface Event {
   evento: string;
   /** As received (RFC 3339 with a zone). */
   timestamp: string;
+  /** The actor (user, device, session) for unique counts; events without one add nothing to uniques. */
+  usuario?: string;
 }
 
 /** An event with its event time resolved to epoch milliseconds (UTC). */
@@ -28,6 +30,10 @@ export type ParseResult = { ok: true; event: ParsedEvent } | { ok: false; proble
 export const CLIENTE_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 export const EVENTO_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const ID_RE = /^[\x20-\x7e]{1,128}$/;
+// "Printable characters" in any script (a user id may be an e-mail address or a name): no control
+// characters, lone surrogates, unassigned code points or line/paragraph separators, which would
+// break a log line or a CSV cell. Counted in code points (the `u` flag), not UTF-16 units.
+export const USUARIO_RE = /^[^\p{Cc}\p{Cs}\p{Cn}\p{Zl}\p{Zp}]{1,128}$/u;
 // RFC 3339 §5.6 date-time; the separator may be "T", "t" or (per its note) a space.
 const TIMESTAMP_RE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
@@ -37,6 +43,7 @@ export const RULES = {
   evento: '1-64 characters of A-Z a-z 0-9 _ . : -',
   timestamp: 'an RFC 3339 date-time with a zone (Z or +hh:mm), e.g. 2025-04-13T12:00:00Z',
   id: '1-128 printable ASCII characters',
+  usuario: '1-128 printable characters (no control characters)',
 } as const;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -92,7 +99,7 @@ function checkString(
   const has = Object.hasOwn(obj, field);
   const v = has ? obj[field] : undefined;
   if (!has || v === undefined || v === null) {
-    if (field !== 'id') problems.push({ field, rule: `required: ${RULES[field]}` });
+    if (field !== 'id' && field !== 'usuario') problems.push({ field, rule: `required: ${RULES[field]}` });
     return;
   }
   if (typeof v !== 'string')
@@ -113,6 +120,7 @@ export function parse(input: unknown): ParseResult {
   checkString(obj, 'cliente', CLIENTE_RE, problems);
   checkString(obj, 'evento', EVENTO_RE, problems);
   checkString(obj, 'id', ID_RE, problems);
+  checkString(obj, 'usuario', USUARIO_RE, problems);
   let ms: number | undefined;
   if (!Object.hasOwn(obj, 'timestamp') || obj.timestamp === undefined || obj.timestamp === null) {
     problems.push({ field: 'timestamp', rule: `required: ${RULES.timestamp}` });
@@ -135,6 +143,7 @@ export function parse(input: unknown): ParseResult {
     ms,
   };
   if (typeof obj.id === 'string') event.id = obj.id;
+  if (typeof obj.usuario === 'string') event.usuario = obj.usuario;
   return { ok: true, event };
 }
 
@@ -161,10 +170,10 @@ export function reason(problems: Problem[]): string {
 
 /** The body a Warren publisher sends: only the contract's fields, in a fixed order. */
 export function serialize(event: Event): Buffer {
-  const { id, cliente, evento, timestamp } = event;
-  return Buffer.from(
-    JSON.stringify(id === undefined ? { cliente, evento, timestamp } : { id, cliente, evento, timestamp }),
-  );
+  const { id, cliente, evento, timestamp, usuario } = event;
+  const body: Event = id === undefined ? { cliente, evento, timestamp } : { id, cliente, evento, timestamp };
+  if (usuario !== undefined) body.usuario = usuario;
+  return Buffer.from(JSON.stringify(body));
 }
 
 /** JSON Schema of one event as a client sends it (id and timestamp optional over HTTP). */
@@ -176,6 +185,7 @@ export const eventJsonSchema = {
     cliente: { type: 'string', pattern: CLIENTE_RE.source, description: RULES.cliente },
     evento: { type: 'string', pattern: EVENTO_RE.source, description: RULES.evento },
     timestamp: { type: 'string', format: 'date-time', description: RULES.timestamp },
+    usuario: { type: 'string', minLength: 1, maxLength: 128, description: RULES.usuario },
   },
   additionalProperties: true,
 } as const;

@@ -245,10 +245,7 @@ test('the Dockerfile copies files that exist and runs bin/warren.js; compose com
     ),
   );
   // The store reads its SQL migrations from the source tree at run time: the image has them.
-  assert.match(
-    docker,
-    /^COPY --from=build \/app\/src\/store\/migrations \.\/src\/store\/migrations$/m,
-  );
+  assert.match(docker, /^COPY --from=build \/app\/src\/store\/migrations \.\/src\/store\/migrations$/m);
   assert.match(docker, /^USER node$/m, 'runs as a non-root user');
   assert.match(docker, /^HEALTHCHECK .*CMD \["node", "deploy\/healthcheck\.mjs"\]$/m);
   assert.match(docker, /npm prune --omit=dev/);

@@ -120,7 +120,7 @@ describe('report cache', () => {
   test('bounded: least recently used entries go first, by count and by size', async () => {
     const cache = new ResponseCache({ maxEntries: 2, maxBytes: 10 });
     const view = (s: string) => async (): Promise<View> => ({
-      apply: () => undefined,
+      apply: () => true,
       body: () => Buffer.from(s),
       size: () => s.length,
     });

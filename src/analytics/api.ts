@@ -20,6 +20,7 @@ import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
 import type { Status } from './shapes.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
+import { installUniques } from './uniques.js';
 import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
 
 export interface QueueStatus {
@@ -135,7 +136,7 @@ function reportCache(app: FastifyInstance, deps: ApiDeps): Cached {
   };
 }
 
-/** /reporte, /api/v1/report and /api/v1/timeseries, answered from the report cache. */
+/** /reporte, /api/v1/report, /api/v1/timeseries and /api/v1/uniques, answered from the report cache. */
 function reportRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const cached = reportCache(app, deps);
 
@@ -165,6 +166,8 @@ function reportRoutes(app: FastifyInstance, deps: ApiDeps): void {
       ),
     );
   });
+
+  installUniques(app, cached);
 }
 
 /** /api/v1/status. */

@@ -16,8 +16,12 @@ import type { Change, CountedGroup } from '../store/index.js';
 
 /** An answer that can take a commit's counted groups and write itself out again. */
 export interface View {
-  /** Adds a commit's counted groups (those outside the view's filter change nothing). */
-  apply(groups: readonly CountedGroup[]): void;
+  /**
+   * Adds a commit's counted groups (those outside the view's filter change nothing); false when
+   * the view cannot be brought up to date with them (it shows distinct users, and the groups
+   * brought users into its range): then it is computed again.
+   */
+  apply(groups: readonly CountedGroup[]): boolean;
   /** The answer as UTF-8 JSON; kept until the next apply. */
   body(): Buffer;
   /** Rough bytes held (the budget counts this, the body included). */
@@ -77,12 +81,17 @@ export class ResponseCache {
    * move to the version after it; the others are left to be computed again.
    */
   onChange(change: Change): void {
-    for (const e of this.entries.values()) {
+    const stale: string[] = [];
+    for (const [key, e] of this.entries) {
       if (e.version !== change.before) continue;
-      e.view.apply(change.groups);
+      if (!e.view.apply(change.groups)) {
+        stale.push(key);
+        continue;
+      }
       e.version = change.after;
       e.updated = true;
     }
+    for (const key of stale) this.drop(key);
     if (this.computing === 0) return;
     if (this.log.length < MAX_LOGGED_CHANGES) this.log.push(change);
     else this.logOverflow = true;
@@ -139,7 +148,7 @@ export class ResponseCache {
     let v = at;
     for (const c of this.log.slice(mark - this.logBase)) {
       if (c.before !== v) continue;
-      view.apply(c.groups);
+      if (!view.apply(c.groups)) return undefined;
       v = c.after;
     }
     return v;

@@ -14,6 +14,7 @@ import {
   reportShape,
   statusShape,
   timeseriesShape,
+  uniquesShape,
 } from './shapes.js';
 
 export const DOCS_PREFIX = '/api/docs';
@@ -60,6 +61,14 @@ export const routeSchemas = {
     summary: 'Counts per UTC bucket of event time',
     querystring: { type: 'object', properties: { ...range, bucket } },
     response: { 200: json(timeseriesShape, 'Points oldest first'), ...errors },
+  },
+  uniques: {
+    summary: 'Distinct users (usuario) in a range, and per bucket with `bucket`',
+    querystring: {
+      type: 'object',
+      properties: { ...range, bucket: { type: 'string', enum: ['minute', 'hour', 'day'] } },
+    },
+    response: { 200: json(uniquesShape, 'Distinct users; points oldest first'), ...errors },
   },
   status: {
     summary: 'The queue, the dead letters and this process’s counts since it started',

@@ -15,18 +15,20 @@
 import { Worker } from 'node:worker_threads';
 import { WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Bucket, ClientReport, ClientTotal, Filter, Point, Store } from '../store/index.js';
+import type { Bucket, ClientReport, ClientTotal, Filter, Point, Store, Uniques } from '../store/index.js';
 import type { ReportLayout } from './views.js';
 
 export type ReadTask =
   | { kind: 'clientTotals' }
   | { kind: 'clientReport'; filter: Filter }
-  | { kind: 'timeseries'; filter: Filter; bucket: Bucket };
+  | { kind: 'timeseries'; filter: Filter; bucket: Bucket }
+  | { kind: 'uniques'; filter: Filter; bucket: Bucket | undefined };
 
 interface RowsOf {
   clientTotals: ClientTotal[];
   clientReport: ClientReport[];
   timeseries: Point[];
+  uniques: Uniques;
 }
 
 export type ReadRows = RowsOf[keyof RowsOf];
@@ -60,6 +62,8 @@ export function runTask(store: Store, task: ReadTask): Promise<ReadRows> {
       return store.clientReport(task.filter);
     case 'timeseries':
       return store.timeseries(task.filter, task.bucket);
+    case 'uniques':
+      return store.uniques(task.filter, task.bucket);
   }
 }
 

@@ -26,6 +26,9 @@ export const reportClientShape = z.strictObject({
   cliente: name,
   total: count,
   eventos: z.record(z.string(), count).describe('Each event’s count, largest first.'),
+  usuarios: count
+    .optional()
+    .describe('Distinct users (usuario) in the range; absent when none of its events carried one.'),
 });
 
 /** GET /api/v1/report. */
@@ -47,6 +50,18 @@ export const timeseriesShape = z.strictObject({
   from: rangeEnd('start (inclusive)'),
   to: rangeEnd('end (exclusive)'),
   points: z.array(pointShape),
+});
+
+/** GET /api/v1/uniques: distinct users (usuario) in the range, and per bucket with `bucket`. */
+export const uniquesShape = z.strictObject({
+  from: rangeEnd('start (inclusive)'),
+  to: rangeEnd('end (exclusive)'),
+  bucket: bucketShape.optional(),
+  usuarios: count.describe('Distinct users in the whole range (each client’s users are its own).'),
+  points: z
+    .array(z.strictObject({ t: time.describe('The bucket’s start (RFC 3339, UTC).'), usuarios: count }))
+    .optional()
+    .describe('With `bucket`: distinct users per bucket, oldest first.'),
 });
 
 /** GET /api/v1/status: the queue as the broker reports it, and this process's counts since it started. */
@@ -93,6 +108,7 @@ export type Report = z.infer<typeof reportShape>;
 export type Point = z.infer<typeof pointShape>;
 export type Timeseries = z.infer<typeof timeseriesShape>;
 export type Status = z.infer<typeof statusShape>;
+export type UniquesAnswer = z.infer<typeof uniquesShape>;
 export type ExportRow = z.infer<typeof exportRowShape>;
 export type Ready = z.infer<typeof readyShape>;
 

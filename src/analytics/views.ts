@@ -33,10 +33,17 @@ abstract class BaseView implements View {
   /** Bytes of the structure besides the body, roughly. */
   protected abstract structureBytes(): number;
 
-  apply(groups: readonly CountedGroup[]): void {
+  /** Whether a group makes this view impossible to bring up to date (see View.apply). */
+  protected stale(_g: CountedGroup): boolean {
+    return false;
+  }
+
+  apply(groups: readonly CountedGroup[]): boolean {
+    if (groups.some((g) => this.stale(g))) return false;
     let changed = false;
     for (const g of groups) if (this.add(g)) changed = true;
     if (changed) this.out = undefined;
+    return true;
   }
 
   /** Takes a body written elsewhere (a read worker) as this view's current one. */
@@ -92,6 +99,8 @@ export class ReporteView extends BaseView {
 interface ClientEntry {
   cliente: string;
   total: number;
+  /** Distinct users in the range; undefined when none of its events carries one. */
+  usuarios: number | undefined;
   /** The events as the store wrote them, until a commit touches this client. */
   eventosJson: string | undefined;
   /** The events, read from eventosJson once a commit touches this client. */
@@ -138,6 +147,7 @@ export class ReportView extends BaseView {
       this.clients.set(l.cliente, {
         cliente: l.cliente,
         total,
+        usuarios: l.usuarios === undefined ? undefined : Number(l.usuarios),
         eventosJson: l.eventos,
         eventos: undefined,
         out: undefined,
@@ -145,11 +155,23 @@ export class ReportView extends BaseView {
     }
   }
 
+  /** Users came into the range: only the sketches know how many were new. */
+  protected override stale(g: CountedGroup): boolean {
+    return g.users !== undefined && g.users > 0 && inFilter(this.filter, g);
+  }
+
   protected add(g: CountedGroup): boolean {
     if (!inFilter(this.filter, g)) return false;
     let c = this.clients.get(g.cliente);
     if (!c) {
-      c = { cliente: g.cliente, total: 0, eventosJson: undefined, eventos: new Map(), out: undefined };
+      c = {
+        cliente: g.cliente,
+        total: 0,
+        usuarios: undefined,
+        eventosJson: undefined,
+        eventos: new Map(),
+        out: undefined,
+      };
       this.clients.set(g.cliente, c);
     }
     c.eventos ??= new Map(Object.entries(JSON.parse(c.eventosJson ?? '{}') as Record<string, number>));
@@ -208,7 +230,8 @@ export class ReportView extends BaseView {
       if (c.out === undefined) {
         c.eventosJson ??= eventosJson([...(c.eventos ?? new Map<string, number>())].sort(byCountThenName));
         c.out = Buffer.from(
-          `{"cliente":${JSON.stringify(c.cliente)},"total":${c.total},"eventos":${c.eventosJson}}`,
+          `{"cliente":${JSON.stringify(c.cliente)},"total":${c.total},` +
+            `${c.usuarios === undefined ? '' : `"usuarios":${c.usuarios},`}"eventos":${c.eventosJson}}`,
         );
       }
       if (i > 0) parts.push(COMMA);

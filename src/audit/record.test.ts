@@ -30,6 +30,15 @@ describe('audit record', () => {
     });
   });
 
+  it('replays an event with its usuario', () => {
+    const body =
+      '{"id":"e-2","cliente":"c","evento":"e","timestamp":"2025-04-13T12:00:00Z","usuario":"ana ✓"}';
+    assert.deepEqual(fromLine(toLine(delivery(body), AT)), {
+      kind: 'event',
+      event: { id: 'e-2', cliente: 'c', evento: 'e', timestamp: '2025-04-13T12:00:00Z', usuario: 'ana ✓' },
+    });
+  });
+
   it('uses the AMQP message_id when the body has no id, as the consumer does', () => {
     const line = toLine(
       delivery('{"cliente":"c","evento":"e","timestamp":"2025-04-13T12:00:00+05:30"}', 'm-9'),

@@ -54,12 +54,12 @@ export function fromLine(line: string): Decoded {
   if (rec.body === undefined) return { kind: 'invalid', reason: 'the body was not UTF-8 JSON' };
   const r = parse(rec.body);
   if (!r.ok) return { kind: 'invalid', reason: 'the body is not a valid event' };
-  const { cliente, evento, timestamp } = r.event;
+  const { cliente, evento, timestamp, usuario } = r.event;
   // The consumer's rule: a message_id stands in for the id only when it satisfies the id rule.
   const mid = rec.message_id;
   const id = r.event.id ?? (typeof mid === 'string' && ID_RE.test(mid) ? mid : undefined);
-  return {
-    kind: 'event',
-    event: id === undefined ? { cliente, evento, timestamp } : { id, cliente, evento, timestamp },
-  };
+  const event: Event = id === undefined ? { cliente, evento, timestamp } : { id, cliente, evento, timestamp };
+  // A replayed event keeps its user, so an event counted only by a replay adds its user too.
+  if (usuario !== undefined) event.usuario = usuario;
+  return { kind: 'event', event };
 }

@@ -50,6 +50,7 @@ function fill(item: unknown, index: number, d: Defaults): unknown {
     cliente: own(obj, 'cliente') ?? defaultCliente(d),
     evento: own(obj, 'evento'),
     timestamp: own(obj, 'timestamp') ?? d.now,
+    usuario: own(obj, 'usuario'),
   };
 }
 
@@ -108,7 +109,9 @@ export function eventFromSend(body: unknown, d: Defaults): Event {
   }
   const cliente = defaultCliente(d) ?? 'cliente_x';
   const id = d.idempotencyKey === undefined ? newId() : `${d.idempotencyKey}:0`;
-  const r = parse({ id, cliente, evento: 'send', timestamp: d.now });
+  // The seed's body carries no user; a caller may add one ({"message": …, "usuario": "u1"}).
+  const usuario = body === undefined ? undefined : own(body as Record<string, unknown>, 'usuario');
+  const r = parse({ id, cliente, evento: 'send', timestamp: d.now, usuario });
   if (!r.ok) {
     throw invalid('The X-Client-Name header is not a valid client name.', [
       ...r.problems.map((p) => ({ ...p, field: p.field === 'cliente' ? 'X-Client-Name' : p.field })),

@@ -3,7 +3,7 @@
 // time; flush() and close() settle only when every event is confirmed. The local buffer is
 // bounded in events and bytes: when it is full track() throws BufferFullError (never a silent drop).
 import { EventEmitter } from 'node:events';
-import { parse, reason } from '../event.js';
+import { parse, RULES, reason, USUARIO_RE } from '../event.js';
 import { newId } from '../id.js';
 import { BufferFullError, combineRejections, RejectedError, SdkError } from './errors.js';
 import type { ClientOptions, ClientStats, TrackOptions } from './options.js';
@@ -41,6 +41,8 @@ export class WarrenClient extends EventEmitter<ClientEvents> {
   private readonly abort = new AbortController();
   private readonly spool: Spool | undefined;
   private readonly counts = { tracked: 0, confirmed: 0, rejected: 0 };
+  /** identify()'s actor, added to every event tracked while set. */
+  private usuario: string | undefined;
 
   constructor(
     private readonly transport: Transport,
@@ -52,7 +54,7 @@ export class WarrenClient extends EventEmitter<ClientEvents> {
       this.spool = new Spool(opts.spoolFile);
       // What a previous run left unconfirmed goes first, with its ids; it counts as held.
       for (const b of this.spool.recover()) {
-        const bytes = b.events.reduce((n, e) => n + JSON.stringify(e).length + 1, 0);
+        const bytes = b.events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0);
         this.held.events += b.events.length;
         this.held.bytes += bytes;
         this.seq = b.seq;
@@ -66,6 +68,18 @@ export class WarrenClient extends EventEmitter<ClientEvents> {
   }
 
   /** Takes one event; returns its id. Throws SdkError (invalid_event, closed) or BufferFullError. */
+  /**
+   * The actor (user, device or session id: 1-128 printable characters) of the events tracked from
+   * now on, for unique-user counts; undefined: none (events count as usual and add no user).
+   * Throws SdkError invalid_event when it breaks the rule.
+   */
+  identify(usuario: string | undefined): void {
+    if (usuario !== undefined && !USUARIO_RE.test(usuario)) {
+      throw new SdkError('invalid_event', `identify(): usuario must be ${RULES.usuario}`);
+    }
+    this.usuario = usuario;
+  }
+
   track(evento: string, props: TrackOptions = {}): string {
     if (this.closed) throw new SdkError('closed', 'track() after close(): create a new client');
     const cliente = props.cliente ?? this.opts.cliente;
@@ -73,16 +87,19 @@ export class WarrenClient extends EventEmitter<ClientEvents> {
       throw new SdkError('invalid_event', 'cliente is required over AMQP: set it in createClient or track()');
     }
     const ts = props.timestamp ?? new Date();
+    const usuario = props.usuario === null ? undefined : (props.usuario ?? this.usuario);
     const event: SdkEvent = {
       id: props.id ?? newId(),
       ...(cliente === undefined ? {} : { cliente }),
       evento,
       timestamp: typeof ts === 'string' ? ts : ts.toISOString(),
+      ...(usuario === undefined ? {} : { usuario }),
     };
     // Checked here with the pipeline's own schema, so a bad name fails in the caller's hands.
     const r = parse({ cliente: 'unset', ...event });
     if (!r.ok) throw new SdkError('invalid_event', `the event was not tracked: ${reason(r.problems)}`);
-    const bytes = JSON.stringify(event).length + 1; // ASCII only (the schema says so), +1 for the comma
+    // UTF-8 bytes (a usuario may be in any script), +1 for the comma between events.
+    const bytes = Buffer.byteLength(JSON.stringify(event)) + 1;
     if (this.held.events + 1 > this.max.events) throw new BufferFullError('events', this.held, this.max);
     if (this.held.bytes + bytes > this.max.bytes) throw new BufferFullError('bytes', this.held, this.max);
     this.held.events++;

@@ -25,6 +25,8 @@ export interface TrackOptions {
   timestamp?: Date | string;
   /** Default a new UUID v7. Give your own to make a retried track() count once. */
   id?: string;
+  /** The actor of this event; default the one identify() set. null: none for this event. */
+  usuario?: string | null;
 }
 
 export interface ClientStats {

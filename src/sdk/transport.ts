@@ -5,6 +5,7 @@ export interface SdkEvent {
   cliente?: string;
   evento: string;
   timestamp: string;
+  usuario?: string;
 }
 
 export interface RetryInfo {

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import type { ParsedEvent } from '../event.js';
 import type { Change, CommitResult, CountedGroup, Driver, PostgresDriver, SqliteDriver } from './types.js';
+import { batchSketches, FAMILIES, postgresMerge, sqliteMerger, TABLES } from './uniques.js';
 
 /** Runs one commit of a batch. */
 export type Committer = (events: ParsedEvent[]) => Promise<CommitResult>;
@@ -111,9 +112,13 @@ function plan(fresh: ParsedEvent[]): Plan {
   for (const e of fresh) {
     const t = Math.floor(e.ms / 60_000) * 60;
     const key = `${t}\u0000${e.cliente}\u0000${e.evento}`;
-    const g = groups.get(key);
+    let g = groups.get(key);
     if (g) g.n++;
-    else groups.set(key, { t, cliente: e.cliente, evento: e.evento, n: 1 });
+    else {
+      g = { t, cliente: e.cliente, evento: e.evento, n: 1 };
+      groups.set(key, g);
+    }
+    if (e.usuario !== undefined) g.users = (g.users ?? 0) + 1;
     series.set(t, (series.get(t) ?? 0) + 1);
   }
   const sorted = [...groups.values()].sort(
@@ -161,6 +166,10 @@ function sqliteCommitter(d: SqliteDriver): Committer {
   const total = db.prepare(SQL.total.sqlite);
   const client = db.prepare(SQL.client.sqlite);
   const series = db.prepare(SQL.series.sqlite);
+  const sketches = {
+    cliente: sqliteMerger(db, 'cliente', TABLES.cliente.minute),
+    evento: sqliteMerger(db, 'evento', TABLES.evento.minute),
+  };
   let legacy = true;
   const tx = d.immediate((events: ParsedEvent[]) => {
     // Read inside the transaction, which holds the write lock: no other connection commits
@@ -181,6 +190,9 @@ function sqliteCommitter(d: SqliteDriver): Committer {
     for (const x of p.totals) total.run(x.cliente, x.evento, x.n);
     for (const [cliente, n] of p.clients) client.run(cliente, n);
     for (const [t, n] of p.series) series.run(t, n);
+    // The new events' users, in the same transaction: a known id adds nobody (uniques.ts).
+    const users = batchSketches(fresh);
+    for (const f of FAMILIES) sketches[f](users[f]);
     const change: Change | undefined =
       before !== undefined && fresh.length > 0 ? { before, after: d.version(), groups: p.groups } : undefined;
     return { result, change };
@@ -211,7 +223,15 @@ function postgresCommitter(d: PostgresDriver): Committer {
         );
       }
       const { fresh, result } = outcome(batch, remembered);
-      if (fresh.length > 0) await writePostgres(c, plan(fresh));
+      if (fresh.length > 0) {
+        await writePostgres(c, plan(fresh));
+        // The new events' users, in the same transaction, after the counters (the lock order
+        // rollups follow too): a known id adds nobody (uniques.ts).
+        const users = batchSketches(fresh);
+        for (const f of FAMILIES) {
+          if (users[f].length > 0) await postgresMerge(c, f, TABLES[f].minute, users[f]);
+        }
+      }
       return result;
     });
   };

@@ -8,6 +8,7 @@ export function createStore(databaseUrl: string, opts: StoreOptions = {}): Store
   return new PostgresStore(databaseUrl, opts);
 }
 
+export { Sketch, sketchOf } from './hll.js';
 export { maintenanceOf } from './maintenance.js';
 export { readMigrations } from './migrate.js';
 export { PG_LIMITS } from './postgres.js';
@@ -35,4 +36,6 @@ export type {
   Point,
   Store,
   StoreOptions,
+  Uniques,
 } from './types.js';
+export { userKey } from './uniques.js';

@@ -10,11 +10,26 @@
 // A commit that comes after waits on the row, finds it gone and inserts a fresh minute row (INSERT
 // ... ON CONFLICT is atomic insert-or-update), which the next pass rolls up.
 // SQLite has one writer at a time: the step is one IMMEDIATE transaction run in JavaScript.
+//
+// The distinct-user sketches of the same range move in the same transaction (uniques.ts): up to
+// `limit` rows of each sketch table, deleted and merged into the coarser sketches. A range has at
+// most as many sketch rows of each family as counter rows (every sketch row's events are counted
+// there too), so the chunks that empty a range of counters empty its sketches as well.
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
+import { Sketch } from './hll.js';
 import { floorTo } from './sql.js';
 import { BUCKET_SECONDS, COARSER, COUNTS, SERIES } from './tables.js';
 import type { RollLevel, SqliteDriver } from './types.js';
+import {
+  FAMILIES,
+  type Family,
+  group,
+  postgresMerge,
+  type SketchRow,
+  sqliteMerger,
+  TABLES,
+} from './uniques.js';
 
 const SQL = {
   oldest: {
@@ -95,6 +110,7 @@ export function sqliteRoller(
   const seriesDrop = d.db.prepare(sql.seriesDrop);
   const seriesAdd = d.db.prepare(sql.seriesAdd);
   const { size } = tables(level);
+  const sketches = FAMILIES.map((f) => sqliteSketchRoller(d.db, f, level));
   return d.immediate((start: number, end: number, limit: number): number => {
     const rows = take.all(start, end, limit) as Row[];
     const m = moved(rows, size);
@@ -104,8 +120,29 @@ export function sqliteRoller(
       seriesDrop.run(t);
     }
     for (const [t, n] of m.toBuckets) seriesAdd.run(t, n);
+    for (const roll of sketches) roll(start, end, limit);
     return rows.length;
   });
+}
+
+type StoredSketch = { t: number; cliente: string; evento?: string; sketch: Buffer };
+const toRows = (rows: StoredSketch[]): SketchRow[] =>
+  rows.map((r) => ({ ...r, t: Number(r.t), sketch: Sketch.deserialize(r.sketch) }));
+const sketchCols = (f: Family, prefix = '') =>
+  f === 'cliente' ? `${prefix}t, ${prefix}cliente` : `${prefix}t, ${prefix}cliente, ${prefix}evento`;
+
+/** Moves up to `limit` sketch rows of one family in [start, end) into the coarser level (SQLite). */
+function sqliteSketchRoller(db: Database.Database, f: Family, level: RollLevel) {
+  const from = TABLES[f][level];
+  const take = db.prepare(
+    `DELETE FROM ${from} WHERE rowid IN (SELECT rowid FROM ${from} WHERE t >= ? AND t < ? LIMIT ?) ` +
+      `RETURNING ${sketchCols(f)}, sketch`,
+  );
+  const merge = sqliteMerger(db, f, TABLES[f][COARSER[level]]);
+  const size = BUCKET_SECONDS[COARSER[level]];
+  return (start: number, end: number, limit: number) => {
+    merge(group(toRows(take.all(start, end, limit) as StoredSketch[]), size));
+  };
 }
 
 // --- PostgreSQL
@@ -141,7 +178,11 @@ function rollSql(level: RollLevel): string {
   );
 }
 
-/** One statement moves the chunk; a second drops the series rows it emptied. */
+/**
+ * One transaction: one statement moves the chunk of counters, a second drops the series rows it
+ * emptied, then the sketches of the range move (their merge is done here in JavaScript). A failure
+ * leaves the connection to the caller, which destroys it: the server rolls the whole step back.
+ */
 export async function postgresRollUp(
   c: pg.PoolClient,
   level: RollLevel,
@@ -149,8 +190,24 @@ export async function postgresRollUp(
   end: number,
   limit: number,
 ): Promise<number> {
+  await c.query('BEGIN');
   const n = (await c.query(rollSql(level), [start, end, limit])).rows[0].n as number;
   // Series rows emptied by the move; a late commit that refilled one keeps it (count <> 0).
   await c.query(`DELETE FROM ${SERIES[level]} WHERE t >= $1 AND t < $2 AND count = 0`, [start, end]);
+  const size = BUCKET_SECONDS[COARSER[level]];
+  for (const f of FAMILIES) {
+    const from = TABLES[f][level];
+    const order = `t, cliente COLLATE "C"${f === 'evento' ? ', evento COLLATE "C"' : ''}`;
+    const match = `m.t = k.t AND m.cliente = k.cliente${f === 'evento' ? ' AND m.evento = k.evento' : ''}`;
+    // Locked in the order commits lock them (uniques.ts), so the two never deadlock.
+    const taken = await c.query(
+      `WITH k AS (SELECT ${sketchCols(f)} FROM ${from} WHERE t >= $1 AND t < $2 ORDER BY ${order} LIMIT $3 FOR UPDATE) ` +
+        `DELETE FROM ${from} m USING k WHERE ${match} RETURNING ${sketchCols(f, 'm.')}, m.sketch`,
+      [start, end, limit],
+    );
+    const rows = group(toRows(taken.rows as StoredSketch[]), size);
+    if (rows.length > 0) await postgresMerge(c, f, TABLES[f][COARSER[level]], rows);
+  }
+  await c.query('COMMIT');
   return n;
 }

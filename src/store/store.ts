@@ -24,7 +24,9 @@ import type {
   Point,
   Store,
   StoreOptions,
+  Uniques,
 } from './types.js';
+import { clientUniques, uniques } from './uniques.js';
 
 export class SqlStore<D extends Driver = Driver> implements Store {
   readonly kind: D['kind'];
@@ -51,8 +53,15 @@ export class SqlStore<D extends Driver = Driver> implements Store {
     return report(this.driver, filter);
   }
 
-  clientReport(filter: Filter): Promise<ClientReport[]> {
-    return clientReport(this.driver, filter);
+  async clientReport(filter: Filter): Promise<ClientReport[]> {
+    const lines = await clientReport(this.driver, filter);
+    // Only clients whose events carry a usuario have sketches: without any, this reads nothing.
+    const users = await clientUniques(this.driver, filter);
+    if (users.size === 0) return lines;
+    return lines.map((l) => {
+      const n = users.get(l.cliente);
+      return n === undefined ? l : { ...l, usuarios: n };
+    });
   }
 
   clientTotals(): Promise<ClientTotal[]> {
@@ -61,6 +70,14 @@ export class SqlStore<D extends Driver = Driver> implements Store {
 
   timeseries(filter: Filter, bucket: Bucket): Promise<Point[]> {
     return timeseries(this.driver, filter, bucket);
+  }
+
+  uniques(filter: Filter, bucket?: Bucket): Promise<Uniques> {
+    return uniques(this.driver, filter, bucket);
+  }
+
+  clientUniques(filter: Filter): Promise<Map<string, number>> {
+    return clientUniques(this.driver, filter);
   }
 
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow> {

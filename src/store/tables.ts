@@ -12,3 +12,11 @@ export const LEVELS = Object.values(COUNTS);
 export const SERIES_LEVELS = Object.values(SERIES);
 /** The level each rolls up into. */
 export const COARSER: Record<RollLevel, Bucket> = { minute: 'hour', hour: 'day' };
+/** Distinct-user sketches per (bucket, cliente), one table per level (hll.ts; uniques.ts). */
+export const UNIQUES = { minute: 'uniques_minute', hour: 'uniques_hour', day: 'uniques_day' } as const;
+/** The same per (bucket, cliente, evento). */
+export const UNIQUES_EVENTO = {
+  minute: 'uniques_evento_minute',
+  hour: 'uniques_evento_hour',
+  day: 'uniques_evento_day',
+} as const;

@@ -34,6 +34,11 @@ export interface CountedGroup {
   cliente: string;
   evento: string;
   n: number;
+  /**
+   * How many of the n carry a usuario (absent when none): a view that shows distinct users
+   * cannot add these (which users were new is known only to the sketch), so it is computed again.
+   */
+  users?: number;
 }
 
 /**
@@ -65,6 +70,8 @@ export interface ClientReport {
   total: number;
   /** `{"click":10,"view":3}`: counts by event, largest first, then by name; no zero counts. */
   eventos: string;
+  /** Distinct users (usuario) in the range; absent when none of its events carries one. */
+  usuarios?: number;
 }
 
 export interface ClientTotal {
@@ -75,6 +82,13 @@ export interface ClientTotal {
 export interface Point {
   t: number;
   count: number;
+}
+
+export interface Uniques {
+  /** Distinct users in the range. */
+  usuarios: number;
+  /** Per bucket (start, epoch seconds), oldest first, when a bucket was asked for. */
+  points?: { t: number; usuarios: number }[];
 }
 
 export interface ExportRow extends CountRow {
@@ -101,6 +115,13 @@ export interface Store {
   /** All-time totals per client, largest first (what /reporte shows). */
   clientTotals(): Promise<ClientTotal[]>;
   timeseries(filter: Filter, bucket: Bucket): Promise<Point[]>;
+  /**
+   * Distinct usuario values matching the filter (every client's users, each scoped by its
+   * client), and per bucket when one is given; estimated from the stored sketches (hll.ts).
+   */
+  uniques(filter: Filter, bucket?: Bucket): Promise<Uniques>;
+  /** Distinct users per client matching the filter; clients without any are left out. */
+  clientUniques(filter: Filter): Promise<Map<string, number>>;
   /**
    * A token that changes whenever any counter changes (a commit, a rollup; by this process or
    * another one), so an answer computed at one version can be served again while it holds; or
