@@ -40,6 +40,7 @@ const commands: Record<string, Loader> = {
   keys: async () => (await import('./commands/keys.js')).command,
   panel: async () => (await import('./panel/command.js')).command,
   prune: async () => (await import('./commands/prune.js')).command,
+  reconcile: async () => (await import('./commands/reconcile.js')).command,
   replay: async () => (await import('./commands/replay.js')).command,
   topology: async () => (await import('./commands/topology.js')).command,
   up: async () => (await import('./stack/command.js')).command,

@@ -13,6 +13,11 @@ export interface Event {
 /** An event with its event time resolved to epoch milliseconds (UTC). */
 export interface ParsedEvent extends Event {
   ms: number;
+  /**
+   * The publish it came from (the x-warren-pub header of a publisher that reports to reconcile),
+   * when the delivery carries a well-formed one: never part of the body, never serialized.
+   */
+  pub?: string;
 }
 
 export interface Problem {

@@ -16,7 +16,8 @@ import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
 import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
-import type { Store } from './store/types.js';
+import type { ReconcileAnswer } from './reconcile.js';
+import type { Filter, Store } from './store/types.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
 import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
 
@@ -40,6 +41,8 @@ export interface ApiDeps {
   reads?: ReadOptions;
   /** STREAM_MAX, STREAM_MAX_PER_ADDRESS, STREAM_MAX_BUFFER_BYTES (stream.ts). */
   streams?: StreamOptions;
+  /** GET /api/v1/reconcile (reconcile.ts); 503 when absent. */
+  reconcile?: (filter: Filter) => Promise<ReconcileAnswer>;
   /** TRUSTED_PROXIES: whose X-Forwarded-For names the client (Fastify's trustProxy); none when absent. */
   trustedProxies?: string[];
 }
@@ -156,6 +159,28 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       lastBatchAt: s.lastBatchAt === undefined ? null : new Date(s.lastBatchAt).toISOString(),
       ready: deps.ready(),
     };
+  });
+
+  app.get('/api/v1/reconcile', async (req) => {
+    const q = req.query as Record<string, unknown>;
+    if (q.evento !== undefined) {
+      throw new WarrenError(
+        'invalid_query',
+        'Reconcile is per client and minute: it takes from, to and cliente, not evento.',
+        {
+          status: 400,
+          details: [{ field: 'evento', rule: 'not accepted here', value: String(q.evento).slice(0, 80) }],
+        },
+      );
+    }
+    const filter = parseFilter(q);
+    if (!deps.reconcile || !deps.store()) {
+      throw new WarrenError('store_unavailable', 'The store is not available yet; retry shortly.', {
+        status: 503,
+        retryAfterS: 1,
+      });
+    }
+    return deps.reconcile(filter);
   });
 
   app.get('/api/v1/export', async (req, reply) => {

@@ -5,6 +5,7 @@
 // to the level's buckets) never change, and counting goes on between steps.
 import { describe } from '../errors.js';
 import type { Logger } from '../log.js';
+import { reconcileOf } from './store/index.js';
 import { type MaintenanceSession, maintenanceOf, type RollLevel, SIZE } from './store/maintenance.js';
 import type { Store } from './store/types.js';
 
@@ -29,6 +30,12 @@ export interface PassResult {
   now: number;
   cutoffs: Cutoffs | undefined;
   idsPruned: number;
+  /**
+   * Reconcile rows (per-minute ledger, report ids, duplicate marks) forgotten with the ids: they
+   * stay per minute, never rolled up, for the dedupe window; past it a redelivered id would be
+   * counted again, so the equation would prove nothing there.
+   */
+  reconcileRows: number;
   /** Minute rows moved into hour rows. */
   minuteRows: number;
   /** Hour rows moved into day rows. */
@@ -147,6 +154,7 @@ export async function retentionPass(
     now,
     cutoffs: undefined,
     idsPruned: 0,
+    reconcileRows: 0,
     minuteRows: 0,
     hourRows: 0,
     ms: 0,
@@ -156,6 +164,7 @@ export async function retentionPass(
     const cut = cutoffs(now, settings, await s.newestIdTime(now));
     result.cutoffs = cut;
     result.idsPruned = await pruneIds(s, cut.ids, now, o.batch ?? 5000, o);
+    result.reconcileRows = (await reconcileOf(store)?.prune(cut.ids)) ?? 0;
     result.minuteRows = await rollUp(s, 'minute', cut.minute, o.batch ?? 2000, o);
     result.hourRows = await rollUp(s, 'hour', cut.hour, o.batch ?? 2000, o);
   });

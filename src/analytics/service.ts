@@ -6,15 +6,17 @@ import { DeadLetterCensus } from '../audit/deadletters.js';
 import { BrokerConnection } from '../broker/connection.js';
 import { BatchingConsumer } from '../broker/consumer.js';
 import { type Config, deadLetterNames } from '../config.js';
-import { describe } from '../errors.js';
+import { describe, WarrenError } from '../errors.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
-import { declare } from '../topology.js';
+import { controlQueueName, declare } from '../topology.js';
 import { buildApi, type QueueStatus } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
 import { createMetrics } from './metrics.js';
+import { type DeadLetterLedger, reconcile, reportHandler, scanDeadLetters } from './reconcile.js';
 import { RetentionRunner } from './retention.js';
-import { createStore, type Store } from './store/index.js';
+import { createStore, reconcileOf, type Store } from './store/index.js';
+import type { Filter } from './store/types.js';
 import { topicPrefix } from './topic.js';
 
 export interface Analytics {
@@ -69,6 +71,15 @@ export function build(config: Config, log: Logger): Analytics {
         );
       else log.info('the store answers again');
     },
+  });
+  // Reconcile's accepted side: reporting publishers' reports, applied once each (reconcile.ts).
+  const reports = new BatchingConsumer(broker, {
+    queue: controlQueueName(config),
+    prefetch: 200,
+    batchSize: 100,
+    batchWaitMs: 20,
+    handler: reportHandler(() => (storeUp ? store : undefined), log.child({ part: 'reconcile' })),
+    log: log.child({ part: 'reconcile' }),
   });
   broker.on('connected', () => metrics.brokerUp.set(1));
   broker.on('disconnected', () => metrics.brokerUp.set(0));
@@ -126,6 +137,51 @@ export function build(config: Config, log: Logger): Analytics {
     return out;
   }
 
+  // The DLQ's part of reconcile, scanned again when its depth changed or after a few seconds.
+  let deadCache: { depth: number; at: number; ledger: Promise<DeadLetterLedger> } | undefined;
+  async function deadLetters(ch: Channel, conn: NonNullable<BrokerConnection['connection']>) {
+    const { dlq } = deadLetterNames(config);
+    const depth = (await ch.checkQueue(dlq)).messageCount;
+    if (depth === 0) return { rows: new Map(), unscanned: 0 };
+    if (!deadCache || deadCache.depth !== depth || Date.now() - deadCache.at > 5000) {
+      const ledger = scanDeadLetters(conn, dlq, topicPrefix(config.topicPattern), 10_000);
+      deadCache = { depth, at: Date.now(), ledger };
+      ledger.catch(() => (deadCache = undefined));
+    }
+    return deadCache.ledger;
+  }
+
+  async function reconcileNow(filter: Filter) {
+    const s = store;
+    const ledger = s && reconcileOf(s);
+    const ch = statusChannel;
+    const conn = broker.connection;
+    if (!ledger) {
+      throw new WarrenError('store_unavailable', 'The store is not available yet; retry shortly.', {
+        status: 503,
+        retryAfterS: 1,
+      });
+    }
+    if (!ch || !conn) {
+      // The DLQ and the queues in flight are part of the answer: without RabbitMQ it is not one.
+      throw new WarrenError(
+        'broker_unavailable',
+        'RabbitMQ is not connected; reconcile needs it. Retry shortly.',
+        {
+          status: 503,
+          retryAfterS: 1,
+        },
+      );
+    }
+    // In flight first, then the rows: what moves in between makes the answer look more settled
+    // than it is only for work that was in flight when it started.
+    const main = (await ch.checkQueue(config.queue)).messageCount;
+    const control = (await ch.checkQueue(controlQueueName(config))).messageCount;
+    const inFlight = { events: main + consumer.held, reports: control + reports.held };
+    const dead = await deadLetters(ch, conn);
+    return reconcile(filter, await ledger.rows(filter), dead, inFlight);
+  }
+
   // Keep the store's health visible even when no batch arrives (readiness).
   let healthTimer: NodeJS.Timeout | undefined;
   function watchStore(): void {
@@ -168,6 +224,7 @@ export function build(config: Config, log: Logger): Analytics {
       maxBufferBytes: config.streamMaxBufferBytes,
     },
     trustedProxies: trustedProxies(config.trustedProxies),
+    reconcile: reconcileNow,
   });
 
   return {
@@ -189,6 +246,7 @@ export function build(config: Config, log: Logger): Analytics {
       if (healthTimer) clearInterval(healthTimer);
       await app.close();
       await consumer.close();
+      await reports.close();
       await broker.close();
       await retention.stop();
       await store?.close().catch(() => undefined);

@@ -3,6 +3,7 @@
 // the unique key on ids settles races on the same id (DESIGN.md, "Scale-out").
 import pg from 'pg';
 import type { ParsedEvent } from '../../event.js';
+import { PostgresReconcile } from './reconcile.js';
 import {
   aggregate,
   BUCKET_SECONDS,
@@ -107,6 +108,8 @@ export class PostgresStore implements Store {
 
   private readonly now: () => number;
   private legacy = { maybe: true, checkedAt: Number.NEGATIVE_INFINITY };
+  /** Reconcile's ledger (reconcile.ts). */
+  readonly reconcile: PostgresReconcile;
 
   constructor(url: string, opts: StoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -117,6 +120,7 @@ export class PostgresStore implements Store {
     // rejects, so the consumer backs off and retries its batch (DESIGN.md).
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (client) => client.on('error', () => undefined));
+    this.reconcile = new PostgresReconcile(this.pool);
   }
 
   async migrate(): Promise<void> {
@@ -152,6 +156,7 @@ export class PostgresStore implements Store {
     // Ids are scoped per client (CONTRACT.md): the dedupe key is (cliente, id).
     const withId = new Map<string, ParsedEvent>();
     const fresh: ParsedEvent[] = [];
+    const dups: ParsedEvent[] = []; // known ids: for reconcile
     let duplicates = 0;
     let withoutId = 0;
     for (const e of events) {
@@ -161,8 +166,10 @@ export class PostgresStore implements Store {
         continue;
       }
       const key = `${e.cliente}\u0000${e.id}`;
-      if (withId.has(key)) duplicates++;
-      else withId.set(key, e);
+      if (withId.has(key)) {
+        duplicates++;
+        dups.push(e);
+      } else withId.set(key, e);
     }
     const c = await this.pool.connect();
     try {
@@ -171,7 +178,12 @@ export class PostgresStore implements Store {
         const inserted = await this.insertIds(c, withId);
         for (const key of inserted) fresh.push(withId.get(key)!);
         duplicates += withId.size - inserted.length;
+        const isNew = new Set(inserted);
+        for (const [key, e] of withId) if (!isNew.has(key)) dups.unshift(e);
       }
+      // --- reconcile (reconcile.ts): its ledger changes in this same transaction ---
+      await this.reconcile.record(c, fresh, dups, Math.floor(this.now() / 1000));
+      // --- end reconcile ---
       // Sorted upserts: concurrent batches lock counter rows in the same order (no deadlock).
       const groups = [...aggregate(fresh).values()].sort((a, b) =>
         a.t !== b.t
@@ -255,9 +267,14 @@ export class PostgresStore implements Store {
     const arrival = Math.floor(this.now() / 1000);
     const list = keys.map((k) => withId.get(k)!);
     const res = await c.query(
-      'INSERT INTO seen_ids (cliente, id, t) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(c, i, t) ' +
+      'INSERT INTO seen_ids (cliente, id, t, pub) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(c, i, t, p) ' +
         `${(await this.hasLegacyIds(c)) ? LEGACY_FILTER : ''} ON CONFLICT DO NOTHING RETURNING cliente, id`,
-      [list.map((e) => e.cliente), list.map((e) => e.id), list.map((e) => rememberedFrom(e.ms, arrival))],
+      [
+        list.map((e) => e.cliente),
+        list.map((e) => e.id),
+        list.map((e) => rememberedFrom(e.ms, arrival)),
+        list.map((e) => e.pub ?? null),
+      ],
     );
     return (res.rows as { cliente: string; id: string }[]).map((r) => `${r.cliente}\u0000${r.id}`);
   }

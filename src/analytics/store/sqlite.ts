@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ParsedEvent } from '../../event.js';
+import { SqliteReconcile } from './reconcile.js';
 import {
   aggregate,
   BUCKET_SECONDS,
@@ -94,6 +95,8 @@ export class SqliteStore implements Store {
   private totalChanges: Database.Statement | undefined;
   private dataVersion: Database.Statement | undefined;
   private readonly listeners = new Set<(change: Change) => void>();
+  /** Reconcile's ledger (reconcile.ts); set by migrate(). */
+  reconcile: SqliteReconcile | undefined;
 
   private readonly now: () => number;
 
@@ -141,20 +144,21 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.stmts = this.prepare();
+    this.reconcile = new SqliteReconcile(this.db);
   }
 
   private prepare() {
     const db = this.db;
     const insertId = db.prepare(
-      'INSERT INTO seen_ids (cliente, id, t) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      'INSERT INTO seen_ids (cliente, id, t, pub) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
     // Ids remembered before ids were scoped per client (migration 004) are kept under cliente ''
     // and stay known for every client until the dedupe window forgets them.
     const anyLegacy = db.prepare("SELECT EXISTS (SELECT 1 FROM seen_ids WHERE cliente = '')").pluck();
     const legacyId = db.prepare("SELECT 1 FROM seen_ids WHERE cliente = '' AND id = ?").pluck();
     let legacy = true;
-    const known = (cliente: string, id: string, t: number): boolean =>
-      (legacy && legacyId.get(id) !== undefined) || insertId.run(cliente, id, t).changes === 0;
+    const known = (cliente: string, id: string, t: number, pub: string | null): boolean =>
+      (legacy && legacyId.get(id) !== undefined) || insertId.run(cliente, id, t, pub).changes === 0;
     const upsertMinute = db.prepare(
       'INSERT INTO counts_minute (t, cliente, evento, count) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (t, cliente, evento) DO UPDATE SET count = count + excluded.count',
@@ -178,15 +182,19 @@ export class SqliteStore implements Store {
       // Checked once per batch while old ids remain (one index probe); none are ever added back.
       if (legacy) legacy = anyLegacy.get() === 1;
       const fresh: ParsedEvent[] = [];
-      let duplicates = 0;
+      const dups: ParsedEvent[] = [];
       let withoutId = 0;
       for (const e of events) {
         if (e.id === undefined) {
           withoutId++;
           fresh.push(e);
-        } else if (known(e.cliente, e.id, rememberedFrom(e.ms, arrival))) duplicates++;
+        } else if (known(e.cliente, e.id, rememberedFrom(e.ms, arrival), e.pub ?? null)) dups.push(e);
         else fresh.push(e);
       }
+      const duplicates = dups.length;
+      // --- reconcile (reconcile.ts): its ledger changes in this same transaction ---
+      this.reconcile?.record(fresh, dups, arrival);
+      // --- end reconcile ---
       const totals = new Map<string, { cliente: string; evento: string; n: number }>();
       const groups = aggregate(fresh);
       for (const g of groups.values()) {
