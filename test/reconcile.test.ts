@@ -2,7 +2,8 @@
 // Warren's own publisher (the one ingest, `warren client` and `warren replay` use) reports what
 // it attempted and got confirmed; the real analytics service counts and applies the reports.
 // A clean run balances; a client's retry of an id is accepted twice, counted once, a duplicate
-// once; an invalid event shows as dead_invalid; a report delivered twice counts once; events
+// once; an invalid event shows as dead_invalid; a report delivered twice counts once; a valid
+// dead letter is dead_valid until `warren dlq replay` counts it; events
 // purged from the queue behind Warren's back leave the minute unbalanced, and the command exits 1.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -116,6 +117,34 @@ for (const kind of kinds) {
       assert.equal(rowOf(a, null, null).dead_invalid, 1);
       const c5 = rowOf(a, 'c5', minute(5));
       assert.deepEqual([c5.accepted, c5.counted, c5.balanced], [1, 1, true], 'the report counted once');
+      assert.equal(a.status, 'balanced', JSON.stringify(a));
+      // A valid event of a reporting publisher waiting in the DLQ (as a crash loop at the delivery
+      // limit leaves it) is dead_valid; `warren dlq replay --all` moves it to counted.
+      ch.sendToQueue(te.dlq, Buffer.from(JSON.stringify(ev('dead-1', 'c6', 6))), {
+        headers: { [PUB_HEADER]: 'feedfeedfeedfeed.2' },
+        persistent: true,
+      });
+      const report2 = {
+        ...report,
+        seq: 2,
+        rows: [{ ...report.rows[0]!, cliente: 'c6', t: Date.parse(minute(6)) / 1000 }],
+      };
+      ch.sendToQueue(controlQueueName(config), Buffer.from(JSON.stringify(report2)), { persistent: true });
+      await ch.waitForConfirms();
+      a = await settled(
+        'the valid dead letter',
+        (x) => x.totals.dead_valid === 1 && x.totals.accepted === 304,
+      );
+      const dead = rowOf(a, 'c6', minute(6));
+      assert.deepEqual([dead.accepted, dead.counted, dead.dead_valid, dead.balanced], [1, 0, 1, true]);
+      const replay = warren(['dlq', 'replay', '--all'], env);
+      assert.equal(await replay.exited, 0, replay.output());
+      a = await settled(
+        'the replayed dead letter counted',
+        (x) => x.totals.dead_valid === 0 && x.totals.counted === 303,
+      );
+      const back = rowOf(a, 'c6', minute(6));
+      assert.deepEqual([back.accepted, back.counted, back.dead_valid, back.balanced], [1, 1, 0, true]);
       assert.equal(a.status, 'balanced', JSON.stringify(a));
       const cli = warren(['reconcile'], { ...env, ANALYTICS_URL: base });
       assert.equal(await cli.exited, 0, cli.output());
