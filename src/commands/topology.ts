@@ -4,7 +4,7 @@ import { redact } from '../broker/connection.js';
 import type { CommandSpec } from '../cli.js';
 import { deadLetterNames } from '../config.js';
 import { describe } from '../errors.js';
-import { declare } from '../topology.js';
+import { controlQueueName, declare } from '../topology.js';
 
 export const command: CommandSpec = {
   summary: 'declare the exchange, queues and bindings on RabbitMQ, then exit',
@@ -27,7 +27,7 @@ export const command: CommandSpec = {
         await declare(ch, config, { audit: values.audit === true || config.audit });
         const { dlx, dlq } = deadLetterNames(config);
         process.stdout.write(
-          `declared exchange ${config.exchange} (fanout), queue ${config.queue} (${config.queueType}), ${dlx} -> ${dlq}\n`,
+          `declared exchange ${config.exchange} (fanout), queue ${config.queue} (${config.queueType}), ${dlx} -> ${dlq}, reconcile's control queue ${controlQueueName(config)}\n`,
         );
         return 0;
       } finally {
