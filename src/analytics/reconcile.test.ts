@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseReport } from '../broker/accounting.js';
-import { type DeadLetterLedger, reconcile } from './reconcile.js';
+import { copiesCounted, type DeadLetterLedger, reconcile } from './reconcile.js';
 import type { LedgerRow } from './store/reconcile.js';
 
 const T = 1_744_545_600; // 2025-04-13T12:00:00Z
@@ -17,7 +17,7 @@ const row = (p: Partial<LedgerRow>): LedgerRow => ({
   duplicates: 0,
   ...p,
 });
-const noDead: DeadLetterLedger = { rows: new Map(), unscanned: 0 };
+const noDead: DeadLetterLedger = { rows: new Map(), unscanned: 0, tagged: [] };
 const settled = { events: 0, reports: 0 };
 
 test('a row balances when accepted ≤ counted + duplicates + dead_valid ≤ accepted + uncertain', () => {
@@ -62,6 +62,7 @@ test('dead letters join their minute; unknown ones only when no range or client 
       ['b', { cliente: null, t: null, dead_valid: 0, dead_invalid: 1, unreported: 0 }],
     ]),
     unscanned: 0,
+    tagged: [],
   };
   const all = reconcile({}, [row({ attempted: 1, accepted: 1 })], dead, settled);
   assert.equal(all.status, 'balanced');
@@ -78,6 +79,25 @@ test('dead letters join their minute; unknown ones only when no range or client 
   );
   assert.deepEqual(reconcile({ from: T + 60 }, [], dead, settled).rows, []);
   assert.equal(reconcile({}, [], { ...dead, unscanned: 1 }, settled).balanced, false);
+});
+
+test('a valid dead letter that is a copy of a publish already counted is not dead_valid', async () => {
+  const dead: DeadLetterLedger = {
+    rows: new Map(),
+    unscanned: 0,
+    tagged: [
+      { cliente: 'c1', id: 'a', pub: 'r.1', t: T }, // counted from this very publish: a copy
+      { cliente: 'c1', id: 'a', pub: 'r.2', t: T }, // a client's retry: dead_valid (a duplicate once replayed)
+      { cliente: 'c1', id: 'b', pub: 'r.3', t: T }, // never counted: dead_valid
+    ],
+  };
+  const settledDead = await copiesCounted(dead, async (keys) => {
+    assert.equal(keys.length, 3);
+    return new Map([['c1\u0000a', 'r.1']]);
+  });
+  assert.equal(settledDead.copies, 1);
+  const a = reconcile({}, [row({ attempted: 3, accepted: 3, counted: 1 })], settledDead, settled);
+  assert.deepEqual([a.rows[0]!.dead_valid, a.dead_letters_already_counted, a.status], [2, 1, 'balanced']);
 });
 
 test('a report is read strictly; anything else is not one', () => {

@@ -55,6 +55,39 @@ export interface DeadLetterLedger {
   rows: Map<string, DeadRow>;
   /** Messages beyond the scan's limit, not looked at. */
   unscanned: number;
+  /**
+   * Valid dead letters of reporting publishers, not yet in `rows`: copiesCounted() decides which
+   * are dead_valid and which are copies of a publish already counted.
+   */
+  tagged: { cliente: string; id: string; pub: string; t: number }[];
+}
+
+/**
+ * Moves the tagged dead letters into dead_valid, except copies of a publish already counted (same
+ * id and tag in the store): a delivery committed, then not acked (a kill), and dead-lettered at
+ * the delivery limit on its redelivery. Its event is counted; replaying it changes nothing.
+ */
+export async function copiesCounted(
+  dead: DeadLetterLedger,
+  counted: (keys: { cliente: string; id: string }[]) => Promise<Map<string, string | null>>,
+): Promise<{ rows: Map<string, DeadRow>; unscanned: number; copies: number }> {
+  const rows = new Map([...dead.rows].map(([k, r]) => [k, { ...r }]));
+  const known = await counted(dead.tagged);
+  let copies = 0;
+  for (const d of dead.tagged) {
+    if (known.get(`${d.cliente}\u0000${d.id}`) === d.pub) {
+      copies++;
+      continue;
+    }
+    const k = keyOf(d.cliente, d.t);
+    let r = rows.get(k);
+    if (!r) {
+      r = { cliente: d.cliente, t: d.t, dead_valid: 0, dead_invalid: 0, unreported: 0 };
+      rows.set(k, r);
+    }
+    r.dead_valid++;
+  }
+  return { rows, unscanned: dead.unscanned, copies };
 }
 
 const keyOf = (cliente: string | null, t: number | null) => `${cliente ?? ''}\u0000${t ?? ''}`;
@@ -83,6 +116,7 @@ export async function scanDeadLetters(
     const unscanned = held.length < limit ? 0 : (await ch.checkQueue(dlq)).messageCount;
     release(ch, held);
     const rows = new Map<string, DeadRow>();
+    const tagged: DeadLetterLedger['tagged'] = [];
     const add = (
       cliente: string | null,
       t: number | null,
@@ -100,7 +134,9 @@ export async function scanDeadLetters(
       const r = readDelivery(h.msg, prefix);
       if (r.ok) {
         const t = Math.floor(r.event.ms / 60_000) * 60;
-        add(r.event.cliente, t, r.event.pub === undefined ? 'unreported' : 'dead_valid');
+        const { cliente, id, pub } = r.event;
+        if (pub !== undefined && id !== undefined) tagged.push({ cliente, id, pub, t });
+        else add(cliente, t, pub === undefined ? 'unreported' : 'dead_valid');
         continue;
       }
       const b = bodyFields(h.msg.content);
@@ -108,7 +144,7 @@ export async function scanDeadLetters(
       const ms = typeof b.timestamp === 'string' ? parseTimestamp(b.timestamp) : undefined;
       add(cliente, ms === undefined ? null : Math.floor(ms / 60_000) * 60, 'dead_invalid');
     }
-    return { rows, unscanned };
+    return { rows, unscanned, tagged };
   } finally {
     await ch.close().catch(() => undefined);
   }
@@ -144,6 +180,8 @@ export interface ReconcileAnswer {
   balanced: boolean;
   in_flight: InFlight;
   dead_letters_unscanned: number;
+  /** Valid dead letters that are copies of a publish already counted (not in dead_valid). */
+  dead_letters_already_counted: number;
   totals: Omit<ReconcileRow, 'cliente' | 't' | 'balanced'>;
   rows: ReconcileRow[];
   not_covered: string;
@@ -166,7 +204,7 @@ function inRange(filter: Filter, cliente: string | null, t: number | null): bool
 export function reconcile(
   filter: Filter,
   ledger: LedgerRow[],
-  dead: DeadLetterLedger,
+  dead: { rows: Map<string, DeadRow>; unscanned: number; copies?: number },
   inFlight: InFlight,
 ): ReconcileAnswer {
   const byKey = new Map<string, Omit<ReconcileRow, 'balanced'> & { tn: number | null }>();
@@ -242,6 +280,7 @@ export function reconcile(
     balanced,
     in_flight: inFlight,
     dead_letters_unscanned: dead.unscanned,
+    dead_letters_already_counted: dead.copies ?? 0,
     totals,
     rows,
     not_covered: NOT_COVERED,

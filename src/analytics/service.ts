@@ -13,7 +13,13 @@ import { controlQueueName, declare } from '../topology.js';
 import { buildApi, type QueueStatus } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
 import { createMetrics } from './metrics.js';
-import { type DeadLetterLedger, reconcile, reportHandler, scanDeadLetters } from './reconcile.js';
+import {
+  copiesCounted,
+  type DeadLetterLedger,
+  reconcile,
+  reportHandler,
+  scanDeadLetters,
+} from './reconcile.js';
 import { RetentionRunner } from './retention.js';
 import { createStore, reconcileOf, type Store } from './store/index.js';
 import type { Filter } from './store/types.js';
@@ -142,7 +148,7 @@ export function build(config: Config, log: Logger): Analytics {
   async function deadLetters(ch: Channel, conn: NonNullable<BrokerConnection['connection']>) {
     const { dlq } = deadLetterNames(config);
     const depth = (await ch.checkQueue(dlq)).messageCount;
-    if (depth === 0) return { rows: new Map(), unscanned: 0 };
+    if (depth === 0) return { rows: new Map(), unscanned: 0, tagged: [] };
     if (!deadCache || deadCache.depth !== depth || Date.now() - deadCache.at > 5000) {
       const ledger = scanDeadLetters(conn, dlq, topicPrefix(config.topicPattern), 10_000);
       deadCache = { depth, at: Date.now(), ledger };
@@ -178,7 +184,7 @@ export function build(config: Config, log: Logger): Analytics {
     const main = (await ch.checkQueue(config.queue)).messageCount;
     const control = (await ch.checkQueue(controlQueueName(config))).messageCount;
     const inFlight = { events: main + consumer.held, reports: control + reports.held };
-    const dead = await deadLetters(ch, conn);
+    const dead = await copiesCounted(await deadLetters(ch, conn), (keys) => ledger.countedPubs(keys));
     return reconcile(filter, await ledger.rows(filter), dead, inFlight);
   }
 

@@ -127,6 +127,16 @@ export class SqliteReconcile {
     return run.immediate();
   }
 
+  /** The publish tag each known (cliente, id) was counted from (null: untagged); unknown ones are absent. */
+  async countedPubs(keys: { cliente: string; id: string }[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    for (const k of keys) {
+      const pub = this.storedPub.get(k.cliente, k.id) as string | null | undefined;
+      if (pub !== undefined) out.set(`${k.cliente}\u0000${k.id}`, pub);
+    }
+    return out;
+  }
+
   async rows(filter: Filter): Promise<LedgerRow[]> {
     const params: unknown[] = [];
     const w = filterSql(filter, (v) => {
@@ -245,6 +255,19 @@ export class PostgresReconcile {
     }
   }
 
+  async countedPubs(keys: { cliente: string; id: string }[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    if (keys.length === 0) return out;
+    const r = await this.pool.query(
+      'SELECT s.cliente, s.id, s.pub FROM seen_ids s JOIN unnest($1::text[], $2::text[]) AS u(c, i) ' +
+        'ON s.cliente = u.c AND s.id = u.i',
+      [keys.map((k) => k.cliente), keys.map((k) => k.id)],
+    );
+    for (const row of r.rows as { cliente: string; id: string; pub: string | null }[])
+      out.set(`${row.cliente}\u0000${row.id}`, row.pub);
+    return out;
+  }
+
   async rows(filter: Filter): Promise<LedgerRow[]> {
     const params: unknown[] = [];
     const w = filterSql(filter, (v) => {
@@ -279,4 +302,4 @@ export class PostgresReconcile {
 }
 
 /** What the analytics service and retention use, whichever the store. */
-export type Reconcile = Pick<SqliteReconcile, 'applyReports' | 'rows' | 'prune'>;
+export type Reconcile = Pick<SqliteReconcile, 'applyReports' | 'rows' | 'prune' | 'countedPubs'>;
