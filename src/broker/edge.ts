@@ -21,6 +21,8 @@ export function publishingEdge(
     maxPending?: number;
     /** Report attempts and confirms to reconcile's control queue (default: yes). */
     report?: boolean;
+    /** Resolve a publish only once its report is confirmed too (default: yes; publisher.ts). */
+    awaitReport?: boolean;
   },
 ): PublishingEdge {
   const broker = new BrokerConnection({
@@ -45,6 +47,7 @@ export function publishingEdge(
     // A returned event means the queue was deleted or unbound: declare (and bind) it again.
     redeclare: topology,
     ...(opts.report === false ? {} : { reportTo: controlQueueName(config) }),
+    ...(opts.awaitReport === false ? { awaitReport: false } : {}),
   });
   return { broker, publisher };
 }
