@@ -153,6 +153,23 @@ for (const kind of kinds) {
       // Events purged from the queue behind Warren's back, while analytics was away.
       await analytics.close();
       await edge.publisher.publish(Array.from({ length: 10 }, (_, i) => ev(`gone-${i}`, 'c4', 4, i)));
+      // Ingest's form: the publish resolved only once the reports counting its attempts and its
+      // confirms were confirmed: nothing is left to report or waiting for a confirm, and the
+      // control queue already holds all 10 as accepted.
+      assert.equal(edge.publisher.accounting?.dirty, false, 'every confirm was reported');
+      assert.equal(edge.publisher.pending, 0, 'every report was confirmed');
+      const peek = await conn.createChannel();
+      let reported = 0;
+      for (
+        let m = await peek.get(controlQueueName(config));
+        m;
+        m = await peek.get(controlQueueName(config))
+      ) {
+        const body = JSON.parse(m.content.toString()) as { rows: { cliente: string; accepted: number }[] };
+        for (const r of body.rows) if (r.cliente === 'c4') reported += r.accepted;
+      }
+      await peek.close(); // hands every report back to the queue (none was acked)
+      assert.equal(reported, 10);
       await ch.purgeQueue(te.queue);
       analytics = buildAnalytics(config, createLogger(LOG, 'analytics'));
       base = `http://127.0.0.1:${await analytics.start()}`;
