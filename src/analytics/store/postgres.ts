@@ -179,7 +179,7 @@ export class PostgresStore implements Store {
         for (const key of inserted) fresh.push(withId.get(key)!);
         duplicates += withId.size - inserted.length;
         const isNew = new Set(inserted);
-        for (const [key, e] of withId) if (!isNew.has(key)) dups.unshift(e);
+        for (const [key, e] of withId) if (!isNew.has(key)) dups.push(e);
       }
       // --- reconcile (reconcile.ts): its ledger changes in this same transaction ---
       await this.reconcile.record(c, fresh, dups, Math.floor(this.now() / 1000));
