@@ -21,6 +21,7 @@ const commands: Record<string, Loader> = {
   keys: async () => (await import('./commands/index.js')).commands.keys(),
   panel: async () => (await import('./panel/index.js')).command,
   prune: async () => (await import('./commands/index.js')).commands.prune(),
+  reconcile: async () => (await import('./commands/index.js')).commands.reconcile(),
   replay: async () => (await import('./commands/index.js')).commands.replay(),
   topology: async () => (await import('./commands/index.js')).commands.topology(),
   up: async () => (await import('./stack/index.js')).command,

@@ -15,6 +15,11 @@ export interface Event {
 /** An event with its event time resolved to epoch milliseconds (UTC). */
 export interface ParsedEvent extends Event {
   ms: number;
+  /**
+   * The publish it came from (the x-warren-pub header of a publisher that reports to reconcile),
+   * when the delivery carries a well-formed one: never part of the body, never serialized.
+   */
+  pub?: string;
 }
 
 export interface Problem {
@@ -30,6 +35,13 @@ export type ParseResult = { ok: true; event: ParsedEvent } | { ok: false; proble
 export const CLIENTE_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 export const EVENTO_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const ID_RE = /^[\x20-\x7e]{1,128}$/;
+/**
+ * The header carrying reconcile's publish tag (src/broker/accounting.ts writes it, the consumer
+ * reads it): part of the message contract, like the body, so the kernel's topic.ts can read it.
+ */
+export const PUB_HEADER = 'x-warren-pub';
+/** What a publish tag may look like: anything else is ignored (headers are publisher input). */
+export const PUB_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 // "Printable characters" in any script (a user id may be an e-mail address or a name): no control
 // characters, lone surrogates, unassigned code points or line/paragraph separators, which would
 // break a log line or a CSV cell. Counted in code points (the `u` flag), not UTF-16 units.

@@ -5,7 +5,7 @@
 // translation; "STOMP Plugin", destinations). The exchange-to-exchange binding amq.topic →
 // eventos_clientes keeps the publisher's routing key, so the consumer sees it on every delivery.
 // A body that omits `cliente` or `evento` takes it from that key; a body's own value always wins.
-import { ID_RE, type ParseResult, type Problem, parse, parseBody } from './event.js';
+import { ID_RE, type ParseResult, type Problem, PUB_HEADER, PUB_RE, parse, parseBody } from './event.js';
 
 /** The routing key's leading words before cliente and evento: TOPIC_PATTERN up to its first wildcard. */
 export function topicPrefix(pattern: string): string[] {
@@ -90,7 +90,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export interface DeliveryLike {
   content: Buffer;
   fields: { routingKey: string };
-  properties: { messageId?: unknown; contentEncoding?: unknown };
+  properties: { messageId?: unknown; contentEncoding?: unknown; headers?: unknown };
 }
 
 // ignoreBOM keeps a leading BOM in the text, so JSON.parse refuses it as before (RFC 8259 §8.1).
@@ -129,5 +129,16 @@ export function readDelivery(msg: DeliveryLike, prefix: readonly string[]): Pars
     const id = usableMessageId(msg.properties.messageId);
     if (id !== undefined) r.event.id = id;
   }
+  if (r.ok) {
+    const pub = usablePub(msg.properties.headers);
+    if (pub !== undefined) r.event.pub = pub;
+  }
   return r;
+}
+
+/** The x-warren-pub header (reconcile's publish tag) when well-formed, else undefined: input too. */
+export function usablePub(headers: unknown): string | undefined {
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const v: unknown = (headers as Record<string, unknown>)[PUB_HEADER];
+  return typeof v === 'string' && PUB_RE.test(v) ? v : undefined;
 }

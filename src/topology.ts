@@ -23,6 +23,14 @@ export function queueArguments(config: TopologyConfig): Record<string, unknown> 
   return args;
 }
 
+/**
+ * The control queue where reporting publishers send their accounting (README "Reconcile"): one
+ * per main queue, so pipelines on other queues (tests, `warren bench`) keep their own ledgers.
+ */
+export function controlQueueName(config: Pick<Config, 'queue'>): string {
+  return `${config.queue}.reconcile`;
+}
+
 async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -58,6 +66,10 @@ export async function declare(
   await step(`binding ${config.exchange} -> ${config.queue}`, () =>
     ch.bindQueue(config.queue, config.exchange, ''),
   );
+  // Reports are small and few (one per publish tick): the same queue type as the main queue, so
+  // a quorum main queue has a quorum ledger that survives what it survives.
+  const control = controlQueueName(config);
+  await step(`queue ${control}`, () => ch.assertQueue(control, { durable: true, arguments: type }));
   // MQTT and STOMP publishers land in amq.topic; route their topic into the fanout exchange.
   await step(`binding amq.topic -> ${config.exchange}`, () =>
     ch.bindExchange(config.exchange, 'amq.topic', config.topicPattern),

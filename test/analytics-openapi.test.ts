@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { DOCS_PREFIX, type Report, type Reporte, type Status } from '../src/analytics/index.js';
+import {
+  DOCS_PREFIX,
+  type ReconcileAnswer,
+  type Report,
+  type Reporte,
+  type Status,
+} from '../src/analytics/index.js';
 import {
   freePort,
   getJson,
@@ -79,7 +85,14 @@ describe('analytics OpenAPI document', () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     await page.body?.cancel();
-    for (const p of ['/reporte', '/api/v1/report', '/api/v1/timeseries', '/api/v1/status', '/api/v1/export'])
+    for (const p of [
+      '/reporte',
+      '/api/v1/report',
+      '/api/v1/timeseries',
+      '/api/v1/status',
+      '/api/v1/export',
+      '/api/v1/reconcile',
+    ])
       assert.ok(doc.paths[p]?.get, `GET ${p} is documented`);
   });
 
@@ -113,6 +126,21 @@ describe('analytics OpenAPI document', () => {
     assert.equal(s.body.duplicates, 1);
     conforms('/api/v1/status', 200, s.body);
     conforms('/readyz', 200, (await getJson(`${base}/readyz`)).body);
+  });
+
+  it('matches /api/v1/reconcile, its rows of unreported events and of an unreadable dead letter', async () => {
+    // The events were published raw (no reporting publisher): unreported; the dead letter is
+    // not JSON, so its row has neither a client nor a minute (both null).
+    const a = await waitFor('the dead letter in reconcile', async () => {
+      const r = await getJson<ReconcileAnswer>(`${base}/api/v1/reconcile`);
+      return r.status === 200 && r.body.totals.dead_invalid === 1 ? r.body : undefined;
+    });
+    assert.equal(a.totals.unreported, 3);
+    assert.ok(a.rows.some((r) => r.cliente === null && r.t === null));
+    conforms('/api/v1/reconcile', 200, a);
+    const bad = await getJson(`${base}/api/v1/reconcile?evento=click`);
+    assert.equal(bad.status, 400);
+    conforms('/api/v1/reconcile', 400, bad.body);
   });
 
   it('matches every line of /api/v1/export', async () => {

@@ -10,7 +10,7 @@ import Fastify, {
 import { WarrenError } from '../errors.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
+import type { Filter, Store } from '../store/index.js';
 import { type Computed, ResponseCache, type View } from './cache.js';
 import type { AnalyticsHandler } from './consumer.js';
 import { documentOnly, registerDocs, routeSchemas } from './docs.js';
@@ -18,7 +18,7 @@ import { formatExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
 import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
-import type { Status } from './shapes.js';
+import type { ReconcileAnswer, Status } from './shapes.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
 import { installUniques } from './uniques.js';
 import { ReporteView, type ReportLayout, ReportView, TimeseriesView } from './views.js';
@@ -43,6 +43,8 @@ export interface ApiDeps {
   reads?: ReadOptions;
   /** STREAM_MAX, STREAM_MAX_PER_ADDRESS, STREAM_MAX_BUFFER_BYTES (stream.ts). */
   streams?: StreamOptions;
+  /** GET /api/v1/reconcile (reconcile.ts); 503 when absent. */
+  reconcile?: (filter: Filter) => Promise<ReconcileAnswer>;
   /** TRUSTED_PROXIES: whose X-Forwarded-For names the client (Fastify's trustProxy); none when absent. */
   trustedProxies?: string[];
 }
@@ -73,6 +75,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     reportRoutes(scope, deps);
     statusRoute(scope, deps);
     exportRoute(scope, deps);
+    reconcileRoute(scope, deps);
     installStream(scope, deps.handler, deps.streams ?? DEFAULT_STREAMS, deps.log.child({ part: 'stream' }));
   });
   return app;
@@ -213,4 +216,30 @@ function exportRoute(app: FastifyInstance, deps: ApiDeps): void {
 /** A view of rows read at a known version (reader.ts), for the cache. */
 function viewOf<T>(a: ReadAnswer<T>, make: (rows: T, layout?: ReportLayout) => View): Computed {
   return { view: make(a.rows, a.layout), at: a.at };
+}
+
+/** /api/v1/reconcile: the ledger per (cliente, minute) and its verdict (reconcile.ts). */
+function reconcileRoute(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/api/v1/reconcile', { schema: routeSchemas.reconcile, ...documentOnly }, async (req) => {
+    const q = req.query as Record<string, unknown>;
+    if (q.evento !== undefined) {
+      throw new WarrenError(
+        'invalid_query',
+        'Reconcile is per client and minute: it takes from, to and cliente, not evento.',
+        {
+          status: 400,
+          details: [{ field: 'evento', rule: 'not accepted here', value: String(q.evento).slice(0, 80) }],
+        },
+      );
+    }
+    const filter = parseFilter(q);
+    // Without a store (not opened yet) or without a ledger (an API built without one): no answer.
+    if (!deps.reconcile || !deps.store()) {
+      throw new WarrenError('store_unavailable', 'The store is not available yet; retry shortly.', {
+        status: 503,
+        retryAfterS: 1,
+      });
+    }
+    return deps.reconcile(filter);
+  });
 }

@@ -10,6 +10,7 @@ import {
   errorShape,
   exportRowShape,
   readyShape,
+  reconcileShape,
   reporteShape,
   reportShape,
   statusShape,
@@ -69,6 +70,18 @@ export const routeSchemas = {
       properties: { ...range, bucket: { type: 'string', enum: ['minute', 'hour', 'day'] } },
     },
     response: { 200: json(uniquesShape, 'Distinct users; points oldest first'), ...errors },
+  },
+  reconcile: {
+    summary: 'The reconcile equation per client and minute: nothing lost, nothing counted twice',
+    querystring: {
+      type: 'object',
+      properties: { from: range.from, to: range.to, cliente: range.cliente },
+    },
+    response: {
+      200: json(reconcileShape, 'The ledger, its rows oldest first, and its verdict'),
+      400: errors[400],
+      503: json(errorShape, 'store_unavailable or broker_unavailable (see Retry-After)'),
+    },
   },
   status: {
     summary: 'The queue, the dead letters and this process’s counts since it started',

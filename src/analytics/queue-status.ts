@@ -32,6 +32,9 @@ export class QueueWatch {
     this.channel = status;
   }
 
+  /** The checks' channel while connected (reconcile reads queue depths on it too). */
+  readonly checks = (): Channel | undefined => this.channel;
+
   /** The figures now; null where RabbitMQ cannot say. */
   readonly status = async (): Promise<QueueStatus> => {
     const { config, metrics } = this;

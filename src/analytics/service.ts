@@ -5,11 +5,13 @@ import { BatchingConsumer, BrokerConnection } from '../broker/index.js';
 import type { Config } from '../config.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
-import { declare } from '../topology.js';
-import { buildApi } from './api.js';
+import { controlQueueName, declare } from '../topology.js';
+import { type ApiDeps, buildApi } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { QueueWatch } from './queue-status.js';
+import { reportHandler } from './reconcile.js';
+import { Reconciler } from './reconciler.js';
 import { RetentionRunner } from './retention.js';
 import { StoreHealth } from './store-health.js';
 
@@ -44,6 +46,23 @@ export function build(config: Config, log: Logger): Analytics {
     await queues.attach(conn);
   });
   const consumer = consume(config, log, broker, handler, store);
+  // Reconcile's accepted side: reporting publishers' reports, applied once each (reconcile.ts).
+  const reports = new BatchingConsumer(broker, {
+    queue: controlQueueName(config),
+    prefetch: 200,
+    batchSize: 100,
+    batchWaitMs: 20,
+    handler: reportHandler(store.usable, log.child({ part: 'reconcile' })),
+    log: log.child({ part: 'reconcile' }),
+  });
+  const reconciler = new Reconciler({
+    config,
+    broker,
+    store: store.opened,
+    channel: queues.checks,
+    consumer,
+    reports,
+  });
   broker.on('connected', () => metrics.brokerUp.set(1));
   broker.on('disconnected', () => metrics.brokerUp.set(0));
 
@@ -56,6 +75,7 @@ export function build(config: Config, log: Logger): Analytics {
     metrics,
     queues,
     brokerReady: () => broker.connected && consumer.consuming,
+    reconcile: reconciler.answer,
   });
 
   return {
@@ -76,6 +96,7 @@ export function build(config: Config, log: Logger): Analytics {
       store.stop();
       await app.close();
       await consumer.close();
+      await reports.close();
       await broker.close();
       await retention.stop();
       await store.close();
@@ -112,6 +133,7 @@ function httpApi(
     metrics: Metrics;
     queues: QueueWatch;
     brokerReady: () => boolean;
+    reconcile: ApiDeps['reconcile'];
   },
 ): FastifyInstance {
   return buildApi({
@@ -128,6 +150,7 @@ function httpApi(
       maxBufferBytes: config.streamMaxBufferBytes,
     },
     trustedProxies: trustedProxies(config.trustedProxies),
+    reconcile: parts.reconcile,
   });
 }
 

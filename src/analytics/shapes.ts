@@ -94,6 +94,55 @@ export const exportRowShape = z.strictObject({
   count,
 });
 
+const ledgerCounts = {
+  accepted: count.describe('Events reporting publishers had confirmed by the broker.'),
+  uncertain: count.describe(
+    'Attempted but never confirmed (a 503, a timeout, a killed publisher): maybe held.',
+  ),
+  counted: count.describe('Events of reporting publishers counted.'),
+  duplicates: count.describe('Copies under an id already counted, one per publish (not per delivery).'),
+  dead_valid: count.describe('Valid events of reporting publishers in the dead-letter queue.'),
+  dead_invalid: count.describe('Invalid messages in the dead-letter queue (outside the equation).'),
+  unreported: count.describe('Events from publishers that do not report (outside the equation).'),
+};
+
+/** One (cliente, minute of event time) of GET /api/v1/reconcile. */
+export const reconcileRowShape = z.strictObject({
+  cliente: name.nullable().describe('null for a dead letter whose body names no valid client.'),
+  t: time
+    .nullable()
+    .describe('The minute’s start (RFC 3339, UTC); null for a dead letter without a valid time.'),
+  ...ledgerCounts,
+  balanced: z
+    .boolean()
+    .describe('accepted ≤ counted + duplicates + dead_valid ≤ accepted + uncertain holds.'),
+});
+
+/** GET /api/v1/reconcile: the equation per (cliente, minute), and whether it holds. */
+export const reconcileShape = z.strictObject({
+  from: rangeEnd('start (inclusive)'),
+  to: rangeEnd('end (exclusive)'),
+  cliente: name.nullable().describe('The client asked for; null for every client.'),
+  equation: z.string(),
+  status: z
+    .enum(['balanced', 'in_flight', 'unbalanced'])
+    .describe(
+      'balanced: every row holds; in_flight: what does not hold can be events or reports on their way.',
+    ),
+  balanced: z.boolean(),
+  in_flight: z.strictObject({
+    events: count.nullable().describe('Events in the main queue or held by the consumer; null when unknown.'),
+    reports: count.nullable().describe('Reports waiting in the control queue; null when unknown.'),
+  }),
+  dead_letters_unscanned: count.describe('Dead letters beyond the scan’s limit, not looked at.'),
+  dead_letters_already_counted: count.describe(
+    'Valid dead letters that are copies of a publish already counted (not in dead_valid).',
+  ),
+  totals: z.strictObject(ledgerCounts),
+  rows: z.array(reconcileRowShape).describe('Oldest first, then by client.'),
+  not_covered: z.string().describe('What the equation does not cover.'),
+});
+
 /** GET /readyz. */
 export const readyShape = z.strictObject({
   status: z.enum(['ready', 'unavailable']),
@@ -111,6 +160,9 @@ export type Status = z.infer<typeof statusShape>;
 export type UniquesAnswer = z.infer<typeof uniquesShape>;
 export type ExportRow = z.infer<typeof exportRowShape>;
 export type Ready = z.infer<typeof readyShape>;
+export type ReconcileRow = z.infer<typeof reconcileRowShape>;
+export type ReconcileAnswer = z.infer<typeof reconcileShape>;
+export type InFlight = ReconcileAnswer['in_flight'];
 
 /** Every error (CONTRACT.md, "HTTP"); the analytics API answers invalid_query and store_unavailable. */
 export const errorShape = z.object({

@@ -92,7 +92,11 @@ export async function replayFiles(
     unreadable: 0,
     beforeHorizon: 0,
   };
-  const { broker, publisher } = publishingEdge(config, log, { name: 'warren-replay', failFast: false });
+  const { broker, publisher } = publishingEdge(config, log, {
+    name: 'warren-replay',
+    failFast: false,
+    awaitReport: false,
+  });
   broker.start();
   const timer = setInterval(() => progress(counts), 2000);
   try {

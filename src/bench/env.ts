@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type Config, deadLetterNames } from '../config.js';
 import { describe } from '../errors.js';
 import type { Logger } from '../log.js';
-import { declare } from '../topology.js';
+import { controlQueueName, declare } from '../topology.js';
 import { connectBroker } from './util.js';
 
 export interface Names {
@@ -111,7 +111,7 @@ export class BenchEnv {
     try {
       for (const n of this.declared) {
         const { dlx, dlq } = deadLetterNames(n);
-        for (const q of [n.queue, dlq, n.auditQueue]) {
+        for (const q of [n.queue, dlq, controlQueueName(n), n.auditQueue]) {
           const ch = await conn.createChannel();
           await ch.deleteQueue(q).catch(() => undefined);
           await ch.close().catch(() => undefined);

@@ -58,6 +58,11 @@ export class BatchingConsumer {
     }, 1000).unref();
   }
 
+  /** Deliveries received and not yet settled (held in a batch, or waiting for one). */
+  get held(): number {
+    return this.unsettled.size;
+  }
+
   get consuming(): boolean {
     return this.channel !== undefined && this.consumerTag !== undefined;
   }

@@ -3,7 +3,7 @@
 import type { ChannelModel as Connection } from 'amqplib';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { declare } from '../topology.js';
+import { controlQueueName, declare } from '../topology.js';
 import { BrokerConnection } from './connection.js';
 import { ConfirmedPublisher } from './publisher.js';
 
@@ -15,7 +15,15 @@ export interface PublishingEdge {
 export function publishingEdge(
   config: Config,
   log: Logger,
-  opts: { name: string; failFast: boolean; maxPending?: number },
+  opts: {
+    name: string;
+    failFast: boolean;
+    maxPending?: number;
+    /** Report attempts and confirms to reconcile's control queue (default: yes). */
+    report?: boolean;
+    /** Resolve a publish only once its report is confirmed too (default: yes; publisher.ts). */
+    awaitReport?: boolean;
+  },
 ): PublishingEdge {
   const broker = new BrokerConnection({
     urls: config.amqpUrls,
@@ -38,6 +46,8 @@ export function publishingEdge(
     log: log.child({ part: 'publisher' }),
     // A returned event means the queue was deleted or unbound: declare (and bind) it again.
     redeclare: topology,
+    ...(opts.report === false ? {} : { reportTo: controlQueueName(config) }),
+    ...(opts.awaitReport === false ? { awaitReport: false } : {}),
   });
   return { broker, publisher };
 }

@@ -12,8 +12,9 @@
 // failure: the topology is declared again and the message published again with the same id.
 import type { ConfirmChannel, ChannelModel as Connection, ConsumeMessage, Options } from 'amqplib';
 import { BrokerUnavailableError, describe } from '../errors.js';
-import { type Event, serialize } from '../event.js';
+import { type Event, parseTimestamp, serialize } from '../event.js';
 import type { Logger } from '../log.js';
+import { Accounting, PUB_HEADER } from './accounting.js';
 import type { BrokerConnection } from './connection.js';
 
 interface Batch {
@@ -34,7 +35,13 @@ interface Item {
   returned: boolean;
   /** The topology declaration it was last sent after (see redeclared). */
   epoch: number;
+  /** A reported event: its confirm is counted as accepted, once. */
+  acct?: { cliente: string; ms: number; done?: boolean };
+  /** A report: sent to this queue through the default exchange instead of to `exchange`. */
+  route?: string;
 }
+
+type Message = { body: Buffer; props: Options.Publish; acct?: Item['acct'] };
 
 /** Header carrying a per-publish sequence number, so a basic.return names its publish. */
 export const SEQ_HEADER = 'x-warren-seq';
@@ -50,6 +57,16 @@ export interface PublisherOptions {
   log: Logger;
   /** Declares the topology again (on a throwaway channel) after the broker returned a message. */
   redeclare?: (conn: Connection) => Promise<void>;
+  /** Report what publish() attempts and gets confirmed on this control queue (accounting.ts). */
+  reportTo?: string;
+  /**
+   * With reportTo: publish() resolves only once a report counting its confirms is confirmed too
+   * (default; ingest's 202). false: it resolves on the events' confirms and the report follows in
+   * the next tick; a publisher killed in between leaves those events "uncertain" (attempted, not
+   * yet reported accepted), which still balances. The simulated client and replay use it: they
+   * keep a bounded number of publishes in flight, so one more round trip each costs throughput.
+   */
+  awaitReport?: boolean;
 }
 
 /** AMQP properties every Warren publisher sets (CONTRACT.md, "Event"). */
@@ -81,11 +98,19 @@ export class ConfirmedPublisher {
   private pauseTimer: NodeJS.Timeout | undefined;
   private redeclared = 0;
   private returnStreak = 0;
+  /** Reconcile's accepted side (accounting.ts), when this publisher reports. */
+  readonly accounting: Accounting | undefined;
+  /** Reported events waiting for the report that announces them (see stage()). */
+  private staged: Item[] = [];
+  private stageTick: Promise<void> | undefined;
+  /** Reports sent and not yet confirmed. */
+  private readonly reports = new Set<Promise<void>>();
 
   constructor(
     private readonly broker: BrokerConnection,
     private readonly opts: PublisherOptions,
   ) {
+    this.accounting = opts.reportTo === undefined ? undefined : new Accounting();
     broker.onConnect((conn) => this.openChannel(conn));
   }
 
@@ -132,17 +157,28 @@ export class ConfirmedPublisher {
     // requeued there (see send). Nothing else to do until the connection comes back.
   }
 
+  /** Why a publish of n messages must be refused at once, if it must. */
+  private refusal(n: number): Error | undefined {
+    if (this.opts.failFast && !this.channel)
+      return new BrokerUnavailableError('RabbitMQ is not connected; retry shortly');
+    if (this.pending + this.staged.length + n > this.opts.maxPending)
+      return new BrokerUnavailableError('too many events are waiting for broker confirms; retry shortly');
+    return undefined;
+  }
+
   /** Publishes raw bodies; resolves when the broker confirmed every one of them. */
   publishRaw(messages: { body: Buffer; props: Options.Publish }[], deadlineMs?: number): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
-    if (this.opts.failFast && !this.channel) {
-      return Promise.reject(new BrokerUnavailableError('RabbitMQ is not connected; retry shortly'));
-    }
-    if (this.pending + messages.length > this.opts.maxPending) {
-      return Promise.reject(
-        new BrokerUnavailableError('too many events are waiting for broker confirms; retry shortly'),
-      );
-    }
+    const refused = this.refusal(messages.length);
+    if (refused) return Promise.reject(refused);
+    return this.enqueue(messages, deadlineMs);
+  }
+
+  /**
+   * Queues the messages as one batch; resolves when all are confirmed. `staged` (reported events)
+   * waits for the end of the tick, so that the report announcing them goes out first (stage()).
+   */
+  private enqueue(messages: Message[], deadlineMs?: number, opts: { staged?: boolean; route?: string } = {}) {
     return new Promise<void>((resolve, reject) => {
       const batch: Batch = { remaining: messages.length, settled: false, resolve, reject, timer: undefined };
       if (deadlineMs !== undefined) {
@@ -153,18 +189,116 @@ export class ConfirmedPublisher {
           );
         }, deadlineMs);
       }
-      for (const m of messages)
-        this.queue.push({ body: m.body, props: m.props, batch, gen: -1, returned: false, epoch: -1 });
+      const items: Item[] = messages.map((m) => ({
+        body: m.body,
+        props: m.props,
+        batch,
+        gen: -1,
+        returned: false,
+        epoch: -1,
+        ...(m.acct ? { acct: m.acct } : {}),
+        ...(opts.route === undefined ? {} : { route: opts.route }),
+      }));
+      if (opts.staged) {
+        this.staged.push(...items);
+        void this.stage();
+        return;
+      }
+      this.queue.push(...items);
       this.pump();
     });
   }
 
-  /** Publishes events (ids already filled); resolves when every one is confirmed. */
-  publish(events: Event[], deadlineMs?: number): Promise<void> {
-    return this.publishRaw(
-      events.map((e) => ({ body: serialize(e), props: eventProperties(e) })),
-      deadlineMs,
+  /**
+   * Publishes events (ids already filled); resolves when every one is confirmed and, when this
+   * publisher reports, when a report counting their confirms is confirmed too.
+   */
+  async publish(events: Event[], deadlineMs?: number): Promise<void> {
+    const acct = this.accounting;
+    if (!acct) {
+      return this.publishRaw(
+        events.map((e) => ({ body: serialize(e), props: eventProperties(e) })),
+        deadlineMs,
+      );
+    }
+    if (events.length === 0) return;
+    const refused = this.refusal(events.length);
+    if (refused) throw refused;
+    const started = Date.now();
+    const messages: Message[] = events.map((e) => {
+      const props = eventProperties(e);
+      props.headers = { [PUB_HEADER]: acct.tag() };
+      const ms = parseTimestamp(e.timestamp) ?? Date.now();
+      acct.attempted(e.cliente, ms);
+      return { body: serialize(e), props, acct: { cliente: e.cliente, ms } };
+    });
+    await this.enqueue(messages, deadlineMs, { staged: true });
+    if (this.opts.awaitReport === false) {
+      void this.stage(); // the confirms go out in this tick's report, nobody waits for it
+      return;
+    }
+    const left = deadlineMs === undefined ? undefined : Math.max(1, deadlineMs - (Date.now() - started));
+    await this.covered(left);
+  }
+
+  /**
+   * At the end of this tick: the pending report (the attempts of every event staged in the tick,
+   * the confirms since the last report) is queued, then the staged events behind it. One report
+   * per tick, however many publishes the tick held.
+   */
+  private stage(): Promise<void> {
+    this.stageTick ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.stageTick = undefined;
+        this.queueReports();
+        this.queue.push(...this.staged);
+        this.staged = [];
+        this.pump();
+        resolve();
+      }),
     );
+    return this.stageTick;
+  }
+
+  /** Queues the pending counts as report messages, which are retried until confirmed. */
+  private queueReports(): void {
+    const acct = this.accounting;
+    const route = this.opts.reportTo;
+    if (!acct || route === undefined) return;
+    for (const body of acct.take()) {
+      const props: Options.Publish = {
+        contentType: 'application/json',
+        persistent: true,
+        type: 'warren.report',
+      };
+      const p = this.enqueue([{ body, props }], undefined, { route });
+      this.reports.add(p);
+      void p.finally(() => this.reports.delete(p));
+    }
+  }
+
+  /** Resolves once every report sent so far, and one with the counts pending now, is confirmed. */
+  private async covered(deadlineMs?: number): Promise<void> {
+    await this.stage();
+    const all = Promise.all([...this.reports]).then(() => undefined);
+    if (deadlineMs === undefined) return all;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BrokerUnavailableError(
+              `the broker confirmed the events but not, within ${deadlineMs} ms, the report that accounts for them; retry shortly`,
+            ),
+          ),
+        deadlineMs,
+      );
+    });
+    try {
+      await Promise.race([all, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private settle(batch: Batch, err?: Error): void {
@@ -206,7 +340,8 @@ export class ConfirmedPublisher {
     this.sent.set(seq, item);
     let ok: boolean;
     try {
-      ok = ch.publish(this.opts.exchange, '', item.body, props, (err) => {
+      const exchange = item.route === undefined ? this.opts.exchange : '';
+      ok = ch.publish(exchange, item.route ?? '', item.body, props, (err) => {
         this.sent.delete(seq);
         this.onConfirm(item, gen, err);
       });
@@ -250,6 +385,11 @@ export class ConfirmedPublisher {
       }
     } else {
       this.returnStreak = 0;
+      // The broker holds it, whatever its caller was told (a 503 after the deadline included).
+      if (item.acct && !item.acct.done) {
+        item.acct.done = true;
+        this.accounting?.accepted(item.acct.cliente, item.acct.ms);
+      }
       if (!item.batch.settled && --item.batch.remaining === 0) this.settle(item.batch);
     }
     this.pump();
@@ -288,8 +428,25 @@ export class ConfirmedPublisher {
   }
 
   /** Resolves when nothing waits for a confirm (used at shutdown). */
-  flush(timeoutMs = 10_000): Promise<boolean> {
+  async flush(timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    // Anything staged goes out behind its report; the confirms that arrive meanwhile go out in one
+    // more report, until nothing is left to report (a reporter stopped cleanly leaves no gap).
+    do {
+      if (this.accounting?.dirty || this.staged.length > 0) {
+        this.queueReports();
+        this.queue.push(...this.staged);
+        this.staged = [];
+        this.pump();
+      }
+      if (!(await this.idle(deadline - Date.now()))) return false;
+    } while (this.accounting?.dirty);
+    return true;
+  }
+
+  private idle(timeoutMs: number): Promise<boolean> {
     if (this.pending === 0) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), timeoutMs);
       this.idleWaiters.push(() => {

@@ -9,6 +9,7 @@ export const commands = {
   export: async () => (await import('./export.js')).command,
   keys: async () => (await import('./keys.js')).command,
   prune: async () => (await import('./prune.js')).command,
+  reconcile: async () => (await import('./reconcile.js')).command,
   replay: async () => (await import('./replay.js')).command,
   topology: async () => (await import('./topology.js')).command,
 } satisfies Record<string, Loader>;

@@ -3,7 +3,7 @@ import { amqp, redact } from '../broker/index.js';
 import type { CommandSpec } from '../command.js';
 import { deadLetterNames } from '../config.js';
 import { describe, WarrenError } from '../errors.js';
-import { declare } from '../topology.js';
+import { controlQueueName, declare } from '../topology.js';
 
 export const command: CommandSpec = {
   summary: 'declare the exchange, queues and bindings on RabbitMQ, then exit',
@@ -26,7 +26,7 @@ export const command: CommandSpec = {
         await declare(ch, config, { audit: values.audit === true || config.audit });
         const { dlx, dlq } = deadLetterNames(config);
         process.stdout.write(
-          `declared exchange ${config.exchange} (fanout), queue ${config.queue} (${config.queueType}), ${dlx} -> ${dlq}\n`,
+          `declared exchange ${config.exchange} (fanout), queue ${config.queue} (${config.queueType}), ${dlx} -> ${dlq}, reconcile's control queue ${controlQueueName(config)}\n`,
         );
         return 0;
       } finally {

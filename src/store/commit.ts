@@ -7,29 +7,24 @@
 // arrays (unnest), in sorted order so that concurrent batches lock rows in one order.
 import type pg from 'pg';
 import type { ParsedEvent } from '../event.js';
+import { postgresRecord, sqliteRecorder } from './reconcile.js';
+import { rememberedFrom } from './tables.js';
 import type { Change, CommitResult, CountedGroup, Driver, PostgresDriver, SqliteDriver } from './types.js';
 import { batchSketches, FAMILIES, postgresMerge, sqliteMerger, TABLES } from './uniques.js';
 
 /** Runs one commit of a batch. */
 export type Committer = (events: ParsedEvent[]) => Promise<CommitResult>;
 
-/**
- * The time an id is remembered from (seen_ids.t): the later of its event time and its arrival.
- * Pruning forgets ids whose t is older than DEDUPE_WINDOW_DAYS, so a late event (old timestamp,
- * arriving now) is still remembered for the whole window after it arrived: a redelivery or a
- * client's retry of it is not counted twice.
- */
-export function rememberedFrom(eventMs: number, arrivalS: number): number {
-  return Math.max(Math.floor(eventMs / 1000), arrivalS);
-}
-
 // The statements, SQLite and PostgreSQL side by side. Ids are scoped per client (CONTRACT.md):
 // the dedupe key is (cliente, id).
 const SQL = {
   rememberId: {
-    sqlite: 'INSERT INTO seen_ids (cliente, id, t) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    // pub: the publish tag the id is counted from, which tells reconcile a copy of that publish
+    // from a duplicate (reconcile.ts).
+    sqlite: 'INSERT INTO seen_ids (cliente, id, t, pub) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     postgres: (legacy: boolean) =>
-      'INSERT INTO seen_ids (cliente, id, t) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(c, i, t) ' +
+      'INSERT INTO seen_ids (cliente, id, t, pub) ' +
+      'SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(c, i, t, p) ' +
       `${legacy ? LEGACY_FILTER : ''} ON CONFLICT DO NOTHING RETURNING cliente, id`,
   },
   minute: {
@@ -75,8 +70,8 @@ const LEGACY_FILTER = "WHERE NOT EXISTS (SELECT 1 FROM seen_ids s WHERE s.client
 interface Batch {
   keyed: Map<string, ParsedEvent>;
   withoutId: ParsedEvent[];
-  /** Events whose id came earlier in the same batch. */
-  repeated: number;
+  /** Events whose id came earlier in the same batch (known ids, for reconcile). */
+  repeated: ParsedEvent[];
 }
 
 const keyOf = (cliente: string, id: string) => `${cliente}\u0000${id}`;
@@ -85,10 +80,10 @@ const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 function split(events: ParsedEvent[]): Batch {
   const keyed = new Map<string, ParsedEvent>();
   const withoutId: ParsedEvent[] = [];
-  let repeated = 0;
+  const repeated: ParsedEvent[] = [];
   for (const e of events) {
     if (e.id === undefined) withoutId.push(e);
-    else if (keyed.has(keyOf(e.cliente, e.id))) repeated++;
+    else if (keyed.has(keyOf(e.cliente, e.id))) repeated.push(e);
     else keyed.set(keyOf(e.cliente, e.id), e);
   }
   // Sorted: two batches with overlapping ids wait on each other's inserts in one order, never in
@@ -145,11 +140,19 @@ function plan(fresh: ParsedEvent[]): Plan {
   };
 }
 
-/** The events to count (the new ids', then those without one) and the result of the commit. */
-function outcome(batch: Batch, remembered: ParsedEvent[]): { fresh: ParsedEvent[]; result: CommitResult } {
+/**
+ * The events to count (the new ids', then those without one), those whose id was known (for
+ * reconcile), and the result of the commit.
+ */
+function outcome(
+  batch: Batch,
+  remembered: ParsedEvent[],
+): { fresh: ParsedEvent[]; known: ParsedEvent[]; result: CommitResult } {
   const fresh = [...remembered, ...batch.withoutId];
-  const duplicates = batch.repeated + batch.keyed.size - remembered.length;
-  return { fresh, result: { counted: fresh.length, duplicates, withoutId: batch.withoutId.length } };
+  const isNew = new Set(remembered);
+  const known = [...batch.repeated, ...[...batch.keyed.values()].filter((e) => !isNew.has(e))];
+  const duplicates = known.length;
+  return { fresh, known, result: { counted: fresh.length, duplicates, withoutId: batch.withoutId.length } };
 }
 
 /** The commit for a driver; on SQLite, call it once the schema is migrated (it prepares statements). */
@@ -166,6 +169,7 @@ function sqliteCommitter(d: SqliteDriver): Committer {
   const total = db.prepare(SQL.total.sqlite);
   const client = db.prepare(SQL.client.sqlite);
   const series = db.prepare(SQL.series.sqlite);
+  const record = sqliteRecorder(d);
   const sketches = {
     cliente: sqliteMerger(db, 'cliente', TABLES.cliente.minute),
     evento: sqliteMerger(db, 'evento', TABLES.evento.minute),
@@ -182,9 +186,12 @@ function sqliteCommitter(d: SqliteDriver): Committer {
     const remembered: ParsedEvent[] = [];
     for (const e of batch.keyed.values()) {
       if (legacy && legacyId.get(e.id) !== undefined) continue;
-      if (remember.run(e.cliente, e.id, rememberedFrom(e.ms, arrival)).changes === 1) remembered.push(e);
+      if (remember.run(e.cliente, e.id, rememberedFrom(e.ms, arrival), e.pub ?? null).changes === 1)
+        remembered.push(e);
     }
-    const { fresh, result } = outcome(batch, remembered);
+    const { fresh, known, result } = outcome(batch, remembered);
+    // Reconcile's ledger changes in this same transaction (reconcile.ts).
+    record(fresh, known, arrival);
     const p = plan(fresh);
     for (const g of p.groups) minute.run(g.t, g.cliente, g.evento, g.n);
     for (const x of p.totals) total.run(x.cliente, x.evento, x.n);
@@ -217,12 +224,16 @@ function postgresCommitter(d: PostgresDriver): Committer {
           list.map((e) => e.cliente),
           list.map((e) => e.id),
           list.map((e) => rememberedFrom(e.ms, arrival)),
+          list.map((e) => e.pub ?? null),
         ]);
         remembered = (res.rows as { cliente: string; id: string }[]).map(
           (r) => batch.keyed.get(keyOf(r.cliente, r.id)) as ParsedEvent,
         );
       }
-      const { fresh, result } = outcome(batch, remembered);
+      const { fresh, known, result } = outcome(batch, remembered);
+      // Reconcile's ledger changes in this same transaction (reconcile.ts), before the counters:
+      // every commit locks its rows in the same order, reconcile_minute then counts_minute.
+      await postgresRecord(c, fresh, known, arrival);
       if (fresh.length > 0) {
         await writePostgres(c, plan(fresh));
         // The new events' users, in the same transaction, after the counters (the lock order

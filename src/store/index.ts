@@ -12,6 +12,7 @@ export { Sketch, sketchOf } from './hll.js';
 export { maintenanceOf } from './maintenance.js';
 export { readMigrations } from './migrate.js';
 export { PG_LIMITS } from './postgres.js';
+export type { LedgerRow, Reconcile, Report } from './reconcile.js';
 export { byCountThenName, complementIsSmaller, eventosJson } from './report.js';
 export {
   cutoffs,
@@ -20,7 +21,7 @@ export {
   type RetentionSettings,
   retentionPass,
 } from './retention.js';
-export { PostgresStore, SqliteStore } from './store.js';
+export { PostgresStore, reconcileOf, SqliteStore } from './store.js';
 export { BUCKET_SECONDS } from './tables.js';
 export type {
   Bucket,

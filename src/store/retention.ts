@@ -6,6 +6,7 @@
 // The steps' statements are in horizon.ts (ids) and rollup.ts; the lock and the sizes are here.
 
 import { maintenanceOf } from './maintenance.js';
+import { reconcileOf } from './store.js';
 import { BUCKET_SECONDS, COARSER } from './tables.js';
 import type { Maintenance, MaintenanceSession, RollLevel, Store } from './types.js';
 
@@ -30,6 +31,12 @@ export interface PassResult {
   now: number;
   cutoffs: Cutoffs | undefined;
   idsPruned: number;
+  /**
+   * Reconcile rows (per-minute ledger, report ids, duplicate marks) forgotten with the ids: they
+   * stay per minute, never rolled up, for the dedupe window; past it a redelivered id would be
+   * counted again, so the equation would prove nothing there.
+   */
+  reconcileRows: number;
   /** Minute rows moved into hour rows. */
   minuteRows: number;
   /** Hour rows moved into day rows. */
@@ -61,7 +68,7 @@ const floorTo = (t: number, size: number) => Math.floor(t / size) * size;
  * (not after now): while nothing is counted (every analytics process down, messages waiting in
  * the queue or committed but not yet acked), the ids of the last events counted stay remembered
  * however long the outage, so a redelivery after it is still recognised. Since an id is remembered
- * from the later of its event time and its arrival (commit.ts rememberedFrom), the window is
+ * from the later of its event time and its arrival (tables.ts rememberedFrom), the window is
  * also a floor of DEDUPE_WINDOW_DAYS (>= 1 day) after arrival: a late event is remembered as long
  * after it arrived as any other, far longer than a redelivery (seconds to minutes after a crash
  * between commit and ack) or a publisher's retry after a lost confirm takes.
@@ -148,6 +155,7 @@ export async function retentionPass(
     now,
     cutoffs: undefined,
     idsPruned: 0,
+    reconcileRows: 0,
     minuteRows: 0,
     hourRows: 0,
     ms: 0,
@@ -158,6 +166,7 @@ export async function retentionPass(
     const cut = cutoffs(now, settings, await s.newestIdTime(now));
     result.cutoffs = cut;
     result.idsPruned = await pruneIds(s, cut.ids, now, o.batch ?? 5000, o);
+    result.reconcileRows = (await reconcileOf(store)?.prune(cut.ids)) ?? 0;
     result.minuteRows = await rollUp(s, 'minute', cut.minute, o.batch ?? 2000, o);
     result.hourRows = await rollUp(s, 'hour', cut.hour, o.batch ?? 2000, o);
   });

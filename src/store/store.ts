@@ -8,6 +8,7 @@ import { type Committer, committer } from './commit.js';
 import { exportRows } from './export.js';
 import { migrate } from './migrate.js';
 import { PostgresDriver } from './postgres.js';
+import { ledger, type Reconcile } from './reconcile.js';
 import { clientReport, clientTotals, report } from './report.js';
 import { SqliteDriver } from './sqlite.js';
 import { timeseries } from './timeseries.js';
@@ -31,9 +32,12 @@ import { clientUniques, uniques } from './uniques.js';
 export class SqlStore<D extends Driver = Driver> implements Store {
   readonly kind: D['kind'];
   private commitBatch: Committer | undefined;
+  /** Reconcile's ledger (reconcile.ts); its commit side is in commit.ts. */
+  readonly reconcile: Reconcile;
 
   constructor(readonly driver: D) {
     this.kind = driver.kind;
+    this.reconcile = ledger(driver);
   }
 
   async migrate(): Promise<void> {
@@ -99,6 +103,11 @@ export class SqlStore<D extends Driver = Driver> implements Store {
   close(): Promise<void> {
     return this.driver.close();
   }
+}
+
+/** Reconcile's ledger of a store; undefined for a store that keeps none. */
+export function reconcileOf(store: Store): Reconcile | undefined {
+  return store instanceof SqlStore ? store.reconcile : undefined;
 }
 
 /** The SQLite store: a file, one consumer (the default). */

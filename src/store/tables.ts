@@ -20,3 +20,13 @@ export const UNIQUES_EVENTO = {
   hour: 'uniques_evento_hour',
   day: 'uniques_evento_day',
 } as const;
+
+/**
+ * The time an id is remembered from (seen_ids.t): the later of its event time and its arrival.
+ * Pruning forgets ids whose t is older than DEDUPE_WINDOW_DAYS, so a late event (old timestamp,
+ * arriving now) is still remembered for the whole window after it arrived: a redelivery or a
+ * client's retry of it is not counted twice.
+ */
+export function rememberedFrom(eventMs: number, arrivalS: number): number {
+  return Math.max(Math.floor(eventMs / 1000), arrivalS);
+}

@@ -142,7 +142,7 @@ export interface Store {
 /**
  * What pruning and a replay know about forgotten ids. Pruning forgets ids remembered from before
  * its cutoff and, in the same transaction, raises `horizon` to that cutoff: an id is remembered
- * from the later of its event time and its arrival (commit.ts rememberedFrom), so an event whose
+ * from the later of its event time and its arrival (tables.ts rememberedFrom), so an event whose
  * time is at or after the horizon cannot have been forgotten, and one before it may have been.
  */
 export interface DedupeHorizon {

@@ -141,6 +141,7 @@ export function finish(f: Finish): Row {
     st.facts.counted === f.ledger.confirmed &&
     st.deadLettered === wantDead &&
     st.left === 0 &&
+    st.reconcile.status === 'balanced' &&
     crashes.length === 0;
   const row: Row = {
     scenario: f.scenario,
@@ -171,6 +172,7 @@ export function finish(f: Finish): Row {
       left_in_queue: st.left,
       analytics_exit_codes: st.exitCodes,
       per_cliente: Object.fromEntries(st.facts.perCliente),
+      reconcile: st.reconcile,
       ...(crashes.length ? { crashes } : {}),
       ...f.details,
     },
@@ -189,6 +191,7 @@ export function finish(f: Finish): Row {
   assert.equal(st.facts.counters, st.facts.counted, 'the minute/hour/day counters agree with the totals');
   assert.equal(st.deadLettered, wantDead, 'dead-lettered');
   assert.equal(st.left, 0, 'nothing left in the queue after a clean stop');
+  assert.equal(st.reconcile.status, 'balanced', `reconcile balances: ${JSON.stringify(st.reconcile)}`);
   assert.deepEqual(
     st.exitCodes.filter((c) => c !== 0),
     [],

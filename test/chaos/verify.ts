@@ -6,9 +6,12 @@
 //   unexpected    = counts that no confirmed id explains: per client, its total minus its
 //                   confirmed ids found in seen_ids (a poison message counted, a stray client,
 //                   an event published again under a new id).
+// And, from analytics itself, the reconcile equation (GET /api/v1/reconcile) once settled: every
+// event a reporting publisher got confirmed is counted, a duplicate or a dead letter, and nothing
+// is counted beyond what was attempted.
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { Reporte } from '../../src/analytics/index.js';
+import type { ReconcileAnswer, Reporte } from '../../src/analytics/index.js';
 import { getJson, waitFor } from '../support/helpers.js';
 import type { Scenario, Service } from './scenario.js';
 
@@ -159,6 +162,28 @@ export interface Settled {
   lost: number;
   countedTwice: number;
   unexpected: number;
+  /** The reconcile answer once settled (status "balanced"), or the last one read at the deadline. */
+  reconcile: { status: string; totals: ReconcileAnswer['totals'] | null; unbalanced: unknown[] };
+}
+
+/** Waits (with a deadline) until reconcile is settled and balanced; returns the last answer either way. */
+async function reconciled(base: string, timeoutMs: number): Promise<Settled['reconcile']> {
+  let last: ReconcileAnswer | undefined;
+  await waitFor(
+    'reconcile balanced',
+    async () => {
+      last = (await getJson<ReconcileAnswer>(`${base}/api/v1/reconcile`)).body;
+      return last.status === 'balanced';
+    },
+    timeoutMs,
+    250,
+  ).catch(() => undefined);
+  if (!last) return { status: 'unavailable', totals: null, unbalanced: [] };
+  return {
+    status: last.status,
+    totals: last.totals,
+    unbalanced: last.rows.filter((r) => !r.balanced).slice(0, 5),
+  };
 }
 
 /**
@@ -189,6 +214,10 @@ export async function settle(
     drainError = err.message;
   });
   const drainSeconds = (Date.now() - t0) / 1000;
+  const alive = analytics.find((x) => x.alive);
+  const reconcile = alive
+    ? await reconciled(alive.base, 30_000)
+    : { status: 'unavailable', totals: null, unbalanced: [] };
   await opts.beforeStop?.();
   const exitCodes = await Promise.all(analytics.filter((a) => a.alive).map((a) => a.stop()));
   const left = (await s.queueState()).messages;
@@ -209,5 +238,6 @@ export async function settle(
     lost,
     countedTwice: facts.counted - facts.seen,
     unexpected,
+    reconcile,
   };
 }

@@ -63,7 +63,7 @@ export function testEnv(prefix = 't'): TestEnv {
 export async function deleteTopology(url: string, exchange: string, queue: string, auditQueue: string) {
   const conn = await amqp.connect(url);
   try {
-    for (const q of [queue, `${queue}.dlq`, auditQueue]) {
+    for (const q of [queue, `${queue}.dlq`, `${queue}.reconcile`, auditQueue]) {
       const ch = await conn.createChannel();
       await ch.deleteQueue(q).catch(() => undefined);
       await ch.close().catch(() => undefined);
