@@ -21,6 +21,17 @@ if (latest.size === 0) {
 }
 
 const n = (v) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v ?? ''));
+// The reconcile answer read after the drain (GET /api/v1/reconcile): its status, and the totals
+// that are not zero besides accepted and counted (which equal the confirmed and counted columns).
+const reconcile = (rc) => {
+  if (!rc) return '';
+  const t = rc.totals ?? {};
+  const extra = ['uncertain', 'duplicates', 'dead_valid', 'dead_invalid', 'unreported']
+    .filter((k) => t[k])
+    .map((k) => `${k} ${n(t[k])}`);
+  return [rc.status ?? '', `accepted ${n(t.accepted)}`, ...extra].join(', ');
+};
+
 const head = [
   'scenario',
   'events sent',
@@ -31,13 +42,15 @@ const head = [
   'counted twice',
   'dead-lettered',
   'manual restarts',
+  'reconcile',
   'seconds',
   'passed',
   'notes',
 ];
+const TEXT = new Set(['scenario', 'faults injected', 'reconcile', 'notes']);
 const out = [
   `| ${head.join(' | ')} |`,
-  `|${head.map((_, i) => (i === 0 || i === 3 || i === head.length - 1 ? '---' : '--:')).join('|')}|`,
+  `|${head.map((h) => (TEXT.has(h) ? '---' : '--:')).join('|')}|`,
 ];
 for (const r of [...latest.values()].sort((a, b) =>
   a.scenario.localeCompare(b.scenario, 'en', { numeric: true }),
@@ -53,6 +66,7 @@ for (const r of [...latest.values()].sort((a, b) =>
       n(r.counted_twice),
       n(r.dead_lettered),
       n(r.manual_restarts ?? 0),
+      reconcile(r.details?.reconcile),
       n(r.seconds),
       r.ok ? 'yes' : '**no**',
       r.note ?? '',

@@ -1,4 +1,4 @@
-// Scenario 2: the RabbitMQ node is stopped (`rabbitmqctl stop`) and started again during load, twice
+// Scenario 2: the RabbitMQ node is stopped cleanly (SIGTERM to rabbitmq-server, as `rabbitmqctl stop`) and started again during load, twice
 // at full size. Nobody restarts analytics, ingest or the clients: they reconnect by themselves.
 // Ingest answers 503 meanwhile and the HTTP clients retry with the same Idempotency-Key; the
 // simulated clients publish again, with the same ids, whatever was not confirmed.
