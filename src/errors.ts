@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'broker_unavailable'
   | 'store_unavailable'
+  | 'analytics_unavailable'
   | 'not_found'
   | 'bad_request'
   | 'invalid_query'

@@ -3,6 +3,7 @@
 // when the equation does not hold (or cannot be shown to yet: events or reports in flight).
 import type { ReconcileAnswer, ReconcileRow } from '../analytics/index.js';
 import { type CommandSpec, usageError } from '../command.js';
+import { WarrenError } from '../errors.js';
 import { parseTimestamp } from '../event.js';
 
 const COLS = [
@@ -83,13 +84,23 @@ export const command: CommandSpec = {
     try {
       res = await fetch(url, { headers });
     } catch (err) {
-      throw new Error(
+      throw new WarrenError(
+        'analytics_unavailable',
         `analytics does not answer at ${config.analyticsUrl} (${(err as Error).message}); start it (warren analytics or warren up) or set ANALYTICS_URL`,
+        { cause: err },
       );
     }
     const text = await res.text();
+    if (res.status === 401 || res.status === 403)
+      throw new WarrenError(
+        'unauthorized',
+        `analytics refused the read (${res.status}) at ${url}: set READ_USER and READ_PASSWORD to the reader's credentials`,
+      );
     if (res.status !== 200)
-      throw new Error(`analytics answered ${res.status} to ${url}: ${text.slice(0, 300)}`);
+      throw new WarrenError(
+        'analytics_unavailable',
+        `analytics answered ${res.status} to ${url}: ${text.slice(0, 300)}`,
+      );
     const answer = JSON.parse(text) as ReconcileAnswer;
     process.stdout.write(values.json ? `${JSON.stringify(answer)}\n` : table(answer));
     return answer.balanced ? 0 : 1;
