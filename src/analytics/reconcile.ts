@@ -165,13 +165,15 @@ function inRange(filter: Filter, cliente: string | null, t: number | null): bool
 }
 
 /** The answer of GET /api/v1/reconcile from the store's ledger rows and the DLQ's. */
-export function reconcile(
+type Gathered = Omit<ReconcileRow, 'balanced'> & { tn: number | null };
+
+/** The ledger's rows and the dead letters in range, summed per (cliente, minute). */
+function gather(
   filter: Filter,
   ledger: LedgerRow[],
-  dead: { rows: Map<string, DeadRow>; unscanned: number; copies?: number },
-  inFlight: InFlight,
-): ReconcileAnswer {
-  const byKey = new Map<string, Omit<ReconcileRow, 'balanced'> & { tn: number | null }>();
+  dead: { rows: Map<string, DeadRow> },
+): Map<string, Gathered> {
+  const byKey = new Map<string, Gathered>();
   const row = (cliente: string | null, t: number | null) => {
     const k = keyOf(cliente, t);
     let r = byKey.get(k);
@@ -207,6 +209,16 @@ export function reconcile(
     r.dead_invalid += d.dead_invalid;
     r.unreported += d.unreported;
   }
+  return byKey;
+}
+
+export function reconcile(
+  filter: Filter,
+  ledger: LedgerRow[],
+  dead: { rows: Map<string, DeadRow>; unscanned: number; copies?: number },
+  inFlight: InFlight,
+): ReconcileAnswer {
+  const byKey = gather(filter, ledger, dead);
   const totals = {
     accepted: 0,
     uncertain: 0,

@@ -46,23 +46,7 @@ export function build(config: Config, log: Logger): Analytics {
     await queues.attach(conn);
   });
   const consumer = consume(config, log, broker, handler, store);
-  // Reconcile's accepted side: reporting publishers' reports, applied once each (reconcile.ts).
-  const reports = new BatchingConsumer(broker, {
-    queue: controlQueueName(config),
-    prefetch: 200,
-    batchSize: 100,
-    batchWaitMs: 20,
-    handler: reportHandler(store.usable, log.child({ part: 'reconcile' })),
-    log: log.child({ part: 'reconcile' }),
-  });
-  const reconciler = new Reconciler({
-    config,
-    broker,
-    store: store.opened,
-    channel: queues.checks,
-    consumer,
-    reports,
-  });
+  const { reports, reconciler } = reconcileParts(config, log, broker, store, queues, consumer);
   broker.on('connected', () => metrics.brokerUp.set(1));
   broker.on('disconnected', () => metrics.brokerUp.set(0));
 
@@ -102,6 +86,37 @@ export function build(config: Config, log: Logger): Analytics {
       await store.close();
     },
   };
+}
+
+/**
+ * Reconcile's accepted side: the consumer of reporting publishers' reports (applied once each,
+ * reconcile.ts), and the reconciler that answers /api/v1/reconcile from the ledger and the DLQ.
+ */
+function reconcileParts(
+  config: Config,
+  log: Logger,
+  broker: BrokerConnection,
+  store: StoreHealth,
+  queues: QueueWatch,
+  consumer: BatchingConsumer,
+): { reports: BatchingConsumer; reconciler: Reconciler } {
+  const reports = new BatchingConsumer(broker, {
+    queue: controlQueueName(config),
+    prefetch: 200,
+    batchSize: 100,
+    batchWaitMs: 20,
+    handler: reportHandler(store.usable, log.child({ part: 'reconcile' })),
+    log: log.child({ part: 'reconcile' }),
+  });
+  const reconciler = new Reconciler({
+    config,
+    broker,
+    store: store.opened,
+    channel: queues.checks,
+    consumer,
+    reports,
+  });
+  return { reports, reconciler };
 }
 
 /** The batching consumer of cola_analiticas; a batch's commit or failure sets the store's health. */
