@@ -48,10 +48,7 @@ const head = [
   'notes',
 ];
 const TEXT = new Set(['scenario', 'faults injected', 'reconcile', 'notes']);
-const out = [
-  `| ${head.join(' | ')} |`,
-  `|${head.map((h) => (TEXT.has(h) ? '---' : '--:')).join('|')}|`,
-];
+const out = [`| ${head.join(' | ')} |`, `|${head.map((h) => (TEXT.has(h) ? '---' : '--:')).join('|')}|`];
 for (const r of [...latest.values()].sort((a, b) =>
   a.scenario.localeCompare(b.scenario, 'en', { numeric: true }),
 )) {
