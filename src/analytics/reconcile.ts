@@ -165,6 +165,17 @@ function inRange(filter: Filter, cliente: string | null, t: number | null): bool
 }
 
 /** The answer of GET /api/v1/reconcile from the store's ledger rows and the DLQ's. */
+/** A row's or the totals' figures, all zero. */
+const noFigures = () => ({
+  accepted: 0,
+  uncertain: 0,
+  counted: 0,
+  duplicates: 0,
+  dead_valid: 0,
+  dead_invalid: 0,
+  unreported: 0,
+});
+
 type Gathered = Omit<ReconcileRow, 'balanced'> & { tn: number | null };
 
 /** The ledger's rows and the dead letters in range, summed per (cliente, minute). */
@@ -182,13 +193,7 @@ function gather(
         cliente,
         t: t === null ? null : iso(t),
         tn: t,
-        accepted: 0,
-        uncertain: 0,
-        counted: 0,
-        duplicates: 0,
-        dead_valid: 0,
-        dead_invalid: 0,
-        unreported: 0,
+        ...noFigures(),
       };
       byKey.set(k, r);
     }
@@ -219,15 +224,7 @@ export function reconcile(
   inFlight: InFlight,
 ): ReconcileAnswer {
   const byKey = gather(filter, ledger, dead);
-  const totals = {
-    accepted: 0,
-    uncertain: 0,
-    counted: 0,
-    duplicates: 0,
-    dead_valid: 0,
-    dead_invalid: 0,
-    unreported: 0,
-  };
+  const totals = noFigures();
   let short = 0;
   let over = 0;
   const rows: ReconcileRow[] = [...byKey.values()]
