@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { fold } from './bars.js';
 import { detectLanguage } from './i18n.js';
 import { throttle } from './live.js';
-import { fillSeries, rangeAt } from './range.js';
+import { alignUsers, fillSeries, rangeAt } from './range.js';
 import { dlqNote } from './tiles.js';
 
 describe('rangeAt', () => {
@@ -42,6 +42,21 @@ describe('fillSeries', () => {
       ys.reduce((a, b) => a + b, 0),
       6,
     );
+  });
+});
+
+describe('alignUsers', () => {
+  it('puts each bucket’s users on the events line’s buckets, zero where none came, never summed', () => {
+    const xs = [0, 60, 120].map((s) => s + Date.parse('2025-04-13T12:00:00Z') / 1000);
+    const us = alignUsers(
+      [
+        { t: '2025-04-13T12:01:00Z', usuarios: 4 },
+        { t: '2025-04-13T12:02:00Z', usuarios: 2 },
+        { t: '2025-04-13T12:30:00Z', usuarios: 9 },
+      ],
+      xs,
+    );
+    assert.deepEqual(us, [0, 4, 2]);
   });
 });
 
