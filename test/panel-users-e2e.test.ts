@@ -167,6 +167,13 @@ describe('panel users (usuario through the pipeline, the tile and the chart, Chr
       ...byUsers('cliente_uno', ['u2'], 1, 0),
     ]);
     await waitUsers(page, '6');
+    // Each client's bar shows its users beside its events; cliente_tres's events carry none.
+    await waitFor(
+      'users on the bars',
+      async () => (await page.locator('#bars .bar-users').allTextContents()).join('|') === '5 users|1 user|',
+      2000,
+      25,
+    );
     await waitFor(
       'the new minute on the users line',
       async () => (await usersLine(page)).join() === '3,3,2',

@@ -70,6 +70,13 @@ describe('fold', () => {
       ['c0', 'c1', 'c2'],
     );
   });
+  it('gives the "others" row the sum of its clients’ users (users are per client)', () => {
+    const list = clients(10).map((c, i) => (i >= 7 && i !== 8 ? { ...c, usuarios: i } : c));
+    const rows = fold(list, 8);
+    assert.equal(rows[7]?.client, null);
+    assert.equal(rows[7]?.usuarios, 7 + 9);
+    assert.equal(fold(clients(10), 8)[7]?.usuarios, undefined, 'no users when none of them has any');
+  });
   it('folds the rest into one "others" row past the limit, keeping the total', () => {
     const rows = fold(clients(12), 8);
     assert.equal(rows.length, 8);
