@@ -78,6 +78,10 @@ export function renderBars(clientes: ReportClient[], selected: string | null): v
     ? (document.activeElement as HTMLElement).dataset.client
     : undefined;
   list.replaceChildren(...rows.map((r) => bar(r, max, selected)));
+  list.classList.toggle(
+    'with-users',
+    rows.some((r) => r.usuarios !== undefined),
+  );
   if (focused !== undefined) {
     list.querySelector<HTMLElement>(`button[data-client="${CSS.escape(focused)}"]`)?.focus();
   }
