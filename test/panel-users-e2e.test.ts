@@ -226,6 +226,15 @@ describe('panel users (usuario through the pipeline, the tile and the chart, Chr
     );
     assert.deepEqual(await axeProblems(page), [], 'dark scheme');
     await page.emulateMedia({ colorScheme: 'light' });
+    // The bars' users column still fits a phone.
+    await page.setViewportSize({ width: 360, height: 780 });
+    await waitFor(
+      'no sideways scrolling at 360 px',
+      () => page.evaluate(() => document.documentElement.scrollWidth <= 360),
+      3000,
+    );
+    assert.deepEqual(await axeProblems(page), [], 'light scheme, 360 px');
+    await page.screenshot({ path: join(ARTIFACTS, 'panel-users-360.png'), fullPage: true });
     assert.deepEqual(problems, []);
   });
 });
