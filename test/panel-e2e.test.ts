@@ -104,7 +104,15 @@ describe('panel end to end (analytics, panel, Traefik, Chromium)', () => {
     assert.equal(first, `${stack.proxyUrl}/panel`);
     for (const url of rest)
       assert.ok(url.startsWith(`${stack.proxyUrl}/panel/`), `request outside /panel/: ${url}`);
-    for (const asset of ['app.js', 'app.css', 'api/report', 'api/timeseries', 'api/status', 'api/stream']) {
+    for (const asset of [
+      'app.js',
+      'app.css',
+      'api/report',
+      'api/timeseries',
+      'api/uniques',
+      'api/status',
+      'api/stream',
+    ]) {
       assert.ok(
         rest.some((u) => u.startsWith(`${stack.proxyUrl}/panel/${asset}`)),
         `${asset} was not requested under /panel/`,

@@ -145,6 +145,7 @@ describe('panel relay to a running analytics', () => {
         cliente: 'cliente_uno',
         evento: 'click',
         timestamp: '2025-04-13T12:00:30Z',
+        usuario: 'u1',
       }),
       JSON.stringify({
         id: randomUUID(),
@@ -171,6 +172,19 @@ describe('panel relay to a running analytics', () => {
       { t: '2025-04-13T12:00:00Z', count: 1 },
       { t: '2025-04-13T12:01:00Z', count: 1 },
     ]);
+    // The page's users tile and line read /api/v1/uniques through the relay too.
+    const uniques = await getJson(
+      `${panelUrl}/api/uniques?bucket=minute&from=2025-04-13T12:00:00Z&to=2025-04-13T13:00:00Z`,
+    );
+    assert.deepEqual(uniques.body, {
+      from: '2025-04-13T12:00:00Z',
+      to: '2025-04-13T13:00:00Z',
+      bucket: 'minute',
+      usuarios: 1,
+      points: [{ t: '2025-04-13T12:00:00Z', usuarios: 1 }],
+    });
+    const badUniques = await getJson<{ error: string }>(`${panelUrl}/api/uniques?bucket=week`);
+    assert.equal(badUniques.status, 400);
     const status = await getJson<{ queue: { consumers: number }; processed: number }>(
       `${panelUrl}/api/status`,
     );

@@ -14,9 +14,9 @@ import type { Filter, Store } from '../store/index.js';
 import { type Computed, ResponseCache, type View } from './cache.js';
 import type { AnalyticsHandler } from './consumer.js';
 import { documentOnly, registerDocs, routeSchemas } from './docs.js';
-import { formatExport } from './export-format.js';
+import { formatExport, formatUniquesExport } from './export-format.js';
 import type { Metrics } from './metrics.js';
-import { parseBucket, parseFilter } from './query.js';
+import { parseBucket, parseExportKind, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
 import type { ReconcileAnswer, Status } from './shapes.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
@@ -194,12 +194,13 @@ function statusRoute(app: FastifyInstance, deps: ApiDeps): void {
   });
 }
 
-/** /api/v1/export: NDJSON or CSV, streamed from the store. */
+/** /api/v1/export: NDJSON or CSV, streamed from the store; counters, or users with kind=uniques. */
 function exportRoute(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/api/v1/export', { schema: routeSchemas.export, ...documentOnly }, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const filter = parseFilter(q);
     const bucket = parseBucket(q, 'minute');
+    const kind = parseExportKind(q);
     const format = (q.format as string | undefined) ?? 'ndjson';
     if (format !== 'ndjson' && format !== 'csv') {
       throw new WarrenError('invalid_query', 'The query parameter "format" must be ndjson or csv.', {
@@ -207,9 +208,13 @@ function exportRoute(app: FastifyInstance, deps: ApiDeps): void {
         details: [{ field: 'format', rule: 'ndjson or csv', value: String(format).slice(0, 80) }],
       });
     }
-    const rows = storeOrThrow(deps).exportRows(filter, bucket);
+    const store = storeOrThrow(deps);
+    const lines =
+      kind === 'uniques'
+        ? formatUniquesExport(store.exportUniques(filter, bucket), format)
+        : formatExport(store.exportRows(filter, bucket), format);
     reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
-    return reply.send(Readable.from(formatExport(rows, format)));
+    return reply.send(Readable.from(lines));
   });
 }
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import {
   errorShape,
   exportRowShape,
+  exportUniquesRowShape,
   readyShape,
   reconcileShape,
   reporteShape,
@@ -88,20 +89,35 @@ export const routeSchemas = {
     response: { 200: json(statusShape, 'Status') },
   },
   export: {
-    summary: 'Streams counters, one line per (cliente, evento, bucket)',
+    summary:
+      'Streams counters, one line per (cliente, evento, bucket); with kind=uniques, distinct users, one line per (cliente, bucket)',
     querystring: {
       type: 'object',
       properties: {
         ...range,
         bucket,
         format: { type: 'string', enum: ['ndjson', 'csv'], default: 'ndjson' },
+        kind: {
+          type: 'string',
+          enum: ['counts', 'uniques'],
+          default: 'counts',
+          description: 'counts: the counters; uniques: distinct users (usuario) per client and bucket',
+        },
       },
     },
     response: {
       200: {
-        description: 'NDJSON: one object a line, as below; CSV: the header cliente,evento,t,count',
+        description:
+          'NDJSON: one object a line, as below (counts, or uniques with kind=uniques); CSV: the header cliente,evento,t,count (kind=uniques: cliente,t,usuarios)',
         content: {
-          'application/x-ndjson': { schema: z.toJSONSchema(exportRowShape, { target: 'openapi-3.0' }) },
+          'application/x-ndjson': {
+            schema: {
+              oneOf: [
+                z.toJSONSchema(exportRowShape, { target: 'openapi-3.0' }),
+                z.toJSONSchema(exportUniquesRowShape, { target: 'openapi-3.0' }),
+              ],
+            },
+          },
           'text/csv': { schema: { type: 'string' } },
         },
       },

@@ -5,7 +5,12 @@ export type { ApiDeps, QueueStatus } from './api.js';
 export { buildApi } from './api.js';
 export { command } from './command.js';
 export { DOCS_PREFIX } from './docs.js';
-export { type ExportFormat, formatExport } from './export-format.js';
-export { parseBucket, parseFilter } from './query.js';
+export {
+  type ExportFormat,
+  type ExportKind,
+  formatExport,
+  formatUniquesExport,
+} from './export-format.js';
+export { parseBucket, parseExportKind, parseFilter } from './query.js';
 export { type Analytics, build } from './service.js';
 export * from './shapes.js';

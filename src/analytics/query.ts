@@ -53,6 +53,13 @@ export function parseBucket(q: Query, fallback: Bucket): Bucket {
   return v;
 }
 
+/** Which export: the counters (default) or the distinct users per client and bucket. */
+export function parseExportKind(q: Query): 'counts' | 'uniques' {
+  const v = str(q, 'kind') ?? 'counts';
+  if (v !== 'counts' && v !== 'uniques') throw bad('kind', 'counts or uniques', v);
+  return v;
+}
+
 export function iso(seconds: number | undefined): string | null {
   return seconds === undefined ? null : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 }

@@ -94,6 +94,15 @@ export const exportRowShape = z.strictObject({
   count,
 });
 
+/** One line of GET /api/v1/export?kind=uniques (NDJSON; the CSV has the same columns). */
+export const exportUniquesRowShape = z.strictObject({
+  cliente: name,
+  t: time.describe('The bucket’s start (RFC 3339, UTC).'),
+  usuarios: count.describe(
+    'Distinct users of the client in the bucket (of the event type, with evento). Buckets do not add up: a user in two buckets is one user of both; /api/v1/uniques gives a range’s own.',
+  ),
+});
+
 const ledgerCounts = {
   accepted: count.describe('Events reporting publishers had confirmed by the broker.'),
   uncertain: count.describe(
@@ -159,6 +168,7 @@ export type Timeseries = z.infer<typeof timeseriesShape>;
 export type Status = z.infer<typeof statusShape>;
 export type UniquesAnswer = z.infer<typeof uniquesShape>;
 export type ExportRow = z.infer<typeof exportRowShape>;
+export type ExportUniquesRow = z.infer<typeof exportUniquesRowShape>;
 export type Ready = z.infer<typeof readyShape>;
 export type ReconcileRow = z.infer<typeof reconcileRowShape>;
 export type ReconcileAnswer = z.infer<typeof reconcileShape>;

@@ -7,7 +7,7 @@ import { errorBody } from '../http.js';
 import type { Logger } from '../log.js';
 
 /** The analytics endpoints the page reads; nothing else is forwarded. */
-const JSON_ROUTES = ['report', 'timeseries', 'status'] as const;
+const JSON_ROUTES = ['report', 'timeseries', 'uniques', 'status'] as const;
 const CONNECT_TIMEOUT_MS = 4000;
 /** Analytics pings every 15 s; a silent stream for longer than this is a dead one. */
 const STREAM_IDLE_MS = 40_000;

@@ -38,5 +38,6 @@ export type {
   Store,
   StoreOptions,
   Uniques,
+  UniquesExportRow,
 } from './types.js';
 export { userKey } from './uniques.js';

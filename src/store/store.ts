@@ -26,8 +26,9 @@ import type {
   Store,
   StoreOptions,
   Uniques,
+  UniquesExportRow,
 } from './types.js';
-import { clientUniques, uniques } from './uniques.js';
+import { clientUniques, exportUniques, uniques } from './uniques.js';
 
 export class SqlStore<D extends Driver = Driver> implements Store {
   readonly kind: D['kind'];
@@ -86,6 +87,10 @@ export class SqlStore<D extends Driver = Driver> implements Store {
 
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow> {
     return exportRows(this.driver, filter, bucket);
+  }
+
+  exportUniques(filter: Filter, bucket: Bucket): AsyncIterable<UniquesExportRow> {
+    return exportUniques(this.driver, filter, bucket);
   }
 
   async version(): Promise<string | undefined> {

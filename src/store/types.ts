@@ -95,6 +95,13 @@ export interface ExportRow extends CountRow {
   t: number;
 }
 
+/** One line of the users export: distinct users of one client in one bucket. */
+export interface UniquesExportRow {
+  t: number;
+  cliente: string;
+  usuarios: number;
+}
+
 export interface StoreOptions {
   /** The clock (epoch ms) for arrival times; tests and simulations inject one. */
   now?: () => number;
@@ -135,6 +142,8 @@ export interface Store {
   onChange(listener: (change: Change) => void): () => void;
   /** Streams counters per (cliente, evento, bucket), ordered by bucket, without loading them all. */
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow>;
+  /** Distinct users per (bucket, cliente), streamed like exportRows; by bucket, then client. */
+  exportUniques(filter: Filter, bucket: Bucket): AsyncIterable<UniquesExportRow>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

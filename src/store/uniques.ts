@@ -15,9 +15,9 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { ParsedEvent } from '../event.js';
 import { Sketch } from './hll.js';
-import { floorTo, params, where } from './sql.js';
+import { bytes, floorTo, num, params, where } from './sql.js';
 import { BUCKET_SECONDS, UNIQUES, UNIQUES_EVENTO } from './tables.js';
-import type { Bucket, Driver, Filter, Uniques } from './types.js';
+import type { Bucket, Driver, Filter, Uniques, UniquesExportRow } from './types.js';
 
 /** One sketch row: by client (evento undefined) or by client and event type. */
 export interface SketchRow {
@@ -233,4 +233,37 @@ export async function clientUniques(d: Driver, filter: Filter): Promise<Map<stri
     else per.set(r.cliente, s);
   }
   return new Map([...per].map(([c, s]) => [c, s.estimate()]));
+}
+
+/**
+ * The users export: distinct users per (bucket, cliente), by bucket then client, streamed (the
+ * driver's cursor) so a long range is never all in memory. The stored sketches of one group
+ * arrive together (the ORDER BY), are merged, and leave as one line; at most one group's sketches
+ * are held at a time. With an evento, that event type's users.
+ */
+export async function* exportUniques(
+  d: Driver,
+  filter: Filter,
+  bucket: Bucket,
+): AsyncIterable<UniquesExportRow> {
+  const family: Family = filter.evento === undefined ? 'cliente' : 'evento';
+  const p = params(d.kind);
+  const w = where(filter, p);
+  const size = BUCKET_SECONDS[bucket];
+  const u = Object.values(TABLES[family])
+    .map((tbl) => `SELECT ${floorTo(size)} AS t, cliente, sketch FROM ${tbl} ${w}`)
+    .join(' UNION ALL ');
+  const sql = `SELECT ${num(d.kind, 't')} AS t, cliente, sketch FROM (${u}) x ORDER BY 1, ${bytes(d.kind, 'cliente')}`;
+  let cur: { t: number; cliente: string; sketch: Sketch } | undefined;
+  for await (const r of d.stream<{ t: number; cliente: string; sketch: Buffer }>(sql, p)) {
+    const t = Number(r.t);
+    const s = Sketch.deserialize(r.sketch);
+    if (cur !== undefined && cur.t === t && cur.cliente === r.cliente) {
+      cur.sketch.merge(s);
+      continue;
+    }
+    if (cur !== undefined) yield { t: cur.t, cliente: cur.cliente, usuarios: cur.sketch.estimate() };
+    cur = { t, cliente: r.cliente, sketch: s };
+  }
+  if (cur !== undefined) yield { t: cur.t, cliente: cur.cliente, usuarios: cur.sketch.estimate() };
 }

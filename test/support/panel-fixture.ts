@@ -120,6 +120,8 @@ export interface DemoEvent {
   evento: string;
   /** Event time; default now. */
   at?: Date;
+  /** The actor, for unique users; none by default. */
+  usuario?: string;
 }
 
 /** Publishes events as Warren's publishers do (ids filled, persistent, confirmed). */
@@ -130,6 +132,7 @@ export async function publishEvents(exchange: string, events: DemoEvent[]): Prom
       cliente: e.cliente,
       evento: e.evento,
       timestamp: (e.at ?? new Date()).toISOString(),
+      ...(e.usuario === undefined ? {} : { usuario: e.usuario }),
     }),
   );
   for (let i = 0; i < bodies.length; i += 500) {

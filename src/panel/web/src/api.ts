@@ -3,10 +3,18 @@
 
 // The answers' types are analytics' own (src/analytics/shapes.ts), imported as types only: the
 // page's bundle takes nothing from analytics but these names.
-import type { Point, Report, ReportClient, Status, Timeseries } from '../../../analytics/index.js';
+import type {
+  Point,
+  Report,
+  ReportClient,
+  Status,
+  Timeseries,
+  UniquesAnswer,
+} from '../../../analytics/index.js';
 
 export type { Point, Report, ReportClient, Status };
 export type Series = Timeseries;
+export type Users = UniquesAnswer;
 
 /** Which side failed: analytics (the relay said so) or the panel server itself. */
 export type FailureKind = 'analytics' | 'panel';
@@ -47,6 +55,11 @@ export function fetchReport(from?: string): Promise<Report> {
 
 export function fetchSeries(from: string, bucket: string, cliente?: string): Promise<Series> {
   return getJson<Series>('api/timeseries', { from, bucket, cliente });
+}
+
+/** Distinct users (usuario) in the range, and per bucket: the chart's users line. */
+export function fetchUsers(from: string, bucket: string, cliente?: string): Promise<Users> {
+  return getJson<Users>('api/uniques', { from, bucket, cliente });
 }
 
 export function fetchStatus(): Promise<Status> {

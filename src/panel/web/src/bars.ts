@@ -1,5 +1,7 @@
 // Events per client as horizontal bars, largest first; past LIMIT the rest fold into one
-// "others" bar. Each client's bar is a button that sets (or clears) the client filter.
+// "others" bar. Each client's bar is a button that sets (or clears) the client filter. A client
+// whose events carry a usuario shows its distinct users beside its count (the report's
+// `usuarios`); users are per client, so the "others" bar's users are the sum of its clients'.
 import type { ReportClient } from './api.js';
 import { byId, fmtInt, h } from './dom.js';
 import { t } from './i18n.js';
@@ -10,22 +12,35 @@ interface Row {
   label: string;
   total: number;
   client: string | null;
+  usuarios?: number | undefined;
 }
 
 export function fold(clientes: ReportClient[], limit = LIMIT): Row[] {
   const sorted = [...clientes].sort((a, b) => b.total - a.total || a.cliente.localeCompare(b.cliente));
-  if (sorted.length <= limit)
-    return sorted.map((c) => ({ label: c.cliente, total: c.total, client: c.cliente }));
+  const one = (c: ReportClient): Row => ({
+    label: c.cliente,
+    total: c.total,
+    client: c.cliente,
+    usuarios: c.usuarios,
+  });
+  if (sorted.length <= limit) return sorted.map(one);
   const head = sorted.slice(0, limit - 1);
   const rest = sorted.slice(limit - 1);
+  const withUsers = rest.filter((c) => c.usuarios !== undefined);
   return [
-    ...head.map((c) => ({ label: c.cliente, total: c.total, client: c.cliente })),
+    ...head.map(one),
     {
       label: t('bars.others', { n: fmtInt(rest.length) }),
       total: rest.reduce((s, c) => s + c.total, 0),
       client: null,
+      usuarios: withUsers.length ? withUsers.reduce((s, c) => s + (c.usuarios ?? 0), 0) : undefined,
     },
   ];
+}
+
+function usersText(n: number | undefined): string {
+  if (n === undefined) return '';
+  return n === 1 ? t('bars.user1') : t('bars.users', { n: fmtInt(n) });
 }
 
 function bar(row: Row, max: number, selected: string | null): HTMLElement {
@@ -36,6 +51,7 @@ function bar(row: Row, max: number, selected: string | null): HTMLElement {
     h('span', { class: 'bar-name' }, row.label),
     h('span', { class: 'bar-track', 'aria-hidden': 'true' }, fill),
     h('span', { class: 'bar-value' }, fmtInt(row.total)),
+    h('span', { class: 'bar-users' }, usersText(row.usuarios)),
   ];
   if (row.client === null) return h('li', { class: 'bar others' }, h('span', { class: 'bar-row' }, ...parts));
   const pressed = selected === row.client;
@@ -62,6 +78,10 @@ export function renderBars(clientes: ReportClient[], selected: string | null): v
     ? (document.activeElement as HTMLElement).dataset.client
     : undefined;
   list.replaceChildren(...rows.map((r) => bar(r, max, selected)));
+  list.classList.toggle(
+    'with-users',
+    rows.some((r) => r.usuarios !== undefined),
+  );
   if (focused !== undefined) {
     list.querySelector<HTMLElement>(`button[data-client="${CSS.escape(focused)}"]`)?.focus();
   }

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { fold } from './bars.js';
 import { detectLanguage } from './i18n.js';
 import { throttle } from './live.js';
-import { fillSeries, rangeAt } from './range.js';
+import { alignUsers, fillSeries, rangeAt } from './range.js';
 import { dlqNote } from './tiles.js';
 
 describe('rangeAt', () => {
@@ -45,6 +45,21 @@ describe('fillSeries', () => {
   });
 });
 
+describe('alignUsers', () => {
+  it('puts each bucket’s users on the events line’s buckets, zero where none came, never summed', () => {
+    const xs = [0, 60, 120].map((s) => s + Date.parse('2025-04-13T12:00:00Z') / 1000);
+    const us = alignUsers(
+      [
+        { t: '2025-04-13T12:01:00Z', usuarios: 4 },
+        { t: '2025-04-13T12:02:00Z', usuarios: 2 },
+        { t: '2025-04-13T12:30:00Z', usuarios: 9 },
+      ],
+      xs,
+    );
+    assert.deepEqual(us, [0, 4, 2]);
+  });
+});
+
 describe('fold', () => {
   const clients = (n: number) =>
     Array.from({ length: n }, (_, i) => ({ cliente: `c${i}`, total: 100 - i, eventos: {} }));
@@ -54,6 +69,13 @@ describe('fold', () => {
       rows.map((r) => r.label),
       ['c0', 'c1', 'c2'],
     );
+  });
+  it('gives the "others" row the sum of its clients’ users (users are per client)', () => {
+    const list = clients(10).map((c, i) => (i >= 7 && i !== 8 ? { ...c, usuarios: i } : c));
+    const rows = fold(list, 8);
+    assert.equal(rows[7]?.client, null);
+    assert.equal(rows[7]?.usuarios, 7 + 9);
+    assert.equal(fold(clients(10), 8)[7]?.usuarios, undefined, 'no users when none of them has any');
   });
   it('folds the rest into one "others" row past the limit, keeping the total', () => {
     const rows = fold(clients(12), 8);

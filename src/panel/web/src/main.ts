@@ -1,17 +1,25 @@
 // The dashboard: reads the analytics API through the panel's relay, refreshes on every committed
 // batch (throttled) and on a slow timer, and keeps showing the last figures, marked stale, while
 // analytics is away.
-import { FetchError, fetchReport, fetchSeries, fetchStatus, type Report, type Status } from './api.js';
+import {
+  FetchError,
+  fetchReport,
+  fetchSeries,
+  fetchStatus,
+  fetchUsers,
+  type Report,
+  type Status,
+} from './api.js';
 import { onBarPick, renderBars } from './bars.js';
 import { byId, h } from './dom.js';
 import { renderEmpty, wireCopyButtons } from './empty.js';
 import { detectLanguage, type Lang, language, setLanguage, t } from './i18n.js';
 import { connectStream, throttle } from './live.js';
-import { fillSeries, isRange, type Range, type RangeKey, rangeAt } from './range.js';
+import { alignUsers, fillSeries, isRange, type Range, type RangeKey, rangeAt } from './range.js';
 import { type Health, renderHealth } from './status.js';
 import { onSort, renderTable } from './table.js';
 import { renderTiles } from './tiles.js';
-import { renderTime, watchLayout } from './timechart.js';
+import { renderTime, type Users, watchLayout } from './timechart.js';
 import { narrow } from './view.js';
 
 const STATUS_EVERY_MS = 5000;
@@ -26,6 +34,7 @@ const state = {
   report: undefined as Report | undefined,
   status: undefined as Status | undefined,
   series: undefined as [number[], number[]] | undefined,
+  users: undefined as Users | undefined,
   everEmpty: false,
   generation: 0,
   lastAttempt: 0,
@@ -67,16 +76,20 @@ async function refreshAll(): Promise<void> {
   const range = rangeAt(state.rangeKey, Date.now());
   state.lastAttempt = state.lastFull = state.lastStatus = Date.now();
   try {
-    const [report, series, status] = await Promise.all([
+    // Users come with the other figures, on the same triggers: no poll of their own.
+    const [report, series, uniques, status] = await Promise.all([
       fetchReport(range.fromIso),
       fetchSeries(range.fromIso, range.bucket, state.client ?? undefined),
+      fetchUsers(range.fromIso, range.bucket, state.client ?? undefined),
       fetchStatus(),
     ]);
     const everEmpty = report.total === 0 ? (await fetchReport()).total === 0 : false;
     succeeded();
     // A choice made while this was in flight has its own refresh queued; do not show old data.
     if (gen === state.generation) {
-      Object.assign(state, { range, report, status, everEmpty, series: fillSeries(series.points, range) });
+      const filled = fillSeries(series.points, range);
+      const users = { total: uniques.usuarios, perBucket: alignUsers(uniques.points ?? [], filled[0]) };
+      Object.assign(state, { range, report, status, everEmpty, series: filled, users });
     }
   } catch (err) {
     failed(err);
@@ -114,10 +127,18 @@ function renderClientOptions(): void {
 function render(): void {
   const range = state.range ?? rangeAt(state.rangeKey, Date.now());
   const clientes = narrow(state.report, state.client);
-  renderTiles({ range, client: state.client, report: state.report, clientes, status: state.status });
+  const usuarios = state.users?.total;
+  renderTiles({
+    range,
+    client: state.client,
+    report: state.report,
+    clientes,
+    status: state.status,
+    usuarios,
+  });
   renderBars(clientes, state.client);
   renderTable(clientes);
-  if (state.series) renderTime(range, ...state.series);
+  if (state.series) renderTime(range, ...state.series, state.users);
   renderEmpty(state.report !== undefined && state.report.total === 0, state.everEmpty, range.key);
   renderClientOptions();
   updateHealth();

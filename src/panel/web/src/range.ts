@@ -44,6 +44,21 @@ export function fillSeries(points: { t: string; count: number }[], range: Range)
     const s = Math.floor(Date.parse(p.t) / 1000);
     counts.set(s, (counts.get(s) ?? 0) + p.count);
   }
+  return fill(counts, range);
+}
+
+/**
+ * Distinct users per bucket on the buckets the events line has (`xs`): zero where none came. A
+ * bucket's users are never summed with another's (the same user may be in both), so a point
+ * outside `xs` is left out rather than folded in.
+ */
+export function alignUsers(points: { t: string; usuarios: number }[], xs: number[]): number[] {
+  const users = new Map<number, number>();
+  for (const p of points) users.set(Math.floor(Date.parse(p.t) / 1000), p.usuarios);
+  return xs.map((x) => users.get(x) ?? 0);
+}
+
+function fill(counts: Map<number, number>, range: Range): [number[], number[]] {
   const xs: number[] = [];
   const ys: number[] = [];
   for (let s = range.fromS; s <= range.lastS; s += range.bucketS) {

@@ -43,6 +43,14 @@ export function renderTiles(v: View): void {
     setTile('tile-clients', fmtInt(types), t('tile.typesNote', { client: v.client }));
   }
 
+  // Zero users with events in range means the events carry no usuario: say that, not "0".
+  const hasUsers = v.usuarios !== undefined && (v.usuarios > 0 || total === 0);
+  setTile(
+    'tile-users',
+    v.usuarios === undefined ? '—' : hasUsers ? fmtInt(v.usuarios) : '—',
+    t(hasUsers || v.usuarios === undefined ? 'tile.usersNote' : 'tile.usersNone', { range: rangeText }),
+  );
+
   const s = v.status;
   setTile('tile-eps', fmtRate(s?.eventsPerSecond), t('tile.epsNote'));
   setTile('tile-dups', fmtInt(s?.duplicates), t('tile.dupsNote'));

@@ -10,6 +10,8 @@ export interface View {
   /** The clients the filter leaves. */
   clientes: ReportClient[];
   status: Status | undefined;
+  /** Distinct users in the range for the filter (GET /api/v1/uniques); undefined until known. */
+  usuarios: number | undefined;
 }
 
 export function narrow(report: Report | undefined, client: string | null): ReportClient[] {
