@@ -145,7 +145,7 @@ export class ConfirmedPublisher {
     });
     this.channel = ch;
     this.inflight = 0;
-    this.sent.clear();
+    this.requeueUnanswered();
     this.pump();
   }
 
@@ -153,8 +153,22 @@ export class ConfirmedPublisher {
     this.channel = undefined;
     this.waitingDrain = false;
     this.gen++;
-    // amqplib fails the callbacks of unconfirmed messages with "channel closed"; they were
-    // requeued there (see send). Nothing else to do until the connection comes back.
+    // amqplib fails the callbacks of unconfirmed messages with "channel closed", which requeues
+    // them (onConfirm); any it never answered are requeued here.
+    this.requeueUnanswered();
+  }
+
+  /**
+   * Messages sent on a channel that is gone and never answered go back to the front of the
+   * queue, in the order they were sent. Without this a message whose confirm callback never came
+   * (a connection cut mid-publish) was forgotten: its publish never resolved, and a report left
+   * that way made every later 202 wait for it. A late callback for it is then ignored (gen -1).
+   */
+  private requeueUnanswered(): void {
+    const unanswered = [...this.sent.values()].filter((i) => !i.batch.settled);
+    this.sent.clear();
+    for (const i of unanswered) i.gen = -1;
+    this.queue.unshift(...unanswered);
   }
 
   /** Why a publish of n messages must be refused at once, if it must. */
@@ -367,6 +381,9 @@ export class ConfirmedPublisher {
 
   private onConfirm(item: Item, gen: number, err: unknown): void {
     if (gen === this.gen) this.inflight--;
+    // A callback of an earlier send of this item: it has been queued again since (see
+    // requeueUnanswered), and the new send's confirm decides.
+    if (item.gen !== gen) return;
     if (!err && item.returned) {
       // Confirmed but routed to no queue: not delivered. Same id again, once the topology is back.
       if (!item.batch.settled) this.queue.unshift(item);
