@@ -1,0 +1,72 @@
+// A channel that closes with publishes unconfirmed must not forget them. amqplib's close handler
+// (lib/channel.js, `while (cb = this.unconfirmed.shift())`) fails the unconfirmed callbacks only
+// up to the first hole in its window, a message the broker confirmed out of order (a `null`
+// entry), so the callbacks after it are never called. The publisher used to clear what it had
+// sent when the next channel opened: those publishes never resolved, and a reconcile report left
+// that way made every later ingest 202 wait for it (503 until a restart). The hole is made here
+// directly in amqplib's window, then the connection is cut before any confirm can arrive.
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { test } from 'node:test';
+import amqp from 'amqplib';
+import { BrokerConnection, ConfirmedPublisher } from '../src/broker/index.js';
+import { createLogger } from '../src/log.js';
+import { AMQP_URL, testEnv, waitFor } from './support/helpers.js';
+
+const N = 50;
+
+test('publishes a closing channel never answered are sent again on the next one, and resolve', async () => {
+  const te = testEnv('lostcb');
+  const admin = await amqp.connect(AMQP_URL);
+  const ach = await admin.createChannel();
+  await ach.assertExchange(te.exchange, 'fanout', { durable: false, autoDelete: false });
+  await ach.assertQueue(te.queue, { durable: false });
+  await ach.bindQueue(te.queue, te.exchange, '');
+  const log = createLogger('silent');
+  const broker = new BrokerConnection({ urls: [AMQP_URL], log, name: 'lostcb-test' });
+  const pub = new ConfirmedPublisher(broker, {
+    exchange: te.exchange,
+    window: 1000,
+    maxPending: 10_000,
+    failFast: false,
+    log,
+  });
+  try {
+    broker.start();
+    await waitFor('the publisher has a channel', () => pub.ready, 20_000, 20);
+    const ch = (pub as unknown as { channel: { unconfirmed: unknown[]; connection: { stream: Socket } } })
+      .channel;
+    const done = pub.publishRaw(
+      Array.from({ length: N }, (_, i) => ({ body: Buffer.from(String(i)), props: { messageId: `m${i}` } })),
+    );
+    // Same tick: nothing has been confirmed yet. A hole at the front of amqplib's window, then
+    // the socket cut, so its close handler stops at the hole and calls none of the N callbacks.
+    ch.unconfirmed.unshift(null);
+    ch.connection.stream.destroy(new Error('connection cut by the test'));
+    let resolved = false;
+    void done.then(() => {
+      resolved = true;
+    });
+    await waitFor('every publish resolved after the reconnect', () => resolved, 20_000, 20);
+    assert.equal(pub.pending, 0);
+    await waitFor(
+      `${N} distinct messages in the queue`,
+      async () => (await ach.checkQueue(te.queue)).messageCount >= N,
+      20_000,
+      100,
+    );
+    const seen = new Set<string>();
+    for (;;) {
+      const m = await ach.get(te.queue, { noAck: true });
+      if (!m) break;
+      seen.add(m.content.toString());
+    }
+    assert.equal(seen.size, N);
+  } finally {
+    await pub.close().catch(() => undefined);
+    await broker.close().catch(() => undefined);
+    await ach.deleteQueue(te.queue).catch(() => undefined);
+    await ach.deleteExchange(te.exchange).catch(() => undefined);
+    await admin.close().catch(() => undefined);
+  }
+});
