@@ -11,6 +11,7 @@ type Loader = () => Promise<CommandSpec>;
 // Each part is loaded through its door (index.ts) only when its command runs. `warren ingest` is
 // the stack's: it serves the SDK's browser snippet beside the gateway's routes.
 const commands: Record<string, Loader> = {
+  alerts: async () => (await import('./alerts/index.js')).command,
   analytics: async () => (await import('./analytics/index.js')).command,
   audit: async () => (await import('./audit/index.js')).command,
   bench: async () => (await import('./bench/index.js')).command,

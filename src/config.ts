@@ -156,6 +156,33 @@ export const settings = {
   audit: setting('AUDIT', 'false', bool, 'true or false'),
   readyTimeoutS: setting('READY_TIMEOUT_S', '60', positiveInt, 'seconds (>= 1)'),
   stackDir: setting('STACK_DIR', './data/stack', z.string().min(1), 'a directory (Traefik config, status)'),
+  alertExchange: setting('ALERT_EXCHANGE', 'alertas', name, 'an exchange name'),
+  alertQueue: setting('ALERT_QUEUE', 'alertas.webhooks', name, 'a queue name'),
+  alertEvalMs: setting(
+    'ALERT_EVAL_MS',
+    '5000',
+    positiveInt,
+    'milliseconds between timed alert evaluations (>= 1)',
+  ),
+  alertRetryBaseMs: setting(
+    'ALERT_RETRY_BASE_MS',
+    '1000',
+    positiveInt,
+    'milliseconds before the first webhook retry, doubled on each (>= 1)',
+  ),
+  alertRetryMaxMs: setting(
+    'ALERT_RETRY_MAX_MS',
+    '300000',
+    positiveInt,
+    'milliseconds, the longest wait (>= 1)',
+  ),
+  alertMaxAttempts: setting(
+    'ALERT_MAX_ATTEMPTS',
+    '12',
+    positiveInt,
+    'webhook attempts before the alert is dead-lettered (>= 1)',
+  ),
+  alertTimeoutMs: setting('ALERT_TIMEOUT_MS', '10000', positiveInt, 'milliseconds per webhook call (>= 1)'),
   proxyRateLimit: setting(
     'PROXY_RATE_LIMIT',
     '0',
@@ -184,6 +211,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 /** Names derived from the configured exchange and queue (CONTRACT.md, RabbitMQ topology). */
 export function deadLetterNames(config: Pick<Config, 'exchange' | 'queue'>): { dlx: string; dlq: string } {
   return { dlx: `${config.exchange}.dlx`, dlq: `${config.queue}.dlq` };
+}
+
+/** The alert exchange's dead-letter exchange and queue (`alertas.dlx`, `alertas.dlq`). */
+export function alertDeadLetterNames(config: Pick<Config, 'alertExchange'>): { dlx: string; dlq: string } {
+  return { dlx: `${config.alertExchange}.dlx`, dlq: `${config.alertExchange}.dlq` };
 }
 
 /** Whether an address accepts connections from this machine only. */

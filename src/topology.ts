@@ -1,7 +1,7 @@
 // RabbitMQ names and their idempotent declaration (CONTRACT.md, "RabbitMQ topology").
 // Declared by every service at start and after every reconnect.
 import type { Channel } from 'amqplib';
-import { type Config, deadLetterNames } from './config.js';
+import { alertDeadLetterNames, type Config, deadLetterNames } from './config.js';
 import { WarrenError } from './errors.js';
 
 export type TopologyConfig = Pick<
@@ -82,4 +82,31 @@ export async function declare(
       ch.bindQueue(config.auditQueue, config.exchange, ''),
     );
   }
+}
+
+/**
+ * The alert topology (README "Alerts"): a fanout exchange analytics publishes to, confirmed; a
+ * durable quorum queue for the deliverer, whose dead letters (the broker's delivery limit, or the
+ * deliverer giving up, with its reason) land in `<ALERT_EXCHANGE>.dlq`. Quorum whatever QUEUE_TYPE
+ * says: a firing must survive what the broker survives.
+ */
+export async function declareAlerts(
+  ch: Channel,
+  config: Pick<Config, 'alertExchange' | 'alertQueue' | 'deliveryLimit'>,
+): Promise<void> {
+  const { dlx, dlq } = alertDeadLetterNames(config);
+  const quorum = { 'x-queue-type': 'quorum' };
+  await step(`exchange ${config.alertExchange}`, () =>
+    ch.assertExchange(config.alertExchange, 'fanout', { durable: true }),
+  );
+  await step(`exchange ${dlx}`, () => ch.assertExchange(dlx, 'fanout', { durable: true }));
+  await step(`queue ${dlq}`, () => ch.assertQueue(dlq, { durable: true, arguments: quorum }));
+  await step(`binding ${dlx} -> ${dlq}`, () => ch.bindQueue(dlq, dlx, ''));
+  const args = { ...quorum, 'x-dead-letter-exchange': dlx, 'x-delivery-limit': config.deliveryLimit };
+  await step(`queue ${config.alertQueue}`, () =>
+    ch.assertQueue(config.alertQueue, { durable: true, arguments: args }),
+  );
+  await step(`binding ${config.alertExchange} -> ${config.alertQueue}`, () =>
+    ch.bindQueue(config.alertQueue, config.alertExchange, ''),
+  );
 }

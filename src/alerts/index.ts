@@ -1,0 +1,2 @@
+// The alerts part's door: `warren alerts add|list|remove|deliver` (README "Alerts").
+export { command } from './command.js';
