@@ -103,6 +103,8 @@ function renderTile(s: AlertsState): void {
   if (v) v.textContent = value;
   if (n) n.textContent = note;
   tile.classList.toggle('warn', warn);
+  // Without rules the tile would only repeat the card's empty state; the card says it.
+  tile.hidden = !s.answer?.rules.length;
 }
 
 function ruleItem(rule: AlertRule, now: number): HTMLLIElement {
