@@ -156,6 +156,8 @@ describe('readAnswer', () => {
     );
     assert.deepEqual(a?.firings, [firing]);
     assert.deepEqual(readAnswer({} as never), { rules: [], firings: [] });
+    assert.deepEqual(readAnswer(null as never), { rules: [], firings: [] });
+    assert.deepEqual(readAnswer({ rules: 'x', firings: 3 } as never), { rules: [], firings: [] });
   });
 });
 

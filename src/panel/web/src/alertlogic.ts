@@ -125,8 +125,11 @@ export function firingRule(f: Firing, byId: ReadonlyMap<string, AlertRule>): str
 
 /** The answer as the page uses it, or `undefined` for "not available" (an analytics without alerts). */
 export function readAnswer(answer: Alerts | AlertsUnavailable): Alerts | undefined {
-  if ('available' in answer && answer.available === false) return undefined;
-  const a = answer as Partial<Alerts>;
+  // JSON null (or any non-object) is read as an answer with nothing in it.
+  const a = (typeof answer === 'object' && answer !== null ? answer : {}) as Partial<
+    Alerts & AlertsUnavailable
+  >;
+  if (a.available === false) return undefined;
   // Entries without the fields the view reads are left out rather than breaking the page.
   const rules = (Array.isArray(a.rules) ? a.rules : []).filter(
     (r) => r && typeof r.id === 'string' && typeof r.kind === 'string',
