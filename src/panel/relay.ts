@@ -7,7 +7,13 @@ import { errorBody } from '../http.js';
 import type { Logger } from '../log.js';
 
 /** The analytics endpoints the page reads; nothing else is forwarded. */
-const JSON_ROUTES = ['report', 'timeseries', 'uniques', 'status'] as const;
+const JSON_ROUTES = ['report', 'timeseries', 'uniques', 'status', 'alerts'] as const;
+/**
+ * Routes an older analytics may not have. Its 404 becomes 200 `{"available": false}`: the page
+ * then says "not available" and the rest of the dashboard goes on, with no failed request in the
+ * browser's console every few seconds.
+ */
+const OPTIONAL_ROUTES: ReadonlySet<string> = new Set(['alerts']);
 const CONNECT_TIMEOUT_MS = 4000;
 /** Analytics pings every 15 s; a silent stream for longer than this is a dead one. */
 const STREAM_IDLE_MS = 40_000;
@@ -86,6 +92,9 @@ function relayJson(app: FastifyInstance, base: string, logOutage: (err: unknown)
         return unavailable(reply);
       }
       const body = await res.text();
+      if (res.status === 404 && OPTIONAL_ROUTES.has(name)) {
+        return reply.header('cache-control', 'no-store').send({ available: false });
+      }
       return reply
         .status(res.status)
         .header('cache-control', 'no-store')

@@ -65,3 +65,48 @@ export function fetchUsers(from: string, bucket: string, cliente?: string): Prom
 export function fetchStatus(): Promise<Status> {
   return getJson<Status>('api/status');
 }
+
+// The alerts answer (GET /api/v1/alerts). Declared here rather than imported: analytics' shapes
+// for it are built on another branch, and the fields below are the agreed shape.
+export interface AlertRule {
+  id: string;
+  kind: 'silence' | 'threshold' | 'dead_letters';
+  cliente?: string;
+  evento?: string;
+  minutes?: number;
+  above?: number;
+  below?: number;
+  /** dead_letters: fire when valid (replayable) events were dead-lettered. */
+  valid?: boolean;
+  webhook: string;
+  format: 'json' | 'slack';
+  created: string;
+  state: 'ok' | 'firing';
+  /** While firing, the episode's start. */
+  since?: string;
+}
+
+export interface Firing {
+  id: string;
+  rule: string;
+  kind: AlertRule['kind'];
+  state: 'fired' | 'resolved';
+  episode_start: string;
+  at: string;
+  summary: string;
+}
+
+export interface Alerts {
+  rules: AlertRule[];
+  /** Newest first, at most 100. */
+  firings: Firing[];
+}
+
+/** What the relay answers when analytics has no alerts endpoint (an older analytics: 404). */
+export interface AlertsUnavailable {
+  available: false;
+}
+
+export function fetchAlerts(): Promise<Alerts | AlertsUnavailable> {
+  return getJson<Alerts | AlertsUnavailable>('api/alerts');
+}

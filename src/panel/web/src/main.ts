@@ -1,6 +1,8 @@
 // The dashboard: reads the analytics API through the panel's relay, refreshes on every committed
 // batch (throttled) and on a slow timer, and keeps showing the last figures, marked stale, while
 // analytics is away.
+
+import { alertPoller, renderAlerts } from './alerts.js';
 import {
   FetchError,
   fetchReport,
@@ -109,6 +111,7 @@ async function refreshStatus(): Promise<void> {
 }
 
 const refresh = throttle(refreshAll, 400);
+const alerts = alertPoller(renderAlerts);
 
 function renderClientOptions(): void {
   const select = byId<HTMLSelectElement>('client');
@@ -141,6 +144,7 @@ function render(): void {
   if (state.series) renderTime(range, ...state.series, state.users);
   renderEmpty(state.report !== undefined && state.report.total === 0, state.everEmpty, range.key);
   renderClientOptions();
+  renderAlerts(alerts.state);
   updateHealth();
 }
 
@@ -175,6 +179,8 @@ function wireControls(): void {
 
 function tick(): void {
   const now = Date.now();
+  // While analytics is down the page's retries find it back; alerts wait for that.
+  if (state.health.state !== 'down') alerts.tick(now);
   const bucketMoved = state.range !== undefined && rangeAt(state.rangeKey, now).lastS !== state.range.lastS;
   if (state.health.state === 'down') {
     if (now - state.lastAttempt >= DOWN_RETRY_MS) refresh();
@@ -200,6 +206,7 @@ const stream = connectStream('api/stream', {
   onOpen: () => {
     updateHealth();
     refresh();
+    alerts.now();
   },
   onBatch: () => {
     byId('conn').classList.remove('pulse');
