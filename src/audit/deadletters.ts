@@ -24,6 +24,8 @@ export interface DeadLetter {
   death: string | undefined;
   /** When it was dead-lettered (x-death time), else when it was published. */
   time: string | undefined;
+  /** A valid event's own time (what the dedupe horizon is compared with), else undefined. */
+  eventTime: string | undefined;
   cliente: string | undefined;
   preview: string;
 }
@@ -98,6 +100,7 @@ export function inspect(msg: GetMessage, position: number, prefix: readonly stri
     reason: r.ok ? validReason(deathReason) : reason(r.problems),
     death: deathReason,
     time: amqpTime(death?.time) ?? amqpTime(msg.properties.timestamp),
+    eventTime: r.ok ? r.event.timestamp : undefined,
     cliente: str(body.cliente) ?? str(msg.properties.appId),
     preview: text.length > PREVIEW || msg.content.length > PREVIEW * 4 ? `${text.slice(0, PREVIEW)}…` : text,
   };

@@ -14,8 +14,10 @@ import { amqp, redact } from '../broker/index.js';
 import { type CommandContext, type CommandSpec, usageError } from '../command.js';
 import { type Config, deadLetterNames } from '../config.js';
 import { describe, WarrenError } from '../errors.js';
+import { parseTimestamp } from '../event.js';
 import { topicPrefix } from '../topic.js';
 import { declare } from '../topology.js';
+import { HOLD_S, holdStore, iso, skipBefore } from './hold.js';
 
 /** One connection to the first node that answers, with the topology declared. */
 export async function connectBroker(config: Config, name: string): Promise<ChannelModel> {
@@ -90,11 +92,29 @@ function targetsOf(held: Held[], values: CommandContext['values']): Held[] {
   return select(held, id);
 }
 
-function report(r: ReplayResult, json: boolean): void {
+/**
+ * Splits the targets at the dedupe horizon: a valid event older than it may have an id the store
+ * has forgotten (it may have been counted before it was dead-lettered: a crash loop between
+ * commit and ack), so replaying it could count it twice. Those stay in the DLQ unless --force.
+ */
+function atHorizon(targets: Held[], horizon: number | undefined): { go: Held[]; old: Held[] } {
+  if (horizon === undefined) return { go: targets, old: [] };
+  const old = targets.filter((h) => {
+    const ms = h.info.eventTime === undefined ? undefined : parseTimestamp(h.info.eventTime);
+    return h.info.valid && (ms === undefined || ms < horizon * 1000);
+  });
+  return { go: targets.filter((h) => !old.includes(h)), old };
+}
+
+function report(r: ReplayResult, json: boolean, old: DeadLetter[], horizon: number | undefined): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...r, beforeHorizon: old })}\n`);
     return;
   }
+  for (const d of old)
+    process.stdout.write(
+      `#${d.position} id=${shownId(d)}: older than the dedupe horizon ${iso(horizon ?? 0)}, left in the DLQ: the store may have forgotten its id and would count it again (--force replays it anyway)\n`,
+    );
   for (const d of r.replayed) process.stdout.write(`#${d.position} id=${shownId(d)}: replayed\n`);
   for (const d of r.invalid)
     process.stdout.write(
@@ -104,15 +124,16 @@ function report(r: ReplayResult, json: boolean): void {
     process.stdout.write(
       `#${d.position} id=${shownId(d)}: the exchange routed it nowhere; left in the DLQ\n`,
     );
+  const skipped = old.length ? `, ${old.length} older than the dedupe horizon (left in the DLQ)` : '';
   process.stdout.write(
-    `${r.replayed.length} replayed, ${r.invalid.length} still invalid, ${r.unroutable.length} unroutable\n`,
+    `${r.replayed.length} replayed, ${r.invalid.length} still invalid, ${r.unroutable.length} unroutable${skipped}\n`,
   );
 }
 
 async function run({ config, log, values, positionals }: CommandContext): Promise<number> {
   const [sub, ...extra] = positionals;
   if ((sub !== 'list' && sub !== 'replay') || extra.length > 0)
-    throw usageError('usage: warren dlq list [--json] | warren dlq replay --all | --id ID');
+    throw usageError('usage: warren dlq list [--json] | warren dlq replay --all | --id ID [--force]');
   const limit = limitOf(values);
   const json = values.json === true;
   const { dlq } = deadLetterNames(config);
@@ -142,9 +163,25 @@ async function run({ config, log, values, positionals }: CommandContext): Promis
         );
         return 1;
       }
+      const force = values.force === true;
+      const horizon = force ? undefined : skipBefore(await holdStore(config, 'dlq replay'));
+      const { go, old } = atHorizon(targets, horizon);
       const pub = await conn.createConfirmChannel();
-      const result = await replay(get, pub, config.exchange, targets, { dlq, held });
-      report(result, json);
+      const result = await replay(get, pub, config.exchange, go, { dlq, held });
+      // Held again from the end: the consumer has HOLD_S to count what was just published.
+      if (!force)
+        await holdStore(config, 'dlq replay').catch((err) =>
+          log.warn(
+            { err: describe(err) },
+            `could not renew the hold on pruning; it ends ${HOLD_S} s after the start`,
+          ),
+        );
+      report(
+        result,
+        json,
+        old.map((h) => h.info),
+        horizon,
+      );
       return result.unroutable.length ? 1 : 0;
     } finally {
       release(get, held);
@@ -157,9 +194,10 @@ async function run({ config, log, values, positionals }: CommandContext): Promis
 
 export const command: CommandSpec = {
   summary: 'list the dead-letter queue with reasons, or replay dead letters through validation',
-  usage: 'warren dlq list [--json] [--limit N]  |  warren dlq replay (--all | --id ID) [--json]',
+  usage: 'warren dlq list [--json] [--limit N]  |  warren dlq replay (--all | --id ID) [--force] [--json]',
   options: {
     json: { type: 'boolean' },
+    force: { type: 'boolean' },
     all: { type: 'boolean' },
     id: { type: 'string' },
     limit: { type: 'string' },
@@ -169,6 +207,8 @@ export const command: CommandSpec = {
     all: 'replay: every dead letter',
     id: 'replay: the dead letter with this event id or message_id, or at this position (N or #N) of `dlq list`',
     limit: 'read at most N dead letters (default 10000); the rest stay untouched',
+    force:
+      "replay: also events older than the store's dedupe horizon (their ids may be forgotten: they may be counted again), and without reading the store",
   },
   allowPositionals: true,
   run,
