@@ -75,7 +75,10 @@ for (const kind of kinds) {
         await store.commit([ev('e1', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
         await store.commit([ev('e3', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);
         assert.equal(await a.lastSeen('cliente_uno', 'click'), clock + 55_000);
-        assert.equal(await a.windowCount('cliente_uno', 'click', Date.parse('2025-04-13T12:00:00Z') / 1000), 2);
+        assert.equal(
+          await a.windowCount('cliente_uno', 'click', Date.parse('2025-04-13T12:00:00Z') / 1000),
+          2,
+        );
       });
     });
 
@@ -84,14 +87,18 @@ for (const kind of kinds) {
         const stores = [await db.open(), await db.open(), await db.open(), await db.open()];
         const [a] = stores.map((s) => alertsOf(s)!);
         await a!.addRule(rule('r1'));
-        const opened = await Promise.all(stores.map((s) => alertsOf(s)!.open(firing('r1', 100_000, 'fired'))));
+        const opened = await Promise.all(
+          stores.map((s) => alertsOf(s)!.open(firing('r1', 100_000, 'fired'))),
+        );
         assert.equal(opened.filter(Boolean).length, 1, `one open: ${opened}`);
         // A later start while it is open opens nothing (the episode holds).
         assert.equal(await a!.open(firing('r1', 200_000, 'fired')), false);
         assert.equal((await a!.rules())[0]?.openSince, 100_000);
         // Closing an episode that is not the open one changes nothing.
         assert.equal(await a!.resolve(firing('r1', 999, 'resolved')), false);
-        const closed = await Promise.all(stores.map((s) => alertsOf(s)!.resolve(firing('r1', 100_000, 'resolved'))));
+        const closed = await Promise.all(
+          stores.map((s) => alertsOf(s)!.resolve(firing('r1', 100_000, 'resolved'))),
+        );
         assert.equal(closed.filter(Boolean).length, 1, `one close: ${closed}`);
         assert.equal((await a!.rules())[0]?.openSince, undefined);
         const f = await a!.firings(10);

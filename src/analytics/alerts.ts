@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { type Alerts, alertsOf, type Store } from '../store/index.js';
 import { deadLetters, silence, threshold, type Verdict } from './alert-rules.js';
 import type { QueueStatus } from './api.js';
+import type { Metrics } from './metrics.js';
 
 export interface EvaluatorOptions {
   store: () => Store | undefined;
@@ -22,6 +23,7 @@ export interface EvaluatorOptions {
   recorded: () => void;
   /** The clock (epoch ms); tests inject one. */
   now?: () => number;
+  metrics?: Pick<Metrics, 'alertEvaluations' | 'alertsRecorded'>;
 }
 
 /** How soon after a committed batch the rules are evaluated: batches in a burst share one pass. */
@@ -108,6 +110,7 @@ export class AlertEvaluator {
         const d = await this.evaluateRule(a, rule, status);
         if (d !== undefined) due = Math.min(due ?? d, d);
       }
+      this.opts.metrics?.alertEvaluations.inc();
       if (this.failing) this.opts.log.info('alert evaluation works again');
       this.failing = false;
       return due;
@@ -175,6 +178,7 @@ export class AlertEvaluator {
     const done = state === 'fired' ? await a.open(f) : await a.resolve(f);
     if (!done) return; // another process recorded it (or the rule was removed meanwhile)
     this.opts.log.info({ alert: id, rule: rule.id, summary: v.summary }, `alert ${state}`);
+    this.opts.metrics?.alertsRecorded.inc({ state });
     this.opts.recorded();
   }
 }

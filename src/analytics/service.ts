@@ -54,7 +54,7 @@ export function build(config: Config, log: Logger): Analytics {
   broker.on('connected', () => metrics.brokerUp.set(1));
   broker.on('disconnected', () => metrics.brokerUp.set(0));
 
-  const alerts = alertParts(config, log, broker, store, queues, handler);
+  const alerts = alertParts(config, log, broker, store, queues, handler, metrics);
 
   // Dedupe window and rollups, every RETENTION_INTERVAL_S, only while the store answers.
   const retention = new RetentionRunner(store.usable, config, log.child({ part: 'retention' }));
@@ -116,6 +116,7 @@ function alertParts(
   store: StoreHealth,
   queues: QueueWatch,
   handler: AnalyticsHandler,
+  metrics: Metrics,
 ): { evaluator: AlertEvaluator; outbox: AlertOutbox } {
   const outbox = new AlertOutbox(config, broker, store.usable, log.child({ part: 'alert-outbox' }));
   const evaluator = new AlertEvaluator({
@@ -124,6 +125,7 @@ function alertParts(
     evalMs: config.alertEvalMs,
     log: log.child({ part: 'alerts' }),
     recorded: outbox.kick,
+    metrics,
   });
   handler.on('batch', evaluator.kick);
   return { evaluator, outbox };
