@@ -96,7 +96,10 @@ for (const kind of kinds) {
             ['add', 'silence', '--cliente', 'c', '--minutes', 'abc', '--webhook', 'http://h/'],
             /--minutes must be a number/,
           ],
-          [['add', 'silence', '--cliente', 'c', '--minutes=-1', '--webhook', 'http://h/'], /minutes must be above 0/],
+          [
+            ['add', 'silence', '--cliente', 'c', '--minutes=-1', '--webhook', 'http://h/'],
+            /minutes must be above 0/,
+          ],
           [['add', 'silence', '--cliente', 'c', '--minutes', '1', '--webhook', 'ftp://h/'], /webhook/],
           [
             ['add', 'silence', '--cliente', 'c', '--minutes', '1', '--webhook', 'http://h/', '--above', '3'],

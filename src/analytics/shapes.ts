@@ -167,7 +167,7 @@ export const alertRuleShape = z.strictObject({
   kind: alertKind,
   cliente: name.optional(),
   evento: name.optional(),
-  minutes: z.number().positive().optional().describe('The window (silence, threshold), in minutes.'),
+  minutes: z.number().min(0).optional().describe('The window (silence, threshold), in minutes.'),
   above: z.number().min(0).optional(),
   below: z.number().min(0).optional(),
   valid: z.boolean().optional().describe('dead_letters: fires while valid events are dead-lettered.'),

@@ -4,29 +4,16 @@
 import assert from 'node:assert/strict';
 import amqp from 'amqplib';
 import { type AlertMessage, alertMessageSchema, verify } from '../../src/alert.js';
-import { AMQP_URL, getJson, warren } from './helpers.js';
+import { AMQP_URL, deleteAlertTopology as deleteAlertQueues, getJson, warren } from './helpers.js';
 
+/** The names testEnv() gives a test (helpers.ts), spelled out for the alert tests. */
 export function alertNames(id: string): Record<string, string> {
   return { ALERT_EXCHANGE: `${id}.alertas`, ALERT_QUEUE: `${id}.alertas.webhooks` };
 }
 
 export async function deleteAlertTopology(id: string): Promise<void> {
   const n = alertNames(id);
-  const conn = await amqp.connect(AMQP_URL);
-  try {
-    for (const q of [n.ALERT_QUEUE!, `${n.ALERT_EXCHANGE}.dlq`]) {
-      const ch = await conn.createChannel();
-      await ch.deleteQueue(q).catch(() => undefined);
-      await ch.close().catch(() => undefined);
-    }
-    for (const x of [n.ALERT_EXCHANGE!, `${n.ALERT_EXCHANGE}.dlx`]) {
-      const ch = await conn.createChannel();
-      await ch.deleteExchange(x).catch(() => undefined);
-      await ch.close().catch(() => undefined);
-    }
-  } finally {
-    await conn.close();
-  }
+  await deleteAlertQueues(AMQP_URL, n.ALERT_EXCHANGE!, n.ALERT_QUEUE!);
 }
 
 export interface Received {
