@@ -108,6 +108,7 @@ for (const kind of kinds) {
         );
         assert.equal(await a!.removeRule('r1'), true);
         assert.equal(await a!.removeRule('r1'), false);
+        assert.equal((await a!.firings(10)).length, 2, 'its firings stay in the history');
         // The rule is gone: nothing opens for it any more.
         assert.equal(await a!.open(firing('r1', 300_000, 'fired')), false);
       }));
