@@ -30,6 +30,8 @@ export interface EvaluatorOptions {
 const AFTER_COMMIT_MS = 50;
 /** The shortest timer: a silence due now is evaluated at once, not in a busy loop. */
 const MIN_TIMER_MS = 10;
+/** The DLQ figures are asked of the broker at most this often (passes follow every batch). */
+const STATUS_MAX_AGE_MS = 1000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -40,6 +42,7 @@ export class AlertEvaluator {
   private again = false;
   private stopped = true;
   private failing = false;
+  private status: { at: number; value: QueueStatus } | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: EvaluatorOptions) {
@@ -103,8 +106,7 @@ export class AlertEvaluator {
     if (!a) return undefined;
     try {
       const rules = await a.rules();
-      let status: QueueStatus | undefined;
-      if (rules.some((r) => r.kind === 'dead_letters')) status = await this.opts.queueStatus();
+      const status = rules.some((r) => r.kind === 'dead_letters') ? await this.queueStatus() : undefined;
       let due: number | undefined;
       for (const rule of rules) {
         const d = await this.evaluateRule(a, rule, status);
@@ -119,6 +121,14 @@ export class AlertEvaluator {
       this.failing = true;
       return undefined;
     }
+  }
+
+  private async queueStatus(): Promise<QueueStatus> {
+    const at = Date.now();
+    if (this.status && at - this.status.at < STATUS_MAX_AGE_MS) return this.status.value;
+    const value = await this.opts.queueStatus();
+    this.status = { at, value };
+    return value;
   }
 
   private async verdict(a: Alerts, rule: Rule, status: QueueStatus | undefined, now: number) {

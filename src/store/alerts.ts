@@ -122,31 +122,27 @@ function firingValues(f: NewFiring): unknown[] {
   return [f.id, f.rule, f.kind, f.state, f.episodeStart, f.at, f.summary, f.message];
 }
 
+type All = <T>(sql: string, values: unknown[]) => Promise<T[]>;
+
 export function alerts(d: Driver): Alerts {
-  const transition = d.kind === 'sqlite' ? sqliteTransition(d) : postgresTransition(d);
-  const all = <T>(sql: string, values: unknown[]) => {
+  const all: All = (sql, values) => {
     const p = params(d.kind);
     for (const v of values) p.add(v);
-    return d.all<T>(d.kind === 'sqlite' ? lite(sql) : sql, p);
+    return d.all(d.kind === 'sqlite' ? lite(sql) : sql, p);
   };
+  return { ...ruleOps(d, all), ...firingOps(d, all), ...figureOps(d, all) };
+}
+
+function ruleOps(d: Driver, all: All): Pick<Alerts, 'addRule' | 'rules' | 'removeRule' | 'open' | 'resolve'> {
+  const transition = d.kind === 'sqlite' ? sqliteTransition(d) : postgresTransition(d);
   return {
     async addRule(r) {
+      const valid = r.valid === undefined ? null : d.kind === 'sqlite' ? Number(r.valid) : r.valid;
+      const values: unknown[] = [r.id, r.kind, r.cliente ?? null, r.evento ?? null, r.minutes ?? null];
+      values.push(r.above ?? null, r.below ?? null, valid, r.webhook, r.format, r.secret, r.created);
       await all(
         `INSERT INTO alert_rules (${COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL) RETURNING id`,
-        [
-          r.id,
-          r.kind,
-          r.cliente ?? null,
-          r.evento ?? null,
-          r.minutes ?? null,
-          r.above ?? null,
-          r.below ?? null,
-          r.valid === undefined ? null : d.kind === 'sqlite' ? Number(r.valid) : r.valid,
-          r.webhook,
-          r.format,
-          r.secret,
-          r.created,
-        ],
+        values,
       );
     },
     async rules() {
@@ -157,6 +153,11 @@ export function alerts(d: Driver): Alerts {
     },
     open: (f) => transition(OPEN, f),
     resolve: (f) => transition(CLOSE, f),
+  };
+}
+
+function firingOps(d: Driver, all: All): Pick<Alerts, 'firings' | 'claim' | 'markPublished' | 'release'> {
+  return {
     async firings(limit) {
       const rows = await all<Record<string, unknown>>(
         `SELECT ${FIRING_COLS(d.kind)} FROM alert_firings ORDER BY at DESC, id DESC LIMIT $1`,
@@ -173,6 +174,11 @@ export function alerts(d: Driver): Alerts {
     },
     markPublished: (ids, at) => update(d, 'published_at = $1', at, ids),
     release: (ids) => update(d, 'claimed_until = $1', null, ids),
+  };
+}
+
+function figureOps(d: Driver, all: All): Pick<Alerts, 'lastSeen' | 'windowCount'> {
+  return {
     async lastSeen(cliente, evento) {
       const sql =
         evento === undefined
