@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
 import {
+  type AlertsAnswer,
   DOCS_PREFIX,
   type ReconcileAnswer,
   type Report,
@@ -25,7 +26,7 @@ import {
 
 interface OpenApi {
   openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, Response> }>>;
+  paths: Record<string, Record<string, { responses: Record<string, Response> } | undefined>>;
 }
 interface Response {
   content?: Record<string, { schema: object }>;
@@ -63,19 +64,24 @@ describe('analytics OpenAPI document', () => {
     await env?.cleanup();
   });
 
-  function schemaOf(path: string, status: number, type = 'application/json'): ValidateFunction {
-    const route = doc.paths[path]?.get;
-    assert.ok(route, `the document has GET ${path}; it has ${Object.keys(doc.paths).join(', ')}`);
+  function schemaOf(
+    path: string,
+    status: number,
+    type = 'application/json',
+    method = 'get',
+  ): ValidateFunction {
+    const route = doc.paths[path]?.[method];
+    assert.ok(route, `the document has ${method} ${path}; it has ${Object.keys(doc.paths).join(', ')}`);
     const schema = route.responses[String(status)]?.content?.[type]?.schema;
-    assert.ok(schema, `GET ${path} documents ${status} as ${type}`);
+    assert.ok(schema, `${method} ${path} documents ${status} as ${type}`);
     return ajv.compile(schema);
   }
 
-  function conforms(path: string, status: number, body: unknown, type?: string): void {
-    const validate = schemaOf(path, status, type);
+  function conforms(path: string, status: number, body: unknown, type?: string, method = 'get'): void {
+    const validate = schemaOf(path, status, type, method);
     assert.ok(
       validate(body),
-      `GET ${path} ${status} does not match its documented schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`,
+      `${method} ${path} ${status} does not match its documented schema: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`,
     );
   }
 
@@ -92,8 +98,40 @@ describe('analytics OpenAPI document', () => {
       '/api/v1/status',
       '/api/v1/export',
       '/api/v1/reconcile',
+      '/api/v1/alerts',
     ])
       assert.ok(doc.paths[p]?.get, `GET ${p} is documented`);
+    assert.ok(doc.paths['/api/v1/alerts']?.post, 'POST /api/v1/alerts is documented');
+    assert.ok(doc.paths['/api/v1/alerts/{id}']?.delete, 'DELETE /api/v1/alerts/{id} is documented');
+  });
+
+  it('matches /api/v1/alerts: POST 201 and 400, GET with a rule firing, DELETE 404', async () => {
+    const post = (body: unknown) =>
+      getJson(`${base}/api/v1/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const made = await post({
+      kind: 'silence',
+      cliente: 'nadie',
+      minutes: 0.01,
+      webhook: 'http://127.0.0.1:9/x',
+    });
+    assert.equal(made.status, 201);
+    conforms('/api/v1/alerts', 201, made.body, undefined, 'post');
+    const bad = await post({ kind: 'silence' });
+    assert.equal(bad.status, 400);
+    conforms('/api/v1/alerts', 400, bad.body, undefined, 'post');
+    const a = await waitFor('the rule firing', async () => {
+      const r = await getJson<AlertsAnswer>(`${base}/api/v1/alerts`);
+      return r.body.firings?.length === 1 ? r.body : undefined;
+    });
+    assert.equal(a.rules[0]?.state, 'firing');
+    conforms('/api/v1/alerts', 200, a);
+    const gone = await getJson(`${base}/api/v1/alerts/r_nope`, { method: 'DELETE' });
+    assert.equal(gone.status, 404);
+    conforms('/api/v1/alerts/{id}', 404, gone.body, undefined, 'delete');
   });
 
   it('matches /reporte, /api/v1/report and /api/v1/timeseries as served', async () => {

@@ -11,6 +11,7 @@ import { WarrenError } from '../errors.js';
 import { installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
 import type { Filter, Store } from '../store/index.js';
+import { type AlertsApiDeps, installAlerts } from './alerts-api.js';
 import { type Computed, ResponseCache, type View } from './cache.js';
 import type { AnalyticsHandler } from './consumer.js';
 import { documentOnly, registerDocs, routeSchemas } from './docs.js';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   reconcile?: (filter: Filter) => Promise<ReconcileAnswer>;
   /** TRUSTED_PROXIES: whose X-Forwarded-For names the client (Fastify's trustProxy); none when absent. */
   trustedProxies?: string[];
+  /** /api/v1/alerts' write access and evaluator (alerts-api.ts); absent: writes from loopback only. */
+  alerts?: Omit<AlertsApiDeps, 'store'>;
 }
 
 function storeOrThrow(deps: ApiDeps): Store {
@@ -76,6 +79,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     statusRoute(scope, deps);
     exportRoute(scope, deps);
     reconcileRoute(scope, deps);
+    installAlerts(scope, {
+      credentials: undefined,
+      changed: () => undefined,
+      ...deps.alerts,
+      store: deps.store,
+    });
     installStream(scope, deps.handler, deps.streams ?? DEFAULT_STREAMS, deps.log.child({ part: 'stream' }));
   });
   return app;

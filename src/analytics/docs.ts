@@ -7,6 +7,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { z } from 'zod';
 import {
+  alertCreatedShape,
+  alertsShape,
   errorShape,
   exportRowShape,
   exportUniquesRowShape,
@@ -122,6 +124,34 @@ export const routeSchemas = {
         },
       },
       ...errors,
+    },
+  },
+  alerts: {
+    summary: 'Alert rules with their state, and their latest firings and resolutions',
+    querystring: {
+      type: 'object',
+      properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+    },
+    response: { 200: json(alertsShape, 'Rules, and firings newest first'), ...errors },
+  },
+  alertAdd: {
+    summary: 'Adds an alert rule (silence, threshold, dead_letters); needs write access (README "Alerts")',
+    response: {
+      201: json(alertCreatedShape, 'The rule, and its secret (shown only now)'),
+      400: json(errorShape, 'invalid_json or bad_request: details name each bad field'),
+      401: json(errorShape, 'unauthorized: READ_USER/READ_PASSWORD are set and were not sent'),
+      403: json(errorShape, 'forbidden: no credentials are configured and the request is not local'),
+      503: errors[503],
+    },
+  },
+  alertRemove: {
+    summary: 'Removes an alert rule; its firings stay in the history',
+    response: {
+      204: { description: 'Removed', type: 'null' },
+      401: json(errorShape, 'unauthorized'),
+      403: json(errorShape, 'forbidden'),
+      404: json(errorShape, 'not_found: no rule of that id'),
+      503: errors[503],
     },
   },
   readyz: {

@@ -49,6 +49,17 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers,
     }),
+    alertEvaluations: new Counter({
+      name: 'warren_alert_evaluations_total',
+      help: 'Passes of the alert evaluator over every rule (README "Alerts").',
+      registers,
+    }),
+    alertsRecorded: new Counter({
+      name: 'warren_alerts_recorded_total',
+      help: 'Firings and resolutions this process recorded (each episode once across processes).',
+      labelNames: ['state'],
+      registers,
+    }),
     brokerUp: new Gauge({ name: 'warren_broker_up', help: '1 while connected to RabbitMQ.', registers }),
     storeUp: new Gauge({ name: 'warren_store_up', help: '1 while the store answers.', registers }),
   };

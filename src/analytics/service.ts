@@ -5,7 +5,9 @@ import { BatchingConsumer, BrokerConnection } from '../broker/index.js';
 import type { Config } from '../config.js';
 import { applyLimits, listen } from '../http.js';
 import type { Logger } from '../log.js';
-import { controlQueueName, declare } from '../topology.js';
+import { controlQueueName, declare, declareAlerts } from '../topology.js';
+import { AlertOutbox } from './alert-outbox.js';
+import { AlertEvaluator } from './alerts.js';
 import { type ApiDeps, buildApi } from './api.js';
 import { AnalyticsHandler } from './consumer.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -42,6 +44,8 @@ export function build(config: Config, log: Logger): Analytics {
   broker.onConnect(async (conn) => {
     const ch = await conn.createChannel();
     await declare(ch, config, { audit: config.audit });
+    // Before the alert outbox's channel opens (registered later): nothing it publishes is unroutable.
+    await declareAlerts(ch, config);
     await ch.close();
     await queues.attach(conn);
   });
@@ -49,6 +53,8 @@ export function build(config: Config, log: Logger): Analytics {
   const { reports, reconciler } = reconcileParts(config, log, broker, store, queues, consumer);
   broker.on('connected', () => metrics.brokerUp.set(1));
   broker.on('disconnected', () => metrics.brokerUp.set(0));
+
+  const alerts = alertParts(config, log, broker, store, queues, handler, metrics);
 
   // Dedupe window and rollups, every RETENTION_INTERVAL_S, only while the store answers.
   const retention = new RetentionRunner(store.usable, config, log.child({ part: 'retention' }));
@@ -60,6 +66,13 @@ export function build(config: Config, log: Logger): Analytics {
     queues,
     brokerReady: () => broker.connected && consumer.consuming,
     reconcile: reconciler.answer,
+    alerts: {
+      credentials:
+        config.readUser && config.readPassword
+          ? { user: config.readUser, password: config.readPassword }
+          : undefined,
+      changed: alerts.evaluator.kick,
+    },
   });
 
   return {
@@ -74,18 +87,48 @@ export function build(config: Config, log: Logger): Analytics {
       broker.start();
       store.watch();
       retention.start();
+      alerts.evaluator.start();
+      alerts.outbox.start();
       return port;
     },
     async close() {
       store.stop();
       await app.close();
+      await alerts.evaluator.stop();
       await consumer.close();
       await reports.close();
+      await alerts.outbox.close();
       await broker.close();
       await retention.stop();
       await store.close();
     },
   };
+}
+
+/**
+ * Alerts (README "Alerts"): the evaluator, run after every committed batch and on its timer, and
+ * the outbox that publishes what it records, confirmed, to ALERT_EXCHANGE.
+ */
+function alertParts(
+  config: Config,
+  log: Logger,
+  broker: BrokerConnection,
+  store: StoreHealth,
+  queues: QueueWatch,
+  handler: AnalyticsHandler,
+  metrics: Metrics,
+): { evaluator: AlertEvaluator; outbox: AlertOutbox } {
+  const outbox = new AlertOutbox(config, broker, store.usable, log.child({ part: 'alert-outbox' }));
+  const evaluator = new AlertEvaluator({
+    store: store.usable,
+    queueStatus: queues.status,
+    evalMs: config.alertEvalMs,
+    log: log.child({ part: 'alerts' }),
+    recorded: outbox.kick,
+    metrics,
+  });
+  handler.on('batch', evaluator.kick);
+  return { evaluator, outbox };
 }
 
 /**
@@ -149,6 +192,7 @@ function httpApi(
     queues: QueueWatch;
     brokerReady: () => boolean;
     reconcile: ApiDeps['reconcile'];
+    alerts: ApiDeps['alerts'];
   },
 ): FastifyInstance {
   return buildApi({
@@ -166,6 +210,7 @@ function httpApi(
     },
     trustedProxies: trustedProxies(config.trustedProxies),
     reconcile: parts.reconcile,
+    alerts: parts.alerts,
   });
 }
 

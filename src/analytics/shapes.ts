@@ -159,6 +159,53 @@ export const readyShape = z.strictObject({
   store: z.boolean(),
 });
 
+const alertKind = z.enum(['silence', 'threshold', 'dead_letters']);
+
+/** One alert rule as GET /api/v1/alerts shows it (never its secret). */
+export const alertRuleShape = z.strictObject({
+  id: z.string(),
+  kind: alertKind,
+  cliente: name.optional(),
+  evento: name.optional(),
+  minutes: z.number().min(0).optional().describe('The window (silence, threshold), in minutes.'),
+  above: z.number().min(0).optional(),
+  below: z.number().min(0).optional(),
+  valid: z.boolean().optional().describe('dead_letters: fires while valid events are dead-lettered.'),
+  webhook: z.string().describe('The webhook URL without credentials, query or fragment.'),
+  format: z.enum(['json', 'slack']),
+  created: time,
+  state: z.enum(['ok', 'firing']),
+  since: time.optional().describe('While firing: when the episode started.'),
+});
+
+/** One firing or resolution (the id receivers dedupe by: rule, episode start, state). */
+export const alertFiringShape = z.strictObject({
+  id: z.string(),
+  rule: z.string(),
+  kind: alertKind,
+  state: z.enum(['fired', 'resolved']),
+  episode_start: time,
+  at: time,
+  summary: z.string(),
+  published: z.boolean().describe('Whether the broker confirmed its message (the outbox).'),
+});
+
+/** GET /api/v1/alerts: the rules with their state, and the latest firings, newest first. */
+export const alertsShape = z.strictObject({
+  rules: z.array(alertRuleShape),
+  firings: z.array(alertFiringShape).describe('Newest first; at most `limit` (100 unless asked).'),
+});
+
+/** POST /api/v1/alerts: the rule made, and its signing secret (shown only here). */
+export const alertCreatedShape = z.strictObject({
+  rule: alertRuleShape,
+  secret: z.string().describe('HMAC-SHA256 key of X-Warren-Signature; not shown again.'),
+});
+
+export type AlertRuleAnswer = z.infer<typeof alertRuleShape>;
+export type AlertFiringAnswer = z.infer<typeof alertFiringShape>;
+export type AlertsAnswer = z.infer<typeof alertsShape>;
+export type AlertCreated = z.infer<typeof alertCreatedShape>;
 export type Bucket = z.infer<typeof bucketShape>;
 export type Reporte = z.infer<typeof reporteShape>;
 export type ReportClient = z.infer<typeof reportClientShape>;

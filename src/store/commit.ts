@@ -59,6 +59,16 @@ const SQL = {
       'INSERT INTO series_minute (t, count) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ' +
       'ON CONFLICT (t) DO UPDATE SET count = series_minute.count + excluded.count',
   },
+  // Last arrival per (cliente, evento), for silence alerts (alerts.ts): one row per pair of the
+  // batch, in the totals' lock order; MAX, so a batch committed late never moves it back.
+  seen: {
+    sqlite:
+      'INSERT INTO last_seen (cliente, evento, at) VALUES (?, ?, ?) ' +
+      'ON CONFLICT (cliente, evento) DO UPDATE SET at = max(at, excluded.at)',
+    postgres:
+      'INSERT INTO last_seen (cliente, evento, at) SELECT c, e, $3::bigint FROM unnest($1::text[], $2::text[]) AS u(c, e) ' +
+      'ON CONFLICT (cliente, evento) DO UPDATE SET at = GREATEST(last_seen.at, excluded.at)',
+  },
   // Ids remembered before ids were scoped per client (migration 004) are kept under cliente ''
   // and stay known for every client until the dedupe window forgets them. None is ever added back.
   anyLegacy: "SELECT EXISTS (SELECT 1 FROM seen_ids WHERE cliente = '') AS any",
@@ -169,6 +179,7 @@ function sqliteCommitter(d: SqliteDriver): Committer {
   const total = db.prepare(SQL.total.sqlite);
   const client = db.prepare(SQL.client.sqlite);
   const series = db.prepare(SQL.series.sqlite);
+  const seen = db.prepare(SQL.seen.sqlite);
   const record = sqliteRecorder(d);
   const sketches = {
     cliente: sqliteMerger(db, 'cliente', TABLES.cliente.minute),
@@ -179,7 +190,8 @@ function sqliteCommitter(d: SqliteDriver): Committer {
     // Read inside the transaction, which holds the write lock: no other connection commits
     // between these two reads, so the change is exactly this transaction's.
     const before = d.watched() ? d.version() : undefined;
-    const arrival = Math.floor(d.now() / 1000);
+    const arrivalMs = d.now();
+    const arrival = Math.floor(arrivalMs / 1000);
     const batch = split(events);
     // Checked once per batch while old ids remain (one index probe).
     if (legacy) legacy = anyLegacy.get() === 1;
@@ -195,6 +207,7 @@ function sqliteCommitter(d: SqliteDriver): Committer {
     const p = plan(fresh);
     for (const g of p.groups) minute.run(g.t, g.cliente, g.evento, g.n);
     for (const x of p.totals) total.run(x.cliente, x.evento, x.n);
+    for (const x of p.totals) seen.run(x.cliente, x.evento, arrivalMs);
     for (const [cliente, n] of p.clients) client.run(cliente, n);
     for (const [t, n] of p.series) series.run(t, n);
     // The new events' users, in the same transaction: a known id adds nobody (uniques.ts).
@@ -216,7 +229,8 @@ function postgresCommitter(d: PostgresDriver): Committer {
   return (events) => {
     const batch = split(events);
     return d.transaction(async (c) => {
-      const arrival = Math.floor(d.now() / 1000);
+      const arrivalMs = d.now();
+      const arrival = Math.floor(arrivalMs / 1000);
       const list = [...batch.keyed.values()];
       let remembered: ParsedEvent[] = [];
       if (list.length > 0) {
@@ -235,7 +249,7 @@ function postgresCommitter(d: PostgresDriver): Committer {
       // every commit locks its rows in the same order, reconcile_minute then counts_minute.
       await postgresRecord(c, fresh, known, arrival);
       if (fresh.length > 0) {
-        await writePostgres(c, plan(fresh));
+        await writePostgres(c, plan(fresh), arrivalMs);
         // The new events' users, in the same transaction, after the counters (the lock order
         // rollups follow too): a known id adds nobody (uniques.ts).
         const users = batchSketches(fresh);
@@ -249,7 +263,7 @@ function postgresCommitter(d: PostgresDriver): Committer {
 }
 
 /** The plan's upserts, one statement per table, in lock order. */
-async function writePostgres(c: pg.PoolClient, p: Plan): Promise<void> {
+async function writePostgres(c: pg.PoolClient, p: Plan, arrivalMs: number): Promise<void> {
   const g = p.groups;
   await c.query(SQL.minute.postgres, [
     g.map((x) => x.t),
@@ -261,6 +275,11 @@ async function writePostgres(c: pg.PoolClient, p: Plan): Promise<void> {
     p.totals.map((x) => x.cliente),
     p.totals.map((x) => x.evento),
     p.totals.map((x) => x.n),
+  ]);
+  await c.query(SQL.seen.postgres, [
+    p.totals.map((x) => x.cliente),
+    p.totals.map((x) => x.evento),
+    arrivalMs,
   ]);
   await c.query(SQL.client.postgres, [p.clients.map((x) => x[0]), p.clients.map((x) => x[1])]);
   await c.query(SQL.series.postgres, [p.series.map((x) => x[0]), p.series.map((x) => x[1])]);

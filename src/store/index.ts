@@ -8,6 +8,7 @@ export function createStore(databaseUrl: string, opts: StoreOptions = {}): Store
   return new PostgresStore(databaseUrl, opts);
 }
 
+export type { Alerts, Firing, NewFiring } from './alerts.js';
 export { Sketch, sketchOf } from './hll.js';
 export { maintenanceOf } from './maintenance.js';
 export { readMigrations } from './migrate.js';
@@ -21,7 +22,7 @@ export {
   type RetentionSettings,
   retentionPass,
 } from './retention.js';
-export { PostgresStore, reconcileOf, SqliteStore } from './store.js';
+export { alertsOf, PostgresStore, reconcileOf, SqliteStore } from './store.js';
 export { BUCKET_SECONDS } from './tables.js';
 export type {
   Bucket,

@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { ParsedEvent } from '../event.js';
+import { type Alerts, alerts } from './alerts.js';
 import { type Committer, committer } from './commit.js';
 import { exportRows } from './export.js';
 import { migrate } from './migrate.js';
@@ -35,10 +36,13 @@ export class SqlStore<D extends Driver = Driver> implements Store {
   private commitBatch: Committer | undefined;
   /** Reconcile's ledger (reconcile.ts); its commit side is in commit.ts. */
   readonly reconcile: Reconcile;
+  /** Alert rules, their episodes and firings (alerts.ts); last arrivals are written by commit.ts. */
+  readonly alerts: Alerts;
 
   constructor(readonly driver: D) {
     this.kind = driver.kind;
     this.reconcile = ledger(driver);
+    this.alerts = alerts(driver);
   }
 
   async migrate(): Promise<void> {
@@ -113,6 +117,11 @@ export class SqlStore<D extends Driver = Driver> implements Store {
 /** Reconcile's ledger of a store; undefined for a store that keeps none. */
 export function reconcileOf(store: Store): Reconcile | undefined {
   return store instanceof SqlStore ? store.reconcile : undefined;
+}
+
+/** The alerts of a store; undefined for a store that keeps none. */
+export function alertsOf(store: Store): Alerts | undefined {
+  return store instanceof SqlStore ? store.alerts : undefined;
 }
 
 /** The SQLite store: a file, one consumer (the default). */
