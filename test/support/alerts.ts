@@ -64,7 +64,7 @@ export function alertEnv(prefix = 'al', url = AMQP_URL, extra: Record<string, st
   };
 }
 
-export function testConfig(a: AlertEnv) {
+export function testConfig(a: Pick<AlertEnv, 'env'>) {
   return loadConfig({ ...a.env });
 }
 
@@ -85,7 +85,10 @@ export function message(n: number | string, url: string, secret = 's3cret', form
 }
 
 /** Declares the alert topology and publishes each body, persistent and confirmed. */
-export async function publishAlerts(a: AlertEnv, items: (AlertMessage | string | Buffer)[]): Promise<void> {
+export async function publishAlerts(
+  a: Pick<AlertEnv, 'url' | 'exchange' | 'env'>,
+  items: (AlertMessage | string | Buffer)[],
+): Promise<void> {
   const conn = await amqp.connect(a.url);
   try {
     const setup = await conn.createChannel();

@@ -43,6 +43,9 @@ export function testEnv(prefix = 't'): TestEnv {
     HOST: '127.0.0.1',
     // The shared broker must not route MQTT/STOMP traffic into test exchanges by accident.
     TOPIC_PATTERN: `${id}.#`,
+    // Nor alerts: a deliverer started by a test (warren up) consumes this test's alert queue only.
+    ALERT_EXCHANGE: `${id}.alertas`,
+    ALERT_QUEUE: `${id}.alertas.webhooks`,
   };
   return {
     id,
@@ -54,21 +57,30 @@ export function testEnv(prefix = 't'): TestEnv {
     dbPath,
     env,
     cleanup: async () => {
-      await deleteTopology(env.AMQP_URL, exchange, queue, auditQueue).catch(() => undefined);
+      const alert = { exchange: env.ALERT_EXCHANGE, queue: env.ALERT_QUEUE };
+      await deleteTopology(env.AMQP_URL, exchange, queue, auditQueue, alert).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-export async function deleteTopology(url: string, exchange: string, queue: string, auditQueue: string) {
+export async function deleteTopology(
+  url: string,
+  exchange: string,
+  queue: string,
+  auditQueue: string,
+  alert?: { exchange: string; queue: string },
+) {
   const conn = await amqp.connect(url);
   try {
-    for (const q of [queue, `${queue}.dlq`, `${queue}.reconcile`, auditQueue]) {
+    const alertQueues = alert ? [alert.queue, `${alert.exchange}.dlq`] : [];
+    const alertExchanges = alert ? [alert.exchange, `${alert.exchange}.dlx`] : [];
+    for (const q of [queue, `${queue}.dlq`, `${queue}.reconcile`, auditQueue, ...alertQueues]) {
       const ch = await conn.createChannel();
       await ch.deleteQueue(q).catch(() => undefined);
       await ch.close().catch(() => undefined);
     }
-    for (const x of [exchange, `${exchange}.dlx`]) {
+    for (const x of [exchange, `${exchange}.dlx`, ...alertExchanges]) {
       const ch = await conn.createChannel();
       await ch.deleteExchange(x).catch(() => undefined);
       await ch.close().catch(() => undefined);
