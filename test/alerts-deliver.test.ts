@@ -11,6 +11,7 @@ import { build, type Deliverer } from '../src/alerts/deliverer.js';
 import { createLogger } from '../src/log.js';
 import {
   type AlertEnv,
+  type Answer,
   alertEnv,
   drainDlq,
   makeAlert,
@@ -27,8 +28,8 @@ const open: { d: Deliverer; r: Receiver; a: AlertEnv }[] = [];
 
 after(async () => {
   for (const { d, r, a } of open) {
+    await r.close(); // first: requests it holds fail at once, so the deliverer stops at once
     await d.close();
-    await r.close();
     await a.cleanup();
   }
 });
@@ -92,17 +93,26 @@ test('a receiver down, then answering 503, then up: every firing delivered, none
 });
 
 test('a receiver that always fails: dead-lettered after ALERT_MAX_ATTEMPTS with its reason; others go on', async () => {
-  const { a, r, d } = await setup({ ALERT_MAX_ATTEMPTS: '3' });
-  r.answer = (req) => (req.path === '/fail' ? 500 : req.path === '/gone' ? 404 : 200);
+  const { a, r, d } = await setup({ ALERT_MAX_ATTEMPTS: '3', ALERT_TIMEOUT_MS: '300' });
+  const answers: Record<string, Answer> = { '/fail': 500, '/gone': 404, '/moved': 302, '/slow': 'hold' };
+  r.answer = (req) => answers[req.path] ?? 200;
   await r.listen();
   const bad = message('fail', `${r.url}/fail`);
   const gone = message('gone', `${r.url}/gone`);
+  const moved = message('moved', `${r.url}/moved`);
+  const slow = message('slow', `${r.url}/slow`);
   const good = message('good', `${r.url}/ok`);
-  await publishAlerts(a, [bad, gone, good]);
-  await waitFor('two dead letters', async () => (await queueState(a.url, a.dlq)).messages === 2, 20_000);
+  await publishAlerts(a, [bad, gone, moved, slow, good]);
+  await waitFor('four dead letters', async () => (await queueState(a.url, a.dlq)).messages === 4, 20_000);
   await waitFor('the queue empty', async () => (await queueState(a.url, a.queue)).messages === 0);
   assert.equal(r.byId(bad.alert.id).length, 3, 'exactly ALERT_MAX_ATTEMPTS tries');
   assert.equal(r.byId(gone.alert.id).length, 1, 'a 404 is not retried');
+  assert.deepEqual(
+    r.byId(moved.alert.id).map((x) => x.path),
+    ['/moved'],
+    'a redirect is neither retried nor followed',
+  );
+  assert.equal(r.byId(slow.alert.id).length, 3, 'a timeout is retried');
   assert.equal(r.byId(good.alert.id).length, 1);
   const dead = await drainDlq(a);
   const byId = (id: string) => dead.find((x) => x.headers['x-warren-alert-id'] === id);
@@ -115,11 +125,15 @@ test('a receiver that always fails: dead-lettered after ALERT_MAX_ATTEMPTS with 
   assert.equal(JSON.parse(b.body).body, bad.body, 'the dead letter is the original message');
   const g = byId(gone.alert.id);
   assert.match(String(g?.headers['x-warren-reason']), /^HTTP 404, not retried/);
+  assert.match(String(byId(moved.alert.id)?.headers['x-warren-reason']), /^HTTP 302, not retried/);
+  const t = byId(slow.alert.id);
+  assert.equal(t?.headers['x-warren-reason'], 'timed out after 300 ms after 3 attempts');
+  assert.equal(t?.headers['x-warren-last-status'], undefined);
   // Still delivering after dead-lettering.
   const later = message('later', `${r.url}/ok`);
   await publishAlerts(a, [later]);
   await waitFor('a later alert delivered', () => r.byId(later.alert.id).length === 1, 20_000);
-  assert.equal(d.stats.deadLettered, 2);
+  assert.equal(d.stats.deadLettered, 4);
 });
 
 test('hostile messages are dead-lettered with a reason and the deliverer keeps running', async () => {
@@ -158,4 +172,37 @@ test('hostile messages are dead-lettered with a reason and the deliverer keeps r
   assert.equal(d.consuming, true);
   assert.equal(d.stats.invalid, 3);
   assert.equal(r.received.length, 1, 'nothing hostile reached the receiver');
+});
+
+test('copies of one alert make one series of POSTs; a copy of a delivered alert is acked without a POST', async () => {
+  const { a, r } = await setup({ ALERT_MAX_ATTEMPTS: '1000' });
+  let refusals = 0;
+  r.answer = () => (refusals++ < 5 ? 503 : 200);
+  await r.listen();
+  const m = message('copies', `${r.url}/hook`);
+  await publishAlerts(a, [m, m, m]);
+  await waitFor('delivered', () => r.byId(m.alert.id).some((x) => x.answered === 200), 20_000);
+  await waitFor('the queue empty', async () => (await queueState(a.url, a.queue)).messages === 0);
+  const seen = r.byId(m.alert.id);
+  assert.equal(seen.filter((x) => x.answered === 200).length, 1, 'one delivery for three copies');
+  assert.equal(seen.length, 6, 'five refusals then one success: the copies joined one series');
+  await publishAlerts(a, [m]);
+  await waitFor('the late copy acked', async () => (await queueState(a.url, a.queue)).messages === 0);
+  const other = message('after-copies', `${r.url}/hook`);
+  await publishAlerts(a, [other]);
+  await waitFor('a later alert delivered', () => r.byId(other.alert.id).length === 1, 20_000);
+  assert.equal(r.byId(m.alert.id).length, 6, 'no POST for the late copy');
+});
+
+test('at most 32 alerts are held at once; the rest wait in the queue', async () => {
+  const { a, r } = await setup({ ALERT_TIMEOUT_MS: '60000' });
+  r.answer = () => 'hold';
+  await r.listen();
+  await publishAlerts(
+    a,
+    Array.from({ length: 40 }, (_, i) => message(`held-${i}`, `${r.url}/hook`)),
+  );
+  await waitFor('32 requests held', () => r.holding === 32, 20_000);
+  await waitFor('8 still ready in the queue', async () => (await queueState(a.url, a.queue)).messages === 8);
+  assert.equal(r.holding, 32);
 });

@@ -204,6 +204,8 @@ export class Receiver {
       const a = this.answer(r);
       r.answered = a;
       if (a === 'hold') this.held.push(res);
+      // A redirect points at /ok, to show it is not followed.
+      else if (a >= 300 && a < 400) res.writeHead(a, { location: '/ok' }).end();
       else res.writeHead(a, { 'content-type': 'text/plain' }).end('ok');
     });
   }
