@@ -1,12 +1,22 @@
 // The alert deliverer under faults (README "Alerts" > "Delivery", at-least-once): `warren alerts
 // deliver` SIGKILLed while a receiver holds its request open delivers the same alert (same id)
 // after a restart; a broker restart (a private RabbitMQ node, stopped and started) while the
-// receiver is down loses nothing: once both are back, the alert is delivered.
+// receiver is down loses nothing: once both are back, the alert is delivered; a message handed
+// out DELIVERY_LIMIT times is dead-lettered by the broker into the same DLQ.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import amqp from 'amqplib';
 import { build } from '../src/alerts/deliverer.js';
 import { createLogger } from '../src/log.js';
-import { alertEnv, message, publishAlerts, queueState, Receiver, testConfig } from './support/alerts.js';
+import {
+  alertEnv,
+  drainDlq,
+  message,
+  publishAlerts,
+  queueState,
+  Receiver,
+  testConfig,
+} from './support/alerts.js';
 import { startBrokerNode } from './support/broker-node.js';
 import { waitFor, warren, within } from './support/helpers.js';
 
@@ -22,7 +32,8 @@ test('warren alerts deliver SIGKILLed mid-delivery: delivered after the restart,
   });
   r.answer = () => 'hold';
   await r.listen();
-  const m = message('kill', `${r.url}/hook`);
+  // A Slack-like URL whose path is a secret: the logs name its host only.
+  const m = message('kill', `${r.url}/services/T0/B0/SECRETTOKEN`);
   await publishAlerts(a, [m]);
   const first = warren(['alerts', 'deliver'], a.env);
   t.after(() => first.kill('SIGKILL'));
@@ -51,6 +62,8 @@ test('warren alerts deliver SIGKILLed mid-delivery: delivered after the restart,
   assert.ok(seen.every((x) => x.body === m.body && x.headers['x-warren-signature'] === m.signature));
   assert.equal(await within('a clean stop', 20_000, second.kill('SIGTERM')), 0);
   assert.match(second.output(), /"msg":"alert delivered"/);
+  assert.match(second.output(), new RegExp(`"host":"127.0.0.1:${r.port}"`));
+  assert.doesNotMatch(first.output() + second.output(), /SECRETTOKEN/);
 });
 
 test('a broker restart while the receiver is down: the alert is delivered once both are back', async (t) => {
@@ -83,4 +96,21 @@ test('a broker restart while the receiver is down: the alert is delivered once b
   );
   assert.equal(r.byId(m.alert.id).filter((x) => x.answered === 200).length, 1);
   assert.equal(d.stats.deadLettered, 0);
+});
+
+test('a message returned DELIVERY_LIMIT times is dead-lettered by the broker (x-death delivery_limit)', async (t) => {
+  const a = alertEnv('allimit', undefined, { DELIVERY_LIMIT: '2' });
+  t.after(() => a.cleanup());
+  const m = message('limit', 'http://127.0.0.1:9/hook');
+  await publishAlerts(a, [m]);
+  // A consumer that dies holding it, again and again: each return counts (quorum queue).
+  const conn = await amqp.connect(a.url);
+  t.after(() => conn.close().catch(() => undefined));
+  const ch = await conn.createChannel();
+  await ch.consume(a.queue, (msg) => msg && ch.nack(msg, false, true), { noAck: false });
+  await waitFor('the alert in the DLQ', async () => (await queueState(a.url, a.dlq)).messages === 1, 20_000);
+  const [dead] = await drainDlq(a);
+  const deaths = dead?.headers['x-death'] as { reason?: string }[] | undefined;
+  assert.equal(deaths?.[0]?.reason, 'delivery_limit');
+  assert.equal(JSON.parse(dead?.body ?? '{}').alert?.id, m.alert.id);
 });

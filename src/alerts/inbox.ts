@@ -75,7 +75,8 @@ export class Inbox {
       contentType: 'application/json',
       timestamp: Math.floor(Date.now() / 1000),
       headers,
-      ...(message ? { messageId: clip(message.alert.id, 250) } : {}),
+      // message_id is an AMQP shortstr (at most 255 bytes): only an id that surely fits is used.
+      ...(message && /^[\x20-\x7e]{1,200}$/.test(message.alert.id) ? { messageId: message.alert.id } : {}),
     };
     await this.publisher.publishRaw([{ body: msg.content, props }]);
   }
