@@ -134,6 +134,11 @@ test('a receiver that always fails: dead-lettered after ALERT_MAX_ATTEMPTS with 
   await publishAlerts(a, [later]);
   await waitFor('a later alert delivered', () => r.byId(later.alert.id).length === 1, 20_000);
   assert.equal(d.stats.deadLettered, 4);
+  // The receiver fixed, a dead letter published again is tried again, and delivered.
+  answers['/fail'] = 200;
+  await publishAlerts(a, [JSON.parse(b.body)]);
+  await waitFor('the replayed dead letter delivered', () => r.byId(bad.alert.id).length === 4, 20_000);
+  assert.equal(r.byId(bad.alert.id).at(-1)?.answered, 200);
 });
 
 test('hostile messages are dead-lettered with a reason and the deliverer keeps running', async () => {

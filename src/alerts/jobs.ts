@@ -2,7 +2,9 @@
 // and webhook (alert id + URL), not per delivery: a message the broker hands out again (its
 // channel closed mid-retry, a copy published twice) joins the job already running for it instead
 // of starting a second stream of POSTs, and whichever delivery is current when the job ends is
-// acked. A job remembers its end for a while, so a copy that arrives later is acked at once.
+// acked. A delivered alert is remembered for a while, so a copy that arrives later is acked at
+// once; a dead-lettered one is not, so that one published again (replayed once its receiver is
+// fixed) is tried again.
 // The outcome is at-least-once: a POST whose ack is lost (the deliverer killed between the two)
 // is made again after the redelivery, with the same alert id for the receiver to dedupe by.
 import type { AlertMessage } from '../alert.js';
@@ -27,7 +29,7 @@ export interface JobStats {
   invalid: number;
 }
 
-/** How many finished alerts are remembered, to ack their late copies without a POST. */
+/** How many delivered alerts are remembered, to ack their late copies without a POST. */
 const REMEMBERED = 10_000;
 
 export type JobsConfig = Pick<
@@ -37,7 +39,7 @@ export type JobsConfig = Pick<
 
 export class Jobs {
   private readonly running = new Map<string, Job>();
-  private readonly finished = new Map<string, true>();
+  private readonly delivered = new Map<string, true>();
   private readonly tasks = new Set<Promise<void>>();
   private readonly stop = new AbortController();
   readonly stats: JobStats = { delivered: 0, failedAttempts: 0, deadLettered: 0, invalid: 0 };
@@ -67,8 +69,8 @@ export class Jobs {
     }
     const { message } = parsed;
     const key = `${message.alert.id}\n${message.url}`;
-    if (this.finished.has(key)) {
-      this.log.info({ alert: message.alert.id }, 'alert already delivered or dead-lettered; acking its copy');
+    if (this.delivered.has(key)) {
+      this.log.info({ alert: message.alert.id }, 'alert already delivered; acking its copy');
       this.consumer.ack(d);
       return;
     }
@@ -94,8 +96,10 @@ export class Jobs {
     try {
       const dead = await this.attemptAll(job);
       if (dead) await this.deadLetter(job.deliveries, dead, job.message);
-      else this.ackAll(job.deliveries);
-      this.remember(job.key);
+      else {
+        this.ackAll(job.deliveries);
+        this.remember(job.key);
+      }
     } catch (err) {
       // Stopped (shutdown) between attempts: the deliveries stay unacked and go back to the queue.
       if (!this.stop.signal.aborted) this.log.error({ err, alert: job.message.alert.id }, 'alert job failed');
@@ -164,10 +168,10 @@ export class Jobs {
   }
 
   private remember(key: string): void {
-    this.finished.set(key, true);
-    if (this.finished.size > REMEMBERED) {
-      const oldest = this.finished.keys().next().value;
-      if (oldest !== undefined) this.finished.delete(oldest);
+    this.delivered.set(key, true);
+    if (this.delivered.size > REMEMBERED) {
+      const oldest = this.delivered.keys().next().value;
+      if (oldest !== undefined) this.delivered.delete(oldest);
     }
   }
 
