@@ -16,7 +16,7 @@ import {
   queueState,
   Receiver,
   testConfig,
-} from './support/alerts.js';
+} from './support/alert-delivery.js';
 import { startBrokerNode } from './support/broker-node.js';
 import { waitFor, warren, within } from './support/helpers.js';
 

@@ -20,7 +20,7 @@ import {
   queueState,
   Receiver,
   testConfig,
-} from './support/alerts.js';
+} from './support/alert-delivery.js';
 import { waitFor } from './support/helpers.js';
 
 const log = createLogger(process.env.TEST_LOG ?? 'silent');

@@ -10,7 +10,14 @@ import { test } from 'node:test';
 import { buildMessage } from '../src/alert.js';
 import { build } from '../src/alerts/deliverer.js';
 import { createLogger } from '../src/log.js';
-import { alertEnv, drainDlq, makeAlert, publishAlerts, queueState, testConfig } from './support/alerts.js';
+import {
+  alertEnv,
+  drainDlq,
+  makeAlert,
+  publishAlerts,
+  queueState,
+  testConfig,
+} from './support/alert-delivery.js';
 import { freePort, ROOT, waitFor } from './support/helpers.js';
 
 function readmeReceiver(): string {

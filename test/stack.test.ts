@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import type { Reporte } from '../src/analytics/index.js';
 import { pidAlive } from '../src/stack/process.js';
 import { basicAuthHeader } from '../src/stack/traefik.js';
-import { message, publishAlerts, Receiver } from './support/alerts.js';
+import { message, publishAlerts, Receiver } from './support/alert-delivery.js';
 import {
   AMQP_URL,
   freePort,

@@ -43,7 +43,7 @@ export function testEnv(prefix = 't'): TestEnv {
     HOST: '127.0.0.1',
     // The shared broker must not route MQTT/STOMP traffic into test exchanges by accident.
     TOPIC_PATTERN: `${id}.#`,
-    // Nor alerts: a deliverer started by a test (warren up) consumes this test's alert queue only.
+    // Every analytics declares the alert topology: a test's own, never the shared `alertas`.
     ALERT_EXCHANGE: `${id}.alertas`,
     ALERT_QUEUE: `${id}.alertas.webhooks`,
   };
@@ -57,30 +57,41 @@ export function testEnv(prefix = 't'): TestEnv {
     dbPath,
     env,
     cleanup: async () => {
-      const alert = { exchange: env.ALERT_EXCHANGE, queue: env.ALERT_QUEUE };
-      await deleteTopology(env.AMQP_URL, exchange, queue, auditQueue, alert).catch(() => undefined);
+      await deleteTopology(env.AMQP_URL, exchange, queue, auditQueue).catch(() => undefined);
+      await deleteAlertTopology(env.AMQP_URL, env.ALERT_EXCHANGE, env.ALERT_QUEUE).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-export async function deleteTopology(
-  url: string,
-  exchange: string,
-  queue: string,
-  auditQueue: string,
-  alert?: { exchange: string; queue: string },
-) {
+export async function deleteTopology(url: string, exchange: string, queue: string, auditQueue: string) {
   const conn = await amqp.connect(url);
   try {
-    const alertQueues = alert ? [alert.queue, `${alert.exchange}.dlq`] : [];
-    const alertExchanges = alert ? [alert.exchange, `${alert.exchange}.dlx`] : [];
-    for (const q of [queue, `${queue}.dlq`, `${queue}.reconcile`, auditQueue, ...alertQueues]) {
+    for (const q of [queue, `${queue}.dlq`, `${queue}.reconcile`, auditQueue]) {
       const ch = await conn.createChannel();
       await ch.deleteQueue(q).catch(() => undefined);
       await ch.close().catch(() => undefined);
     }
-    for (const x of [exchange, `${exchange}.dlx`, ...alertExchanges]) {
+    for (const x of [exchange, `${exchange}.dlx`]) {
+      const ch = await conn.createChannel();
+      await ch.deleteExchange(x).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+/** The alert exchange, its queue and their dead letters (src/topology.ts declareAlerts). */
+export async function deleteAlertTopology(url: string, exchange: string, queue: string) {
+  const conn = await amqp.connect(url);
+  try {
+    for (const q of [queue, `${exchange}.dlq`]) {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue(q).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    }
+    for (const x of [exchange, `${exchange}.dlx`]) {
       const ch = await conn.createChannel();
       await ch.deleteExchange(x).catch(() => undefined);
       await ch.close().catch(() => undefined);

@@ -8,7 +8,7 @@ import amqp from 'amqplib';
 import { type Alert, type AlertMessage, buildMessage, type WebhookFormat } from '../../src/alert.js';
 import { loadConfig } from '../../src/config.js';
 import { declareAlerts } from '../../src/topology.js';
-import { AMQP_URL, freePort } from './helpers.js';
+import { AMQP_URL, deleteAlertTopology, freePort } from './helpers.js';
 
 export interface AlertEnv {
   id: string;
@@ -43,24 +43,7 @@ export function alertEnv(prefix = 'al', url = AMQP_URL, extra: Record<string, st
     dlq: `${exchange}.dlq`,
     url,
     env,
-    cleanup: async () => {
-      const conn = await amqp.connect(url).catch(() => undefined);
-      if (!conn) return;
-      try {
-        for (const q of [queue, `${exchange}.dlq`]) {
-          const ch = await conn.createChannel();
-          await ch.deleteQueue(q).catch(() => undefined);
-          await ch.close().catch(() => undefined);
-        }
-        for (const x of [exchange, `${exchange}.dlx`]) {
-          const ch = await conn.createChannel();
-          await ch.deleteExchange(x).catch(() => undefined);
-          await ch.close().catch(() => undefined);
-        }
-      } finally {
-        await conn.close().catch(() => undefined);
-      }
-    },
+    cleanup: () => deleteAlertTopology(url, exchange, queue).catch(() => undefined),
   };
 }
 
