@@ -129,6 +129,8 @@ test('a receiver that always fails: dead-lettered after ALERT_MAX_ATTEMPTS with 
   const t = byId(slow.alert.id);
   assert.equal(t?.headers['x-warren-reason'], 'timed out after 300 ms after 3 attempts');
   assert.equal(t?.headers['x-warren-last-status'], undefined);
+  assert.equal(t?.headers['x-warren-last-error'], 'timed out after 300 ms');
+  assert.match(String(t?.headers['x-warren-dead-lettered-at']), /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
   // Still delivering after dead-lettering.
   const later = message('later', `${r.url}/ok`);
   await publishAlerts(a, [later]);
