@@ -415,6 +415,20 @@ async function core(s, { pg = false } = {}) {
         'guest was let in',
       );
     });
+    await step('the alert deliverer (alertas) consumes alertas.webhooks', async () => {
+      const url = `http://127.0.0.1:${p.env.PUBLISH_MANAGEMENT}/api/queues/%2F/alertas.webhooks`;
+      const auth = { authorization: basic(p.env.RABBITMQ_USER, p.env.RABBITMQ_PASSWORD) };
+      await waitFor(
+        'a consumer on alertas.webhooks',
+        async () => {
+          const q = await http(url, { headers: auth });
+          if (q.status === 200 && q.json?.consumers >= 1) return true;
+          throw new Error(`/api/queues answered ${q.status}, consumers ${q.json?.consumers}`);
+        },
+        60_000,
+        1000,
+      );
+    });
     await step('/panel through Traefik shows the page, behind READ_USER/READ_PASSWORD', async () => {
       expect((await http(`${s.web}/panel/`)).status === 401, '/panel answered without credentials');
       expect((await http(`${s.web}/reporte`)).status === 401, '/reporte answered without credentials');

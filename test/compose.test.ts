@@ -192,6 +192,7 @@ test('every service restarts, waits for a healthy broker, and the data has volum
     ([n, s]) => s.image === 'warren:local' && n !== 'read-auth',
   );
   assert.deepEqual(warrenServices.map(([n]) => n).sort(), [
+    'alertas',
     'analiticas',
     'cliente_dos',
     'cliente_uno',
@@ -217,6 +218,8 @@ test('every service restarts, waits for a healthy broker, and the data has volum
   assert.deepEqual(services.postgres?.profiles, ['postgres']);
   assert.deepEqual(services.cliente_uno?.command, ['client', '--name', 'cliente_uno', '--rate', '1']);
   assert.deepEqual(services.cliente_dos?.command, ['client', '--name', 'cliente_dos', '--rate', '1']);
+  assert.deepEqual(services.alertas?.command, ['alerts', 'deliver']);
+  assert.equal(services.alertas?.depends_on?.rabbitmq?.condition, 'service_healthy');
 });
 
 test('.env.example lists every setting of src/config.ts with its default', () => {

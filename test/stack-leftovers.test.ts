@@ -40,7 +40,7 @@ test('warren up stops what a killed warren up left running, then starts', async 
     const orphans = read()
       .children.map((c) => c.pid)
       .filter((p): p is number => p !== undefined);
-    assert.equal(orphans.length, 4); // analytics, ingest-1, panel, traefik
+    assert.equal(orphans.length, 5); // analytics, ingest-1, panel, alerts, traefik
     await first.kill('SIGKILL');
     assert.ok(orphans.some(pidAlive), 'some children outlive a SIGKILLed warren up');
 

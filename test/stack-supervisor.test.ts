@@ -151,7 +151,7 @@ test('kill -9 of warren up leaves no Warren process within 10 s, and no accepted
       children: { name: string; pid?: number }[];
     };
     groups = status.children.flatMap((c) => (c.pid ? [c.pid] : []));
-    assert.equal(groups.length, 4, 'analytics, ingest-1, panel and traefik run');
+    assert.equal(groups.length, 5, 'analytics, ingest-1, panel, alerts and traefik run');
     const proxy = `http://127.0.0.1:${status.ports.proxy}`;
 
     // Events one at a time through Traefik; warren up is killed outright half-way.

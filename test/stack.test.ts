@@ -2,7 +2,9 @@
 // store), and everything checked through Traefik only: the routers, the panel at /panel and
 // /panel/, /send and /events spread over both ingest instances and counted in /reporte, an
 // ingest instance SIGKILLed while requests keep succeeding and `warren up` restarts it, the
-// dashboard's basic auth, reads behind READ_USER/READ_PASSWORD, and SIGTERM stopping every process.
+// dashboard's basic auth, reads behind READ_USER/READ_PASSWORD, the alert deliverer running (an
+// alert published to the test's alert exchange reaches a local webhook), and SIGTERM stopping
+// every process.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,16 @@ import { test } from 'node:test';
 import type { Reporte } from '../src/analytics/index.js';
 import { pidAlive } from '../src/stack/process.js';
 import { basicAuthHeader } from '../src/stack/traefik.js';
-import { freePort, getJson, testEnv, type WarrenProcess, waitFor, warren } from './support/helpers.js';
+import { message, publishAlerts, Receiver } from './support/alert-delivery.js';
+import {
+  AMQP_URL,
+  freePort,
+  getJson,
+  testEnv,
+  type WarrenProcess,
+  waitFor,
+  warren,
+} from './support/helpers.js';
 
 interface Status {
   pid: number;
@@ -153,9 +164,23 @@ test('warren up serves everything through Traefik, survives an ingest crash and 
       return (await report()).clientes.e2e_failover === sent;
     });
 
+    // The alert deliverer is one of the parts: an alert on the exchange reaches its webhook.
+    assert.ok(status().children.find((c) => c.name === 'alerts')?.pid, 'warren up runs the deliverer');
+    const hook = await Receiver.create();
+    await hook.listen();
+    try {
+      const alert = message('up', `${hook.url}/hook`);
+      const exchange = `${env.id}.alertas`; // testEnv names it so
+      await publishAlerts({ url: AMQP_URL, exchange, env: env.env }, [alert]);
+      await whileUp(up, 'the alert delivered by warren up', () => hook.byId(alert.alert.id).length === 1);
+      assert.equal(hook.byId(alert.alert.id)[0]?.body, alert.body);
+    } finally {
+      await hook.close();
+    }
+
     // SIGTERM: every part stops, warren up exits 0, no process is left.
     const final = status();
-    assert.equal(final.children.filter((c) => c.pid).length, 6);
+    assert.equal(final.children.filter((c) => c.pid).length, 7);
     assert.equal(await up.kill('SIGTERM'), 0);
     for (const pid of pids) assert.ok(!pidAlive(pid), `pid ${pid} is gone`);
     assert.match(up.output(), /every part stopped/);

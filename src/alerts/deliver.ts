@@ -1,6 +1,13 @@
-// `warren alerts deliver`: POSTs every firing and resolution. (Being built: see the alerts issue.)
-import { type CommandContext, usageError } from '../command.js';
+// `warren alerts deliver`: runs the deliverer until a stop signal (like serviceCommand in
+// src/command.ts, under the alerts command).
+import type { CommandContext } from '../command.js';
+import { build } from './deliverer.js';
 
-export async function runDeliver(_ctx: CommandContext): Promise<number> {
-  throw usageError('warren alerts deliver is not available in this build');
+export async function runDeliver({ config, log, stopSignal }: CommandContext): Promise<number> {
+  const deliverer = build(config, log);
+  await deliverer.start();
+  const sig = await stopSignal;
+  log.info({ signal: sig, ...deliverer.stats }, 'stopping the alert deliverer');
+  await deliverer.close();
+  return 0;
 }

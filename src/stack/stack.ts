@@ -1,5 +1,5 @@
-// The whole stack on one machine: analytics, N ingest instances, the panel, Traefik in front and
-// the simulated clients, each a child process under one Supervisor (STYLE.md convention 1:
+// The whole stack on one machine: analytics, N ingest instances, the panel, the alert deliverer,
+// Traefik in front and the simulated clients, each a child process under one Supervisor (STYLE.md convention 1:
 // build() here, the CLI wiring in command.ts).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -161,7 +161,11 @@ export function build(config: Config, log: Logger, opts: StackOptions) {
       timeoutMs,
     );
     await supervisor.startTier(
-      [part('panel', ['panel'], { PANEL_PORT: String(p.panel), ANALYTICS_URL: analyticsUrl }, p.panel)],
+      [
+        part('panel', ['panel'], { PANEL_PORT: String(p.panel), ANALYTICS_URL: analyticsUrl }, p.panel),
+        // The alert webhooks (README "Alerts"): no port; alive is ready, the queue holds its work.
+        part('alerts', ['alerts', 'deliver'], {}),
+      ],
       timeoutMs,
     );
     const traefik = traefikFor(config, { dir, bin: traefikBin, local, ports: p, analyticsUrl, ingestUrls });
