@@ -149,3 +149,26 @@ test("RabbitMQ's consumer_timeout closing the channel mid-retry: one series of P
   assert.equal(d.stats.delivered, 1);
   assert.equal(d.stats.failedAttempts, seen.length - 1, 'every POST belongs to the one series');
 });
+
+test('SIGTERM while a receiver holds a POST: exits 0 within the stop grace, the alert stays queued', async (t) => {
+  const a = alertEnv('alterm', undefined, { ALERT_TIMEOUT_MS: '60000' });
+  const r = await Receiver.create();
+  t.after(async () => {
+    await r.close();
+    await a.cleanup();
+  });
+  r.answer = () => 'hold';
+  await r.listen();
+  const m = message('term', `${r.url}/hook`);
+  await publishAlerts(a, [m]);
+  const p = warren(['alerts', 'deliver'], a.env);
+  t.after(() => p.kill('SIGKILL'));
+  await waitFor('the request held by the receiver', () => r.holding === 1, 30_000);
+  const started = Date.now();
+  assert.equal(await within('the stop', 15_000, p.kill('SIGTERM')), 0, p.output());
+  assert.ok(Date.now() - started < 9000, `stopped in ${Date.now() - started} ms`);
+  await waitFor('the alert back in the queue, unacked', async () => {
+    const q = await queueState(a.url, a.queue);
+    return q.messages === 1 && q.consumers === 0;
+  });
+});
