@@ -114,3 +114,61 @@ test('a message returned DELIVERY_LIMIT times is dead-lettered by the broker (x-
   assert.equal(deaths?.[0]?.reason, 'delivery_limit');
   assert.equal(JSON.parse(dead?.body ?? '{}').alert?.id, m.alert.id);
 });
+
+test("RabbitMQ's consumer_timeout closing the channel mid-retry: one series of POSTs, delivered once", async (t) => {
+  const node = await startBrokerNode('warren_alerts_ct');
+  t.after(() => node.destroy());
+  // An alert held unacked longer than consumer_timeout makes the broker close the channel
+  // (PRECONDITION_FAILED); 1.5 s here instead of 30 minutes, checked every 0.5 s.
+  await node.ctl(
+    'eval',
+    'application:set_env(rabbit, consumer_timeout, 1500), application:set_env(rabbit, channel_tick_interval, 500).',
+  );
+  const a = alertEnv('alct', node.url, { ALERT_MAX_ATTEMPTS: '10000', ALERT_RETRY_MAX_MS: '100' });
+  const r = await Receiver.create();
+  const d = build(testConfig(a), log);
+  t.after(async () => {
+    await r.close();
+    await d.close();
+  });
+  let connects = 0;
+  d.broker.on('connected', () => connects++);
+  // Refused until the deliverer had to start over on a new connection.
+  r.answer = () => (connects >= 2 ? 200 : 503);
+  await r.listen();
+  await d.start();
+  await waitFor('the deliverer to consume', () => d.consuming, 30_000);
+  const m = message('timeout', `${r.url}/hook`);
+  await publishAlerts(a, [m]);
+  await waitFor('delivered', () => r.byId(m.alert.id).some((x) => x.answered === 200), 30_000);
+  await waitFor('the queue empty', async () => (await queueState(a.url, a.queue)).messages === 0, 30_000);
+  const seen = r.byId(m.alert.id);
+  assert.ok(connects >= 2, 'the broker closed the channel and the deliverer reconnected');
+  assert.equal(seen.filter((x) => x.answered === 200).length, 1);
+  assert.equal(seen.at(-1)?.answered, 200, 'nothing after the success');
+  assert.equal(d.stats.delivered, 1);
+  assert.equal(d.stats.failedAttempts, seen.length - 1, 'every POST belongs to the one series');
+});
+
+test('SIGTERM while a receiver holds a POST: exits 0 within the stop grace, the alert stays queued', async (t) => {
+  const a = alertEnv('alterm', undefined, { ALERT_TIMEOUT_MS: '60000' });
+  const r = await Receiver.create();
+  t.after(async () => {
+    await r.close();
+    await a.cleanup();
+  });
+  r.answer = () => 'hold';
+  await r.listen();
+  const m = message('term', `${r.url}/hook`);
+  await publishAlerts(a, [m]);
+  const p = warren(['alerts', 'deliver'], a.env);
+  t.after(() => p.kill('SIGKILL'));
+  await waitFor('the request held by the receiver', () => r.holding === 1, 30_000);
+  const started = Date.now();
+  assert.equal(await within('the stop', 15_000, p.kill('SIGTERM')), 0, p.output());
+  assert.ok(Date.now() - started < 9000, `stopped in ${Date.now() - started} ms`);
+  await waitFor('the alert back in the queue, unacked', async () => {
+    const q = await queueState(a.url, a.queue);
+    return q.messages === 1 && q.consumers === 0;
+  });
+});

@@ -67,6 +67,19 @@ test('delivers json and slack bodies byte for byte, signed, with the alert id', 
   assert.equal(sb.warren.id, slack.alert.id);
   await waitFor('the queue empty (acked)', async () => (await queueState(a.url, a.queue)).messages === 0);
   assert.equal(r.received.length, 2, 'each delivered once');
+  // Credentials in the URL go as basic auth (fetch refuses them in the URL).
+  const authed = buildMessage(
+    makeAlert('auth'),
+    `http://hook-user:p%40ss@127.0.0.1:${r.port}/auth`,
+    'json',
+    's',
+  );
+  await publishAlerts(a, [authed]);
+  await waitFor('the authed one delivered', () => r.byId(authed.alert.id).length === 1, 20_000);
+  const [au] = r.byId(authed.alert.id);
+  assert.equal(au?.headers.authorization, `Basic ${Buffer.from('hook-user:p@ss').toString('base64')}`);
+  assert.equal(au?.path, '/auth');
+  assert.equal(au?.answered, 200);
 });
 
 test('a receiver down, then answering 503, then up: every firing delivered, none lost', async () => {
@@ -155,12 +168,13 @@ test('hostile messages are dead-lettered with a reason and the deliverer keeps r
     Buffer.alloc(2 * 1024 * 1024, 0x61),
     JSON.stringify(badId),
     JSON.stringify(wideId),
+    JSON.stringify(buildMessage(makeAlert('cred'), `http://%E0:x@127.0.0.1:${r.port}/ok`, 'json', 's')),
   ];
   await publishAlerts(a, hostile);
   const good = message('after-hostile', `${r.url}/ok`);
   await publishAlerts(a, [good]);
   await waitFor('the valid one delivered', () => r.byId(good.alert.id).length === 1, 20_000);
-  await waitFor('five dead letters', async () => (await queueState(a.url, a.dlq)).messages === 5, 20_000);
+  await waitFor('six dead letters', async () => (await queueState(a.url, a.dlq)).messages === 6, 20_000);
   await waitFor('the queue empty', async () => (await queueState(a.url, a.queue)).messages === 0);
   const reasons = (await drainDlq(a)).map((x) => String(x.headers['x-warren-reason']));
   assert.ok(
@@ -177,6 +191,10 @@ test('hostile messages are dead-lettered with a reason and the deliverer keeps r
   );
   const header = reasons.filter((x) => x.includes('cannot be sent as an HTTP header'));
   assert.equal(header.length, 2, reasons.join(' | '));
+  assert.ok(
+    reasons.some((x) => x.includes('not valid percent-encoding')),
+    reasons.join(' | '),
+  );
   assert.equal(d.consuming, true);
   assert.equal(d.stats.invalid, 3);
   assert.equal(r.received.length, 1, 'nothing hostile reached the receiver');

@@ -57,7 +57,7 @@ export class DeliveryConsumer {
       this.opts.queue,
       (msg) => {
         if (msg) {
-          if (gen === this.gen) this.opts.onDelivery({ msg, gen });
+          if (gen === this.gen) this.deliver({ msg, gen });
           return;
         }
         // basic.cancel from the broker (the queue was deleted): start over on a new channel.
@@ -71,6 +71,15 @@ export class DeliveryConsumer {
     );
     this.tag = consumerTag;
     this.opts.log.info({ queue: this.opts.queue, prefetch: this.opts.prefetch }, 'consuming alerts');
+  }
+
+  private deliver(d: Delivery): void {
+    try {
+      this.opts.onDelivery(d);
+    } catch (err) {
+      // Never seen; if it were, the delivery stays unacked until its channel closes, not lost.
+      this.opts.log.error({ err: describe(err) }, 'handing an alert on failed');
+    }
   }
 
   /**

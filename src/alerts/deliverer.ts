@@ -17,6 +17,9 @@ import { type JobStats, Jobs } from './jobs.js';
  */
 export const ALERT_PREFETCH = 32;
 
+/** How long a stop waits for POSTs under way. */
+const STOP_GRACE_MS = 7000;
+
 export interface Deliverer {
   broker: BrokerConnection;
   readonly stats: JobStats & { active: number };
@@ -79,9 +82,11 @@ export function build(config: Config, log: Logger): Deliverer {
       );
     },
     async close() {
-      // No new deliveries; jobs between attempts stop, a POST under way gets its timeout.
+      // No new deliveries; jobs between attempts stop, a POST under way may finish, within the
+      // 10 s that `warren up` and `docker compose stop` give before SIGKILL. A POST cut short
+      // leaves its alert unacked: it is sent again after the restart (at-least-once).
       await consumer.cancel();
-      await jobs.close(config.alertTimeoutMs + 1000);
+      await jobs.close(Math.min(config.alertTimeoutMs + 1000, STOP_GRACE_MS));
       await publisher.flush(2000);
       await consumer.close();
       await publisher.close();

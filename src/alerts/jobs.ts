@@ -102,7 +102,11 @@ export class Jobs {
       }
     } catch (err) {
       // Stopped (shutdown) between attempts: the deliveries stay unacked and go back to the queue.
-      if (!this.stop.signal.aborted) this.log.error({ err, alert: job.message.alert.id }, 'alert job failed');
+      if (this.stop.signal.aborted) return;
+      // A fault of our own must not hold the alert forever: it is dead-lettered, saying so.
+      this.log.error({ err, alert: job.message.alert.id }, 'alert job failed; dead-lettering it');
+      const reason = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+      await this.deadLetter(job.deliveries, { reason, attempts: job.attempts }, job.message);
     } finally {
       this.running.delete(job.key);
     }

@@ -42,17 +42,30 @@ export function prepare(m: AlertMessage): { url: URL; headers: Headers } | { err
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     return { error: `the webhook URL's scheme ${url.protocol} is not http or https` };
+  let headers: Headers;
   try {
-    const headers = new Headers({
+    headers = new Headers({
       'content-type': 'application/json',
       'user-agent': 'warren-alerts',
       [SIGNATURE_HEADER]: m.signature,
       [ALERT_ID_HEADER]: m.alert.id,
     });
-    return { url, headers };
   } catch {
     return { error: 'the alert id cannot be sent as an HTTP header value' };
   }
+  // fetch refuses a URL with credentials (WHATWG Fetch); they become basic auth, as curl does.
+  if (url.username || url.password) {
+    let user: string;
+    try {
+      user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    } catch {
+      return { error: "the webhook URL's user or password is not valid percent-encoding" };
+    }
+    headers.set('authorization', `Basic ${Buffer.from(user, 'utf8').toString('base64')}`);
+    url.username = '';
+    url.password = '';
+  }
+  return { url, headers };
 }
 
 /** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; undefined when absent or unreadable. */

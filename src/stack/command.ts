@@ -52,7 +52,7 @@ function checkAuth(config: Config): void {
 }
 
 export const command: CommandSpec = {
-  summary: 'run the whole stack: analytics, ingest, panel, Traefik and simulated clients',
+  summary: 'run the whole stack: analytics, ingest, panel, alert deliverer, Traefik and simulated clients',
   usage: 'warren up [--clients 2] [--ingest 2] [--client-rate 1]',
   options: {
     clients: { type: 'string' },
