@@ -125,7 +125,7 @@ for (const kind of kinds) {
       });
     });
 
-    it('silence with a window of a fraction of a millisecond: whole-millisecond episode starts', () => {
+    it('silence with a window of a fraction of a millisecond: whole-millisecond episode starts; slack bodies', () => {
       let clock = T0;
       return withDb(kind, { now: () => clock }, async (db) => {
         const store = await db.open();
