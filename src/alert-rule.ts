@@ -20,7 +20,10 @@ const limit = z.number().min(0, 'thresholds are counts: 0 or more').max(1e12);
 const webhook = z
   .string()
   .max(2000)
-  .refine(isWebhookUrl, 'webhook must be an http:// or https:// URL with a host');
+  .refine(isWebhookUrl, 'webhook must be an http:// or https:// URL with a host')
+  // Kept as the URL parser writes it (`HTTP://Host` → `http://host/`): the one spelling the
+  // alert message's schema and every HTTP client accept.
+  .transform((s) => new URL(s).href);
 const common = {
   webhook,
   format: z.enum(WEBHOOK_FORMATS).default('json'),

@@ -45,8 +45,13 @@ for (const kind of kinds) {
         });
         assert.equal(t.statusCode, 201, t.body);
         assert.equal(t.json<AlertCreated>().secret, 'my-secret-1');
-        const d = await post({ kind: 'dead_letters', valid: true, webhook: 'http://h/y' });
+        const d = await post({ kind: 'dead_letters', valid: true, webhook: 'HTTP://H.Example:80/y' });
         assert.equal(d.statusCode, 201, d.body);
+        assert.equal(
+          d.json<AlertCreated>().rule.webhook,
+          'http://h.example/y',
+          'written as the URL parser does',
+        );
 
         const list = await app.inject({ url: '/api/v1/alerts' });
         assert.equal(list.statusCode, 200);

@@ -124,5 +124,21 @@ for (const kind of kinds) {
         ]);
       });
     });
+
+    it('silence with a window of a fraction of a millisecond: whole-millisecond episode starts; slack bodies', () => {
+      let clock = T0;
+      return withDb(kind, { now: () => clock }, async (db) => {
+        const store = await db.open();
+        const e = evaluator(store, () => clock);
+        const rule = await add(
+          store,
+          { kind: 'silence', cliente: 'c', minutes: 0.0000123, webhook: 'http://h/x' },
+          T0,
+        );
+        clock = T0 + 5;
+        await e.evaluate();
+        assert.deepEqual(await states(store, rule.id), ['fired@2025-04-13T12:00:30.001Z']);
+      });
+    });
   });
 }

@@ -1,6 +1,7 @@
 // The alert outbox survives (README "Alerts"): a firing recorded while analytics cannot reach
 // RabbitMQ stays in the store unpublished; analytics is killed (SIGKILL) before it could publish
-// it; a new analytics process, with the broker, publishes it with the same id. And dead_letters
+// it; a new analytics process, with the broker, publishes it with the same id. A firing recorded
+// while the broker is away is published, once, when it comes back. And dead_letters
 // rules (above a count, and valid events) fire and resolve once each, on a real DLQ.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -25,6 +26,7 @@ import {
   waitFor,
   warren,
 } from './support/helpers.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 async function listJson(vars: Record<string, string>): Promise<AlertsAnswer> {
   const p = warren(['alerts', 'list', '--json'], vars);
@@ -89,6 +91,52 @@ describe('alert outbox and dead-letter rules', () => {
       'the new process recorded nothing again',
     );
     assert.deepEqual(reader.ids(), [recorded.id]);
+  });
+
+  it('a firing recorded while the broker is away is published once it is back, once', async () => {
+    const env = testEnv('alb');
+    envs.push(env);
+    const vars: Record<string, string> = { ...env.env, ...alertNames(env.id), ALERT_EVAL_MS: '200' };
+    const proxy = new TcpProxy(await freePort(), { host: '127.0.0.1', port: 5672 });
+    await proxy.up();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const p = await startWarren(
+      ['analytics'],
+      { ...vars, AMQP_URL: `amqp://guest:guest@127.0.0.1:${proxy.port}`, ANALYTICS_PORT: String(port) },
+      base,
+    );
+    procs.push(p);
+    const reader = new AlertReader(vars.ALERT_QUEUE!);
+    readers.push(reader);
+    await reader.start();
+    await proxy.down(); // the broker goes away (connections cut, nothing listens)
+    try {
+      const rule = await addRule(
+        ['silence', '--cliente', 'cliente_mudo', '--minutes', '0.02', '--webhook', 'https://hooks.example/b'],
+        vars,
+      );
+      const recorded = await waitFor('the firing recorded while the broker is away', async () => {
+        const f = (await listJson(vars)).firings;
+        return f.length === 1 ? f[0] : undefined;
+      });
+      assert.equal((recorded as { published?: boolean }).published, false);
+      assert.equal(reader.got.length, 0);
+      await proxy.up();
+      const got = await waitFor('published after the reconnect', () => reader.of('fired')[0], 30_000);
+      assert.equal(got.message.alert.id, recorded.id);
+      checkSigned(got, rule.secret);
+      await waitFor('marked published', async () => (await listJson(vars)).firings[0]?.published === true);
+      const evals = await metric(base, 'warren_alert_evaluations_total');
+      await waitFor(
+        '3 evaluations',
+        async () => (await metric(base, 'warren_alert_evaluations_total')) >= evals + 3,
+      );
+      assert.deepEqual(reader.ids(), [recorded.id], 'published once');
+    } finally {
+      await p.kill();
+      await proxy.down();
+    }
   });
 
   it('dead_letters: above a count and valid events each fire once and resolve once', async () => {

@@ -27,7 +27,8 @@ export async function silence(rule: Rule, a: Alerts, now: number): Promise<Verdi
   const who = rule.evento === undefined ? rule.cliente : `${rule.cliente}/${rule.evento}`;
   const last = await a.lastSeen(rule.cliente ?? '', rule.evento);
   const from = Math.max(last ?? Number.NEGATIVE_INFINITY, rule.created);
-  const due = from + (rule.minutes ?? 0) * MINUTE_MS;
+  // Whole milliseconds: the start is stored (BIGINT) and compared; 0.07 * 60000 is 4200.000000000001.
+  const due = Math.round(from + (rule.minutes ?? 0) * MINUTE_MS);
   const detail = {
     minutes: rule.minutes,
     last_event: last === undefined ? null : new Date(last).toISOString(),

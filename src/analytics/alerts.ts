@@ -27,7 +27,7 @@ export interface EvaluatorOptions {
 }
 
 /** How soon after a committed batch the rules are evaluated: batches in a burst share one pass. */
-const AFTER_COMMIT_MS = 50;
+const AFTER_COMMIT_MS = 200;
 /** The shortest timer: a silence due now is evaluated at once, not in a busy loop. */
 const MIN_TIMER_MS = 10;
 /** The DLQ figures are asked of the broker at most this often (passes follow every batch). */
