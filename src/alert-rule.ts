@@ -124,8 +124,10 @@ export function newRule(input: z.output<typeof ruleInputSchema>, now: number): R
 /** The webhook without userinfo, query or fragment (they may carry a token). */
 export function displayUrl(url: string): string {
   try {
+    // Scheme and host only: a webhook's path can be its credential (a Slack hook's token is its
+    // path), and readers of the rules are not all allowed to post to it.
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '/' : '/…'}`;
   } catch {
     return '';
   }

@@ -156,7 +156,11 @@ async function quietClient(s: Setup): Promise<void> {
 
   const end = await getJson<AlertsAnswer>(`${s.bases[0]}/api/v1/alerts`);
   assert.equal(end.body.rules[0]?.state, 'ok');
-  assert.equal(end.body.rules[0]?.webhook, 'http://127.0.0.1:9/hook', 'no query (it may hold a token)');
+  assert.equal(
+    end.body.rules[0]?.webhook,
+    'http://127.0.0.1:9/…',
+    'no path or query (they may hold a token)',
+  );
   assert.deepEqual(
     end.body.firings.map((f) => f.state),
     ['resolved', 'fired'],
