@@ -126,6 +126,14 @@ for (const kind of kinds) {
         assert.equal(again.statusCode, 404);
         assert.equal(again.json<{ error: string }>().error, 'not_found');
         assert.equal((await app.inject({ url: '/api/v1/alerts' })).json<AlertsAnswer>().rules.length, 2);
+        // CONTRACT.md's `DELETE /api/v1/alerts`: the id may come as ?id=; without one, 400.
+        const [other] = (await app.inject({ url: '/api/v1/alerts' })).json<AlertsAnswer>().rules;
+        const byQuery = await app.inject({ method: 'DELETE', url: `/api/v1/alerts?id=${other!.id}` });
+        assert.equal(byQuery.statusCode, 204, byQuery.body);
+        const noId = await app.inject({ method: 'DELETE', url: '/api/v1/alerts' });
+        assert.equal(noId.statusCode, 400);
+        assert.equal(noId.json<{ error: string }>().error, 'bad_request');
+        assert.equal((await app.inject({ url: '/api/v1/alerts' })).json<AlertsAnswer>().rules.length, 1);
         await app.close();
       }));
 

@@ -4,7 +4,7 @@
 // without any, only a request from this machine may change rules (the client address, after
 // TRUSTED_PROXIES' X-Forwarded-For, so a request through a local Traefik is not "local").
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newRule, publicRule, ruleInputSchema, ruleProblems } from '../alert-rule.js';
 import { isLoopback } from '../config.js';
 import { WarrenError } from '../errors.js';
@@ -123,18 +123,25 @@ export function installAlerts(app: FastifyInstance, deps: AlertsApiDeps): void {
     return reply.status(201).send(answer);
   });
 
-  app.delete(
-    '/api/v1/alerts/:id',
-    { schema: routeSchemas.alertRemove, ...documentOnly },
-    async (req, reply) => {
-      checkWrite(req, deps);
-      const { id } = req.params as { id: string };
-      if (!(await alertsOrThrow(deps).removeRule(id))) {
-        throw new WarrenError('not_found', `There is no alert rule ${JSON.stringify(id.slice(0, 100))}.`, {
-          status: 404,
-        });
-      }
-      return reply.status(204).send();
-    },
+  // CONTRACT.md names `DELETE /api/v1/alerts`: the id goes in the path or as `?id=`.
+  const remove = async (req: FastifyRequest, reply: FastifyReply, id: string | undefined) => {
+    checkWrite(req, deps);
+    if (!id)
+      throw new WarrenError('bad_request', 'Name the rule: DELETE /api/v1/alerts/ID or ?id=ID.', {
+        status: 400,
+      });
+    if (!(await alertsOrThrow(deps).removeRule(id))) {
+      throw new WarrenError('not_found', `There is no alert rule ${JSON.stringify(id.slice(0, 100))}.`, {
+        status: 404,
+      });
+    }
+    return reply.status(204).send();
+  };
+  app.delete('/api/v1/alerts/:id', { schema: routeSchemas.alertRemove, ...documentOnly }, (req, reply) =>
+    remove(req, reply, (req.params as { id: string }).id),
   );
+  app.delete('/api/v1/alerts', { schema: routeSchemas.alertRemove, ...documentOnly }, (req, reply) => {
+    const id = (req.query as { id?: unknown }).id;
+    return remove(req, reply, typeof id === 'string' ? id : undefined);
+  });
 }
