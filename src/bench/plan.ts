@@ -59,12 +59,7 @@ export const PLAN: readonly PlannedStage[] = [
     name: 'proxy',
     title: 'proxy ceiling',
     async run({ env, progress, sizes, results }) {
-      results.proxy = await runProxyCeiling(
-        env,
-        progress,
-        sizes.httpSingleSeconds,
-        sizes.httpSingleConnections,
-      );
+      results.proxy = await runProxyCeiling(env, progress, sizes.httpSingleSeconds);
       return `${fmt(results.proxy.rps)} req/s`;
     },
   },

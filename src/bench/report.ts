@@ -133,21 +133,24 @@ function throughputRows(r: Results): Row[] {
   const rows: Row[] = [];
   const add = (what: string, figure: string, detail: string) => rows.push([what, figure, detail]);
   const x = r.ceiling;
-  if (x)
+  if (x) {
+    const each = x.runs.map((k) => `${k.publishers} pub ${fmt(k.eps)}`).join(', ');
     add(
       'broker ceiling',
       `${fmt(x.eps)} ev/s`,
-      `${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}, prefetch ${x.prefetch}; ${cpu(x.cpu)}`,
+      `best of ${each}; ${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}/publisher, prefetch ${x.prefetch}; ${cpu(x.cpu)}`,
     );
+  }
   const px = r.proxy;
   if (px) {
     const cores = Object.entries(px.cpu)
       .map(([k, v]) => `${k} ${fmt(v, 2)}`)
       .join(', ');
+    const each = px.runs.map((k) => `${k.connections} conns ${fmt(k.rps)}`).join(', ');
     add(
       'proxy ceiling (Traefik)',
       `${fmt(px.rps)} req/s`,
-      `one event per request to a backend that does nothing, ${px.connections} conns, p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
+      `best of ${each}; one event per request to a backend that does nothing, p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
     );
   }
   const a = r.amqp;

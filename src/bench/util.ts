@@ -2,7 +2,7 @@
 // (CPU time, resident memory) of a child process. Free ports are the kernel's (src/net.ts).
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ChannelModel } from 'amqplib';
-import { amqp } from '../broker/index.js';
+import { amqp, coalesceWrites } from '../broker/index.js';
 
 export { freePort } from '../net.js';
 
@@ -110,12 +110,15 @@ export function findBrokerPid(): number | undefined {
 }
 
 /**
- * An amqplib connection of the benchmark. A broker that closes it (an internal error, a restart)
- * rejects the operation in flight, which fails the stage with its reason; without this listener
- * the connection's 'error' event would end the whole process instead.
+ * An amqplib connection of the benchmark, tuned as Warren's own (src/broker/connection.ts): Nagle
+ * off and a synchronous run of frames corked into one write, so a ceiling measured on it is at
+ * least as well tuned as the path it is compared with. A broker that closes it (an internal
+ * error, a restart) rejects the operation in flight, which fails the stage with its reason;
+ * without this listener the connection's 'error' event would end the whole process instead.
  */
 export async function connectBroker(url: string): Promise<ChannelModel> {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(url, { noDelay: true });
+  coalesceWrites(conn);
   conn.on('error', () => undefined);
   return conn;
 }
