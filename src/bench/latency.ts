@@ -13,6 +13,7 @@ export interface LatencyResult {
   p50: number;
   p95: number;
   p99: number;
+  p999: number;
   max: number;
   rateEps: number;
   events: number;
@@ -84,6 +85,7 @@ export async function runLatency(stage: Stage, rate: number, seconds: number): P
       p50: round(percentile(latencies, 50)),
       p95: round(percentile(latencies, 95)),
       p99: round(percentile(latencies, 99)),
+      p999: round(percentile(latencies, 99.9)),
       max: round(latencies[events - 1]!),
       rateEps: rate,
       events,

@@ -12,7 +12,7 @@ import { startTraefik } from '../stack/index.js';
 import type { BenchEnv } from './env.js';
 import { autocannon } from './http.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, freePort, sleep } from './util.js';
+import { CpuMeter, freePort, guardedPid, sleep } from './util.js';
 
 /** Keep-alive connections measured; the best is the ceiling. */
 export const PROXY_CONNECTIONS = [64, 128, 256] as const;
@@ -139,7 +139,7 @@ export async function runProxyCeiling(
     try {
       await answers(`${traefik.proxyUrl}/events`, 202, 15_000);
       const pids: Record<string, number> = { backend: backend.pid! };
-      if (traefik.pid !== undefined) pids.traefik = traefik.pid;
+      if (traefik.pid !== undefined) pids.traefik = guardedPid(traefik.pid);
       const runs: ProxyRun[] = [];
       for (const connections of connectionCounts)
         runs.push(

@@ -15,6 +15,9 @@ import { fmt, round } from './util.js';
 
 export interface Results {
   quick: boolean;
+  store: 'sqlite' | 'postgres';
+  /** Runs of every stage (--repeat); a table of several is of their medians. */
+  repeat: number;
   startedAt: Date;
   seconds: number;
   sizes: Sizes;
@@ -53,10 +56,12 @@ export function toJson(r: Results, config: Config) {
     ratio_http_single: ratio(r.httpSingle?.eps, c),
     proxy_ceiling_rps: num(r.proxy?.rps),
     ratio_http_single_proxy: ratio(r.httpSingle?.rps, r.proxy?.rps),
+    ingest_cpu_us_per_request: num(r.httpSingle?.ingestCpuUsPerRequest, 1),
     latency_ms: {
       p50: num(r.latency?.p50, 1),
       p95: num(r.latency?.p95, 1),
       p99: num(r.latency?.p99, 1),
+      p999: num(r.latency?.p999, 1),
       max: num(r.latency?.max, 1),
       rate_eps: num(r.latency?.rateEps),
       method: 'sse',
@@ -85,6 +90,8 @@ export function toJson(r: Results, config: Config) {
     machine: r.machine ?? null,
     settings: {
       quick: r.quick,
+      store: r.store,
+      repeat: r.repeat,
       queue_type: config.queueType,
       prefetch: config.prefetch,
       batch_size: config.batchSize,
@@ -177,7 +184,7 @@ function throughputRows(r: Results): Row[] {
       add(
         name,
         `${fmt(s.rps)} req/s`,
-        `${ofProxy(s.rps)}${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ${cpu(s.cpu)}`,
+        `${ofProxy(s.rps)}${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ingest ${fmt(s.ingestCpuUsPerRequest)} µs CPU/request; ${cpu(s.cpu)}`,
       );
   }
   const l = r.latency;
@@ -185,7 +192,7 @@ function throughputRows(r: Results): Row[] {
     add(
       'latency publish → visible',
       `p50 ${fmt(l.p50, 1)} ms`,
-      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)`,
+      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, p99.9 ${fmt(l.p999, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)`,
     );
   return rows;
 }
@@ -247,7 +254,7 @@ export function table(r: Results): string {
   const w1 = Math.max(...rows.map((row) => row[1].length), 6);
   const mc = r.machine;
   const head = mc
-    ? `warren bench${r.quick ? ' --quick' : ''}: ${mc.cores} cores, ${fmt(mc.memory_mb / 1024, 1)} GiB, Node ${mc.node}, RabbitMQ ${mc.rabbitmq}, ${fmt(r.seconds)} s`
+    ? `warren bench${r.quick ? ' --quick' : ''}${r.repeat > 1 ? ` --repeat ${r.repeat} (medians)` : ''}, ${r.store}: ${mc.cores} cores, ${fmt(mc.memory_mb / 1024, 1)} GiB, Node ${mc.node}, RabbitMQ ${mc.rabbitmq}, ${fmt(r.seconds)} s`
     : 'warren bench';
   const lines = [head, '', `${'stage'.padEnd(w0)}  ${'figure'.padStart(w1)}  detail`];
   for (const [w, f, d] of rows) lines.push(`${w.padEnd(w0)}  ${f.padStart(w1)}  ${d}`);

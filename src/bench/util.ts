@@ -72,11 +72,18 @@ export class CpuMeter {
   read(): Record<string, number> {
     const s = (performance.now() - this.t0) / 1000;
     const out: Record<string, number> = {};
+    for (const [name, used] of Object.entries(this.cpuSeconds())) out[name] = round(used / s, 2);
+    return out;
+  }
+
+  /** CPU seconds used per process (and by "bench") since the meter started. */
+  cpuSeconds(): Record<string, number> {
+    const out: Record<string, number> = {};
     for (const [name, pid] of Object.entries(this.pids)) {
       const now = procSample(pid)?.cpuS;
-      if (now !== undefined) out[name] = round((now - (this.start.get(name) ?? 0)) / s, 2);
+      if (now !== undefined) out[name] = now - (this.start.get(name) ?? 0);
     }
-    out.bench = round((selfCpuS() - (this.start.get('bench') ?? 0)) / s, 2);
+    out.bench = selfCpuS() - (this.start.get('bench') ?? 0);
     return out;
   }
 }
@@ -84,6 +91,30 @@ export class CpuMeter {
 function selfCpuS(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+/**
+ * The process a supervised child really is: `warren up` starts a non-Node child (Traefik) under a
+ * small Node guard (src/stack/process.ts), so the pid it knows is the guard's, which uses no CPU.
+ * Returns the guard's only child, or pid itself when it has none.
+ */
+export function guardedPid(pid: number): number {
+  try {
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        // Field 4 (ppid) is the second after the command name, which may hold spaces.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) return Number(e);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc (not Linux): the guard's pid is the best there is
+  }
+  return pid;
 }
 
 /** The local RabbitMQ's Erlang VM, when the broker runs on this machine (for its CPU figure). */
