@@ -15,7 +15,12 @@ describe('bench --repeat figures', () => {
       { a: 3, n: { p99: null, list: [{ eps: 7 }] }, name: 'y', gone: null },
       { a: 2, n: { p99: 30, list: [{ eps: 6 }] }, name: 'z', gone: null },
     ];
-    assert.deepEqual(combine(runs, median), { a: 2, n: { p99: 20, list: [{ eps: 6 }] }, name: 'x', gone: null });
+    assert.deepEqual(combine(runs, median), {
+      a: 2,
+      n: { p99: 20, list: [{ eps: 6 }] },
+      name: 'x',
+      gone: null,
+    });
     assert.deepEqual(combine(runs, min).n, { p99: 10, list: [{ eps: 5 }] });
     assert.deepEqual(combine(runs, max).a, 3);
   });
@@ -31,7 +36,11 @@ describe('bench --repeat figures', () => {
       started_at: 'then',
       duration_s: eps / 100,
     });
-    const json = repeatedJson([run(100, 40), run(300, 20, [{ stage: 'latency', message: 'boom' }]), run(200, 30)]);
+    const json = repeatedJson([
+      run(100, 40),
+      run(300, 20, [{ stage: 'latency', message: 'boom' }]),
+      run(200, 30),
+    ]);
     assert.equal(json.broker_ceiling_eps, 200);
     assert.deepEqual(json.latency_ms, { p99: 15, p999: 30 });
     assert.deepEqual(json.min, { broker_ceiling_eps: 100, latency_ms: { p99: 10, p999: 20 } });
