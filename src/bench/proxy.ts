@@ -140,6 +140,14 @@ export async function runProxyCeiling(
       await answers(`${traefik.proxyUrl}/events`, 202, 15_000);
       const pids: Record<string, number> = { backend: backend.pid! };
       if (traefik.pid !== undefined) pids.traefik = guardedPid(traefik.pid);
+      // One unrecorded second first, as on the HTTP single path: the steady state is measured.
+      await loadThrough(
+        cannon,
+        `${traefik.proxyUrl}/events`,
+        pids,
+        { seconds: 1, connections: 128 },
+        progress,
+      );
       const runs: ProxyRun[] = [];
       for (const connections of connectionCounts)
         runs.push(
