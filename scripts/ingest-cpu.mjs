@@ -4,7 +4,9 @@
 // Traefik) by autocannon at a FIXED request rate: CPU per request falls as the rate rises (more
 // requests share each event-loop turn), so only equal rates compare. Prints each build's CPU per
 // request (µs, from /proc) per round and the median.
-// Usage: node scripts/ingest-cpu.mjs [--rate 500] [--seconds 10] [--rounds 3] [--path /events] DIST...
+// Usage: node scripts/ingest-cpu.mjs [--rate 500] [--seconds 10] [--rounds 3] [--path /events]
+//   [--profile DIR (V8 CPU profiles of the ingest processes)] DIST... (or `floor`: a Node HTTP
+//   server that only answers 202, the least any Node ingest could cost)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +25,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '128' },
     path: { type: 'string', default: '/events' },
+    profile: { type: 'string' },
   },
 });
 if (positionals.length === 0) {
@@ -48,10 +51,28 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+// "floor": a Node HTTP server that answers every POST with a 202 of ingest's size and does nothing
+// else (the proxy ceiling's backend, src/bench/proxy.ts): what no Node ingest can go below.
+const FLOOR = `
+const body = JSON.stringify({ accepted: 1, ids: ['0190c5a2-7f3e-7c1a-9b2e-3f4a5b6c7d8e'] });
+require('node:http').createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(req.method === 'POST' ? 202 : 200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+}).listen(Number(process.env.INGEST_PORT), '127.0.0.1');
+`;
+
 async function startIngest(dist, base, dir) {
   const port = await freePort();
-  const code = `const { main } = await import(${JSON.stringify(join(resolve(dist), 'cli.js'))}); process.exit(await main(['ingest']));`;
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', code], {
+  const code =
+    dist === 'floor'
+      ? FLOOR
+      : `const { main } = await import(${JSON.stringify(join(resolve(dist), 'cli.js'))}); process.exit(await main(['ingest']));`;
+  const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
+  const type = dist === 'floor' ? [] : ['--input-type=module'];
+  const proc = spawn(process.execPath, [...prof, ...type, '-e', code], {
     env: {
       ...process.env,
       AMQP_URL,

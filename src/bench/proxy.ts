@@ -25,6 +25,8 @@ export interface ProxyRun {
   seconds: number;
   latencyMs: { p50: number; p99: number };
   cpu: Record<string, number>;
+  /** CPU time of the do-nothing backend per request, µs: the least a Node ingest could cost. */
+  backendCpuUsPerRequest: number;
 }
 
 /** The best run (its figures) and every connection count measured, in order. */
@@ -88,6 +90,7 @@ async function loadThrough(
   const result: Result = await instance;
   const s = (performance.now() - t0) / 1000;
   const cpu = meter.read();
+  const backendCpuS = meter.cpuSeconds().backend ?? Number.NaN;
   const ok = result.statusCodeStats['202']?.count ?? 0;
   if (ok === 0)
     throw new WarrenError(
@@ -101,6 +104,7 @@ async function loadThrough(
     seconds: s,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
     cpu,
+    backendCpuUsPerRequest: (backendCpuS * 1e6) / Math.max(1, result.requests.total),
   };
 }
 

@@ -157,7 +157,7 @@ function throughputRows(r: Results): Row[] {
     add(
       'proxy ceiling (Traefik)',
       `${fmt(px.rps)} req/s`,
-      `best of ${each}; one event per request to a backend that does nothing, p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
+      `best of ${each}; one event per request to a backend that does nothing (${fmt(px.backendCpuUsPerRequest)} µs CPU/request), p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
     );
   }
   const a = r.amqp;
