@@ -192,7 +192,8 @@ function throughputRows(r: Results): Row[] {
     add(
       'latency publish → visible',
       `p50 ${fmt(l.p50, 1)} ms`,
-      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, p99.9 ${fmt(l.p999, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)`,
+      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, p99.9 ${fmt(l.p999, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)` +
+        (l.walRollovers ? `; the broker's quorum WAL rolled over ${l.walRollovers} time(s) meanwhile` : ''),
     );
   return rows;
 }
