@@ -1,12 +1,15 @@
-// Smoke test of `warren bench --quick`: it completes against the real broker, prints its table,
+// Smoke tests of `warren bench --quick`: it completes against the real broker, prints its table,
 // writes well-formed JSON with every figure of CONTRACT.md "Benchmark" as a finite number, and
-// leaves none of its queues behind. No timed assertions (STYLE.md 13): figures are not checked.
+// leaves none of its queues behind; with `--repeat 2 --store postgres` the JSON holds both runs,
+// the medians under the same keys and each figure's min and max, and its databases are dropped.
+// No timed assertions (STYLE.md 13): figures are not checked, only their shape and how they relate.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import amqp from 'amqplib';
-import { AMQP_URL, testEnv, warren } from './support/helpers.js';
+import pg from 'pg';
+import { AMQP_URL, PG_URL, testEnv, warren } from './support/helpers.js';
 
 const TOP_LEVEL = [
   'broker_ceiling_eps',
@@ -17,6 +20,7 @@ const TOP_LEVEL = [
   'ratio_http_batch',
   'proxy_ceiling_rps',
   'ratio_http_single_proxy',
+  'ingest_cpu_us_per_request',
   'analytics_peak_rss_mb',
   'reads_amqp_path_eps',
   'reads_amqp_alone_eps',
@@ -58,7 +62,7 @@ describe('warren bench --quick', () => {
     const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     for (const key of TOP_LEVEL) finite(json[key], key);
     const latency = json.latency_ms as Record<string, unknown>;
-    for (const k of ['p50', 'p95', 'p99']) finite(latency[k], `latency_ms.${k}`);
+    for (const k of ['p50', 'p95', 'p99', 'p999']) finite(latency[k], `latency_ms.${k}`);
     const query = json.query_ms as Record<string, unknown>;
     for (const k of [
       'reporte_p95',
@@ -78,11 +82,82 @@ describe('warren bench --quick', () => {
     assert.match(String(machine.node), /^v\d+/);
     assert.match(String(machine.rabbitmq), /^\d+\.\d+/);
     assert.deepEqual(json.errors, []);
+    assert.equal(json.repeat, 1);
+    assert.equal((json.runs as unknown[]).length, 1);
+    // Both ceilings are the best of several settings, each one in details.
+    const details = json.details as Record<string, { runs: Record<string, number>[] }>;
+    assert.deepEqual(
+      details.ceiling!.runs.map((r) => r.publishers),
+      [1, 2, 4],
+    );
+    assert.deepEqual(
+      details.proxy!.runs.map((r) => r.connections),
+      [64, 128, 256],
+    );
+    assert.equal(json.broker_ceiling_eps, Math.round(Math.max(...details.ceiling!.runs.map((r) => r.eps!))));
+    assert.equal(json.proxy_ceiling_rps, Math.round(Math.max(...details.proxy!.runs.map((r) => r.rps!))));
     // Its own queues are gone (the id is printed on stderr: "queues warren_bench_<id>.*").
     const id = /queues (warren_bench_[0-9a-f]+)\.\*/.exec(p.output())?.[1];
     assert.ok(id, 'the run names its queues on stderr');
     for (const part of ['ceiling', 'main', 'queries', 'memory', 'reads']) {
       assert.equal(await queueExists(`${id}.${part}.cola`), false, `${id}.${part}.cola was left behind`);
+    }
+  });
+
+  it('--repeat 2 --store postgres: both runs, medians under the same keys, min and max, databases dropped', {
+    timeout: 240_000,
+  }, async () => {
+    const file = join(t.dir, 'repeat.json');
+    const p = warren(
+      [
+        'bench',
+        '--quick',
+        '--repeat',
+        '2',
+        '--store',
+        'postgres',
+        '--only',
+        'ceiling,latency,queries',
+        '--json',
+        file,
+      ],
+      {
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: PG_URL,
+      },
+    );
+    const code = await p.exited;
+    assert.equal(code, 0, `warren bench exited ${code}:\n${p.output().slice(-3000)}`);
+    assert.match(p.stdout(), /--repeat 2 \(medians\), postgres/);
+    assert.match(p.stdout(), /every figure over 2 runs/);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const runs = json.runs as unknown[];
+    assert.equal(json.repeat, 2);
+    assert.equal(runs.length, 2);
+    assert.equal((json.settings as { store: string }).store, 'postgres');
+    assert.deepEqual(json.errors, []);
+    for (const key of ['broker_ceiling_eps', 'latency_ms.p99', 'latency_ms.p999', 'query_ms.report_p95']) {
+      const get = (o: unknown) =>
+        key.split('.').reduce((v, k) => (v as Record<string, unknown>)[k], o) as number;
+      const [a, b] = runs.map(get) as [number, number];
+      finite(a, `runs[0].${key}`);
+      finite(b, `runs[1].${key}`);
+      assert.equal(get(json.min), Math.min(a, b), `min.${key}`);
+      assert.equal(get(json.max), Math.max(a, b), `max.${key}`);
+      assert.ok(
+        Math.abs(get(json) - (a + b) / 2) <= 0.51,
+        `${key}: ${get(json)} is not the median of ${a} and ${b}`,
+      );
+    }
+    const id = /queues (warren_bench_[0-9a-f]+)\.\*/.exec(p.output())?.[1];
+    assert.ok(id, 'the run names its queues on stderr');
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      const left = await c.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${id}%`]);
+      assert.deepEqual(left.rows, [], 'its databases were dropped');
+    } finally {
+      await c.end();
     }
   });
 });

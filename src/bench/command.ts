@@ -1,18 +1,22 @@
 // `warren bench`: measures, in one run against the configured broker, the broker's own ceiling,
-// the proxy's (Traefik in front of a backend that does nothing), the AMQP path, the HTTP batch and single-event paths through Traefik, end-to-end latency,
-// query times over a big store and analytics' memory under a backlog (CONTRACT.md, "Benchmark").
-// Everything it starts is its own: child processes on free ports, queues and exchanges named
-// warren_bench_<id>.*, SQLite files in a temp directory; all removed at the end.
+// the proxy's (Traefik in front of a backend that does nothing), the AMQP path, the HTTP batch and
+// single-event paths through Traefik, end-to-end latency, query times over a big store and
+// analytics' memory under a backlog (CONTRACT.md, "Benchmark"); `--repeat N` runs every stage N
+// times and reports medians. Everything it starts is its own: child processes on free ports,
+// queues and exchanges named warren_bench_<id>.*, SQLite files in a temp directory (or PostgreSQL
+// databases with `--store postgres`); all removed at the end.
 import { writeFileSync } from 'node:fs';
 import { type CommandContext, type CommandSpec, usageError } from '../command.js';
-import { describe, WarrenError } from '../errors.js';
-import { BenchEnv } from './env.js';
+import type { Config } from '../config.js';
+import { describe } from '../errors.js';
+import { BenchEnv, type StoreKind } from './env.js';
 import { machine } from './machine.js';
-import { PLAN, STAGES, type StageContext, type StageName } from './plan.js';
+import { STAGES, type StageName } from './plan.js';
 import { Progress } from './progress.js';
+import { combine, median, repeatedJson, spreadTable } from './repeat.js';
 import { type Results, table, toJson } from './report.js';
+import { runStages, StackHolder } from './run.js';
 import { FULL, QUICK, type Sizes } from './sizes.js';
-import { type Stage, startStack } from './stage.js';
 
 function parseOnly(v: unknown): StageName[] {
   if (v === undefined) return [...STAGES];
@@ -36,20 +40,40 @@ function positive(v: unknown, flag: string, key: keyof Sizes): Partial<Sizes> {
   return { [key]: n };
 }
 
+/** The PostgreSQL server of `--store postgres`: DATABASE_URL's when it is one, else the local one. */
+const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function parseStore(v: unknown, config: Config): StoreKind {
+  if (v === undefined || v === 'sqlite') return { kind: 'sqlite' };
+  if (v !== 'postgres') throw usageError(`--store: expected sqlite or postgres, got "${String(v)}"`);
+  if (!/^postgres(ql)?:/.test(config.databaseUrl)) return { kind: 'postgres', serverUrl: LOCAL_POSTGRES };
+  // Databases are created from the server's own maintenance database, never from the user's.
+  const url = new URL(config.databaseUrl);
+  url.pathname = '/postgres';
+  return { kind: 'postgres', serverUrl: url.toString() };
+}
+
 interface BenchOptions {
   only: StageName[];
   quick: boolean;
+  repeat: number;
+  store: StoreKind;
   sizes: Sizes;
   jsonFile: string | undefined;
   profileDir: string | undefined;
   keep: boolean;
 }
 
-function parseOptions(values: CommandContext['values']): BenchOptions {
+function parseOptions(values: CommandContext['values'], config: Config): BenchOptions {
   const quick = values.quick === true;
+  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20)
+    throw usageError(`--repeat: expected a whole number from 1 to 20, got "${String(values.repeat)}"`);
   return {
     only: parseOnly(values.only),
     quick,
+    repeat,
+    store: parseStore(values.store, config),
     sizes: {
       ...(quick ? QUICK : FULL),
       ...positive(values.ingest, '--ingest', 'ingestInstances'),
@@ -61,74 +85,19 @@ function parseOptions(values: CommandContext['values']): BenchOptions {
   };
 }
 
-/**
- * Runs the chosen stages in PLAN's order; a stage that fails is reported and the next one runs.
- * A stop signal ends the stage in progress and skips the rest. Returns that signal, if one came.
- */
-async function runStages(
-  ctx: StageContext,
-  opts: BenchOptions,
-  stopSignal: Promise<NodeJS.Signals>,
-): Promise<NodeJS.Signals | undefined> {
-  const { progress, results } = ctx;
-  let interrupted: NodeJS.Signals | undefined;
-  const cancel = stopSignal.then((sig) => {
-    interrupted = sig;
-    throw new WarrenError('interrupted', `interrupted by ${sig}`);
-  });
-  cancel.catch(() => undefined);
-
-  // The stack is started once, just before the first stage that measures it.
-  let stack: Stage | undefined;
-  let stackError: unknown;
-  let stackTried = false;
-  const theStack = (): Stage => {
-    if (!stack) {
-      throw new WarrenError('internal', `the measured stack did not start: ${describe(stackError)}`, {
-        cause: stackError,
-      });
-    }
-    return stack;
-  };
-
-  for (const planned of PLAN) {
-    if (!opts.only.includes(planned.name)) continue;
-    if (planned.needsStack && !stackTried) {
-      stackTried = true;
-      try {
-        const options = { ingestInstances: opts.sizes.ingestInstances, profileDir: opts.profileDir };
-        stack = await Promise.race([startStack(ctx.env, progress, options), cancel]);
-      } catch (err) {
-        stackError = err;
-      }
-    }
-    if (interrupted) {
-      results.errors.push({ stage: planned.title, message: `skipped: interrupted by ${interrupted}` });
-      continue;
-    }
-    progress.start(planned.title);
-    try {
-      progress.end(await Promise.race([planned.run(ctx, theStack), cancel]));
-    } catch (err) {
-      const message = describe(err);
-      results.errors.push({ stage: planned.title, message });
-      progress.end(`FAILED: ${message}`);
-    }
-  }
-  return interrupted;
-}
-
 export const command: CommandSpec = {
   summary:
     'measure the broker ceiling, the AMQP and HTTP paths, latency, queries, memory and counting under read load',
   usage:
-    'warren bench [--quick] [--json FILE] [--only ceiling,amqp,...] [--ingest N] [--connections N] [--profile DIR] [--keep]',
+    'warren bench [--quick] [--repeat N] [--store sqlite|postgres] [--json FILE] [--only ceiling,amqp,...] [--ingest N] [--connections N] [--profile DIR] [--keep]',
   options: {
     quick: { type: 'boolean' },
     ingest: { type: 'string' },
     connections: { type: 'string' },
     json: { type: 'string' },
     only: { type: 'string' },
+    repeat: { type: 'string' },
+    store: { type: 'string' },
     profile: { type: 'string' },
     keep: { type: 'boolean' },
   },
@@ -136,25 +105,20 @@ export const command: CommandSpec = {
     quick: 'reduced sizes: the whole run in under a minute',
     json: 'write every figure to FILE as JSON',
     only: `run only these stages (comma-separated): ${STAGES.join(', ')}`,
+    repeat: "run every stage N times; report each figure's median, with min and max (default 1)",
+    store: `the stores measured: sqlite (files in a temp directory, default) or postgres (databases created on DATABASE_URL's server when it is PostgreSQL, else on ${LOCAL_POSTGRES}, dropped after)`,
     ingest: `ingest instances behind Traefik (default ${FULL.ingestInstances})`,
     connections: `keep-alive connections of the HTTP single path (default ${FULL.httpSingleConnections})`,
     profile: 'write V8 CPU profiles of analytics and ingest (node --cpu-prof) into DIR',
     keep: "keep the run's directory (children's logs, SQLite files) instead of deleting it",
   },
   async run({ config, log, values, stopSignal }) {
-    const opts = parseOptions(values);
+    const opts = parseOptions(values, config);
     const started = performance.now();
-    const results: Results = {
-      quick: opts.quick,
-      startedAt: new Date(),
-      seconds: 0,
-      sizes: opts.sizes,
-      machine: undefined,
-      errors: [],
-    };
-    const env = new BenchEnv(config, log);
+    const env = new BenchEnv(config, log, opts.store);
+    let mc: Results['machine'];
     try {
-      results.machine = await machine(config.amqpUrls[0]!);
+      mc = await machine(config.amqpUrls[0]!);
     } catch (err) {
       process.stderr.write(
         `warren bench: RabbitMQ is not reachable at AMQP_URL (${describe(err)}); start it (e.g. \`rabbitmq-server -detached\`) or set AMQP_URL\n`,
@@ -162,20 +126,75 @@ export const command: CommandSpec = {
       env.cleanup().catch(() => undefined);
       return 1;
     }
-    const progress = new Progress(opts.only.length);
-    progress.note(`warren bench${opts.quick ? ' --quick' : ''}: queues ${env.id}.*, files in ${env.dir}`);
+    const progress = new Progress(opts.only.length * opts.repeat);
+    progress.note(
+      `warren bench${opts.quick ? ' --quick' : ''}: queues ${env.id}.*, ${opts.store.kind} stores, files in ${env.dir}`,
+    );
+    const runs: Results[] = [];
     let interrupted: NodeJS.Signals | undefined;
     try {
-      interrupted = await runStages({ env, progress, sizes: opts.sizes, results }, opts, stopSignal);
+      const holder = new StackHolder({
+        ingestInstances: opts.sizes.ingestInstances,
+        profileDir: opts.profileDir,
+      });
+      for (let i = 1; i <= opts.repeat && !interrupted; i++) {
+        if (opts.repeat > 1) progress.note(`run ${i} of ${opts.repeat}`);
+        env.run = i;
+        const results = newResults(opts, mc);
+        runs.push(results);
+        interrupted = await runStages(
+          { env, progress, sizes: opts.sizes, results },
+          opts.only,
+          holder,
+          stopSignal,
+        );
+        results.seconds = (performance.now() - started) / 1000;
+      }
     } finally {
-      progress.note('cleaning up (children, queues, files)…');
+      progress.note(
+        `cleaning up (children, queues, ${opts.store.kind === 'postgres' ? 'databases, ' : ''}files)…`,
+      );
       await env.cleanup(opts.keep);
       if (opts.keep) progress.note(`kept ${env.dir}`);
     }
-    results.seconds = (performance.now() - started) / 1000;
-    process.stdout.write(table(results));
-    if (opts.jsonFile) writeFileSync(opts.jsonFile, `${JSON.stringify(toJson(results, config), null, 2)}\n`);
-    if (interrupted) return 1;
-    return results.errors.length ? 1 : 0;
+    return report(runs, opts, config, interrupted);
   },
 };
+
+function newResults(opts: BenchOptions, mc: Results['machine']): Results {
+  return {
+    quick: opts.quick,
+    store: opts.store.kind,
+    repeat: opts.repeat,
+    startedAt: new Date(),
+    seconds: 0,
+    sizes: opts.sizes,
+    machine: mc,
+    errors: [],
+  };
+}
+
+/** Prints the table (medians, then every figure's spread when repeated), writes the JSON; the exit code. */
+function report(
+  runs: Results[],
+  opts: BenchOptions,
+  config: Config,
+  interrupted: NodeJS.Signals | undefined,
+) {
+  const jsons = runs.map((r) => toJson(r, config) as unknown as Record<string, unknown>);
+  const json = repeatedJson(jsons);
+  const errors = json.errors as unknown[];
+  if (runs.length === 1) {
+    process.stdout.write(table(runs[0]!));
+  } else {
+    const med: Results = {
+      ...combine(runs, median),
+      seconds: runs.at(-1)!.seconds,
+      errors: runs.flatMap((r, i) => r.errors.map((e) => ({ ...e, stage: `run ${i + 1}: ${e.stage}` }))),
+    };
+    process.stdout.write(table(med) + spreadTable(json));
+  }
+  if (opts.jsonFile) writeFileSync(opts.jsonFile, `${JSON.stringify(json, null, 2)}\n`);
+  if (interrupted) return 1;
+  return errors.length ? 1 : 0;
+}

@@ -1,6 +1,8 @@
-// The benchmark's own world: a temp directory, exchange/queue names no one else uses, the
-// settings its children get, and the clean-up that removes all of it (queues, exchanges, files)
-// even when a stage fails. It never touches the configured EXCHANGE/QUEUE or DATABASE_URL.
+// The benchmark's own world: a temp directory, exchange/queue names no one else uses, stores of
+// its own (SQLite files in the directory, or PostgreSQL databases created on a server and dropped
+// after), the settings its children get, and the clean-up that removes all of it (queues,
+// exchanges, files, databases) even when a stage fails. It never touches the configured
+// EXCHANGE/QUEUE or DATABASE_URL's database.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,16 +20,51 @@ export interface Names {
   topicPattern: string;
 }
 
+/** Where the run's stores live: SQLite files, or databases on this PostgreSQL server (its URL). */
+export type StoreKind = { kind: 'sqlite' } | { kind: 'postgres'; serverUrl: string };
+
 export class BenchEnv {
   readonly id = `warren_bench_${randomBytes(4).toString('hex')}`;
   readonly dir = mkdtempSync(join(tmpdir(), `${this.id}-`));
+  /** Which repetition runs (--repeat): each gets stores of its own. */
+  run = 1;
   private readonly declared: Names[] = [];
   private readonly closers: (() => Promise<void>)[] = [];
+  private readonly databases: string[] = [];
 
   constructor(
     readonly config: Config,
     readonly log: Logger,
+    readonly store: StoreKind = { kind: 'sqlite' },
   ) {}
+
+  /**
+   * A new, empty store for one part of this repetition, as a DATABASE_URL: a SQLite file in the
+   * run's directory, or a database created on the PostgreSQL server (dropped at clean-up).
+   */
+  async storeUrl(part: string): Promise<string> {
+    const name = `${part}-${this.run}`;
+    if (this.store.kind === 'sqlite') return `sqlite:${join(this.dir, `${name}.db`)}`;
+    const db = `${this.id}_${name}`.replace(/[^a-z0-9_]/g, '_');
+    await this.admin(`CREATE DATABASE "${db}"`);
+    this.databases.push(db);
+    const url = new URL(this.store.serverUrl);
+    url.pathname = `/${db}`;
+    return url.toString();
+  }
+
+  /** Runs one statement on the PostgreSQL server's own database (create and drop databases). */
+  private async admin(sql: string): Promise<void> {
+    if (this.store.kind !== 'postgres') return;
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: this.store.serverUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  }
 
   /** Fresh names for one part of the run, e.g. names("ceiling"). */
   names(part: string): Names {
@@ -64,8 +101,8 @@ export class BenchEnv {
     if (!this.declared.includes(n)) this.declared.push(n);
   }
 
-  /** Environment of a warren child working on these names with a store of the run's own. */
-  childEnv(n: Names, extra: Record<string, string>): Record<string, string> {
+  /** Environment of a warren child working on these names; extra gives its DATABASE_URL (storeUrl). */
+  childEnv(n: Names, extra: Record<string, string> & { DATABASE_URL: string }): Record<string, string> {
     return {
       AMQP_URL: this.config.amqpUrls.join(','),
       EXCHANGE: n.exchange,
@@ -74,7 +111,6 @@ export class BenchEnv {
       TOPIC_PATTERN: n.topicPattern,
       AUDIT: 'false',
       HOST: '127.0.0.1',
-      DATABASE_URL: `sqlite:${join(this.dir, 'warren.db')}`,
       API_KEYS_FILE: join(this.dir, 'keys.json'),
       AUDIT_DIR: join(this.dir, 'audit'),
       STACK_DIR: join(this.dir, 'stack'),
@@ -102,6 +138,15 @@ export class BenchEnv {
         `could not delete the benchmark's queues (${this.id}.*); delete them in the management UI`,
       ),
     );
+    for (const db of this.databases.splice(0)) {
+      // FORCE ends sessions a killed child may have left behind (PostgreSQL 13+).
+      await this.admin(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch((err) =>
+        this.log.warn(
+          { err: describe(err) },
+          `could not drop the benchmark's database ${db}; drop it by hand`,
+        ),
+      );
+    }
     if (!keepFiles) rmSync(this.dir, { recursive: true, force: true });
   }
 

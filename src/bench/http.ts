@@ -25,6 +25,8 @@ export interface HttpResult {
   seconds: number;
   latencyMs: { p50: number; p99: number };
   cpu: Record<string, number>;
+  /** CPU time of the ingest processes per request answered, in µs (`ingest_cpu_us_per_request`). */
+  ingestCpuUsPerRequest: number;
 }
 
 interface Load {
@@ -133,6 +135,9 @@ async function run(stage: Stage, load: Load): Promise<HttpResult> {
   progress.update(`${accepted.toLocaleString('en-US')} × 202; waiting for the commits`);
   const tEnd = await watcher.until(base + events, stage.timeoutMs(events), load.what);
   const cpu = meter.read();
+  const ingestCpuS = Object.entries(meter.cpuSeconds())
+    .filter(([k]) => k.startsWith('ingest'))
+    .reduce((sum, [, v]) => sum + v, 0);
   const { counted, accepted2 } = await reconcile(
     stage,
     { before, acceptedBefore, answered202, events },
@@ -150,6 +155,7 @@ async function run(stage: Stage, load: Load): Promise<HttpResult> {
     seconds: (tEnd - t0) / 1000,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
     cpu,
+    ingestCpuUsPerRequest: (ingestCpuS * 1e6) / Math.max(1, result.requests.total),
   };
 }
 

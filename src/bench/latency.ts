@@ -7,17 +7,23 @@ import { BrokerConnection, ConfirmedPublisher } from '../broker/index.js';
 import { makeEvent } from '../clients/index.js';
 import { createLogger } from '../log.js';
 import type { Stage } from './stage.js';
-import { percentile, round, sleep } from './util.js';
+import { brokerWal, findBrokerPid, percentile, round, sleep } from './util.js';
 
 export interface LatencyResult {
   p50: number;
   p95: number;
   p99: number;
+  p999: number;
   max: number;
   rateEps: number;
   events: number;
   seconds: number;
   method: 'sse';
+  /**
+   * Times the local broker's quorum WAL rolled over during the stage (its own files: see
+   * brokerWal), the suspect of stalls of about a second; null when the broker is not local.
+   */
+  walRollovers: number | null;
 }
 
 const TICK_MS = 10;
@@ -57,6 +63,8 @@ export async function runLatency(stage: Stage, rate: number, seconds: number): P
     await broker.waitConnected(10_000);
     const events = Math.max(1, Math.round(rate * seconds));
     const sentAt = new Float64Array(events);
+    const brokerPid = findBrokerPid();
+    const wal0 = brokerWal(brokerPid);
     const base = watcher.total;
     watcher.batches.length = 0;
     watcher.recording = true;
@@ -80,15 +88,18 @@ export async function runLatency(stage: Stage, rate: number, seconds: number): P
       for (; k < Math.min(events, b.total - base); k++) latencies[k] = b.at - sentAt[k]!;
     }
     latencies.sort();
+    const wal1 = brokerWal(brokerPid);
     return {
       p50: round(percentile(latencies, 50)),
       p95: round(percentile(latencies, 95)),
       p99: round(percentile(latencies, 99)),
+      p999: round(percentile(latencies, 99.9)),
       max: round(latencies[events - 1]!),
       rateEps: rate,
       events,
       seconds,
       method: 'sse',
+      walRollovers: wal0 && wal1 ? wal1.file - wal0.file : null,
     };
   } finally {
     await pub.close();

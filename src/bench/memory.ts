@@ -2,7 +2,6 @@
 // run's own while no analytics runs; then an analytics child starts on it and drains it. Its
 // resident memory is sampled from /proc/<pid>/status while it works, and the kernel's own peak
 // (VmHWM) is read before it stops. The drain rate is a by-product: analytics' speed with a full queue.
-import { join } from 'node:path';
 import { WarrenError } from '../errors.js';
 import { serialize } from '../event.js';
 import { publishConfirmed } from './ceiling.js';
@@ -56,6 +55,7 @@ export async function runMemory(env: BenchEnv, progress: Progress, events: numbe
   await buildBacklog(env, names.exchange, events, progress);
   const publishSeconds = (performance.now() - t0) / 1000;
   const port = await freePort();
+  const databaseUrl = await env.storeUrl('memory');
   const analytics = await spawnWarren({
     name: 'analytics-memory',
     command: 'analytics',
@@ -63,7 +63,7 @@ export async function runMemory(env: BenchEnv, progress: Progress, events: numbe
     dir: env.dir,
     env: env.childEnv(names, {
       ANALYTICS_PORT: String(port),
-      DATABASE_URL: `sqlite:${join(env.dir, 'memory.db')}`,
+      DATABASE_URL: databaseUrl,
     }),
   });
   try {

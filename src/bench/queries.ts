@@ -8,7 +8,6 @@
 // cold (one event committed to the file through a connection of this process before every
 // request: a change analytics did not make, so the answer is computed from the store).
 import http from 'node:http';
-import { join } from 'node:path';
 import { eventProperties } from '../broker/index.js';
 import { WarrenError } from '../errors.js';
 import { type Event, type ParsedEvent, serialize } from '../event.js';
@@ -45,8 +44,8 @@ export interface QueriesResult {
 const DAY_MS = 86_400_000;
 const FILL_BATCH = 50_000;
 
-export async function fill(path: string, events: number, clients: number, types: number, progress: Progress) {
-  const store = createStore(`sqlite:${path}`);
+export async function fill(url: string, events: number, clients: number, types: number, progress: Progress) {
+  const store = createStore(url);
   await store.migrate();
   const now = Date.now();
   try {
@@ -127,9 +126,9 @@ export async function runQueries(
   progress: Progress,
   size: { events: number; clients: number; types: number; requests: number },
 ): Promise<QueriesResult> {
-  const path = join(env.dir, 'queries.db');
+  const url = await env.storeUrl('queries');
   const t0 = performance.now();
-  await fill(path, size.events, size.clients, size.types, progress);
+  await fill(url, size.events, size.clients, size.types, progress);
   const fillSeconds = (performance.now() - t0) / 1000;
   const names = env.names('queries');
   env.track(names);
@@ -139,11 +138,11 @@ export async function runQueries(
     command: 'analytics',
     port,
     dir: env.dir,
-    env: env.childEnv(names, { ANALYTICS_PORT: String(port), DATABASE_URL: `sqlite:${path}` }),
+    env: env.childEnv(names, { ANALYTICS_PORT: String(port), DATABASE_URL: url }),
   });
   // The cold requests' commits: a connection of this process on the same file (the way a second
   // analytics process or `warren prune` changes it), one new event a minute ago each time.
-  const writer = createStore(`sqlite:${path}`);
+  const writer = createStore(url);
   await writer.migrate();
   let extra = 0;
   const commitOne = async () => {

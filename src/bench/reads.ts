@@ -5,7 +5,6 @@
 // run on read worker threads (src/analytics/reader.ts), so counting should barely notice: the
 // goal is the loaded rate >= 0.8x the unloaded one and the loaded latency p99 <= 250 ms.
 import http from 'node:http';
-import { join } from 'node:path';
 import { WarrenError } from '../errors.js';
 import { runAmqpPath } from './amqp.js';
 import { spawnWarren } from './child.js';
@@ -122,8 +121,8 @@ async function counting(stage: Stage, size: ReadsSize, rate: number | undefined)
 }
 
 export async function runReads(env: BenchEnv, progress: Progress, size: ReadsSize): Promise<ReadsResult> {
-  const path = join(env.dir, 'reads.db');
-  await fill(path, size.events, size.clients, size.types, progress);
+  const url = await env.storeUrl('reads');
+  await fill(url, size.events, size.clients, size.types, progress);
   const names = env.names('reads');
   env.track(names);
   const port = await freePort();
@@ -132,7 +131,7 @@ export async function runReads(env: BenchEnv, progress: Progress, size: ReadsSiz
     command: 'analytics',
     port,
     dir: env.dir,
-    env: env.childEnv(names, { ANALYTICS_PORT: String(port), DATABASE_URL: `sqlite:${path}` }),
+    env: env.childEnv(names, { ANALYTICS_PORT: String(port), DATABASE_URL: url }),
   });
   env.onCleanup(() => analytics.stop());
   const watcher = await CommitWatcher.open(analytics.url);

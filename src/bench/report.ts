@@ -15,6 +15,9 @@ import { fmt, round } from './util.js';
 
 export interface Results {
   quick: boolean;
+  store: 'sqlite' | 'postgres';
+  /** Runs of every stage (--repeat); a table of several is of their medians. */
+  repeat: number;
   startedAt: Date;
   seconds: number;
   sizes: Sizes;
@@ -53,10 +56,12 @@ export function toJson(r: Results, config: Config) {
     ratio_http_single: ratio(r.httpSingle?.eps, c),
     proxy_ceiling_rps: num(r.proxy?.rps),
     ratio_http_single_proxy: ratio(r.httpSingle?.rps, r.proxy?.rps),
+    ingest_cpu_us_per_request: num(r.httpSingle?.ingestCpuUsPerRequest, 1),
     latency_ms: {
       p50: num(r.latency?.p50, 1),
       p95: num(r.latency?.p95, 1),
       p99: num(r.latency?.p99, 1),
+      p999: num(r.latency?.p999, 1),
       max: num(r.latency?.max, 1),
       rate_eps: num(r.latency?.rateEps),
       method: 'sse',
@@ -85,6 +90,8 @@ export function toJson(r: Results, config: Config) {
     machine: r.machine ?? null,
     settings: {
       quick: r.quick,
+      store: r.store,
+      repeat: r.repeat,
       queue_type: config.queueType,
       prefetch: config.prefetch,
       batch_size: config.batchSize,
@@ -133,21 +140,24 @@ function throughputRows(r: Results): Row[] {
   const rows: Row[] = [];
   const add = (what: string, figure: string, detail: string) => rows.push([what, figure, detail]);
   const x = r.ceiling;
-  if (x)
+  if (x) {
+    const each = x.runs.map((k) => `${k.publishers} pub ${fmt(k.eps)}`).join(', ');
     add(
       'broker ceiling',
       `${fmt(x.eps)} ev/s`,
-      `${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}, prefetch ${x.prefetch}; ${cpu(x.cpu)}`,
+      `best of ${each}; ${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}/publisher, prefetch ${x.prefetch}; ${cpu(x.cpu)}`,
     );
+  }
   const px = r.proxy;
   if (px) {
     const cores = Object.entries(px.cpu)
       .map(([k, v]) => `${k} ${fmt(v, 2)}`)
       .join(', ');
+    const each = px.runs.map((k) => `${k.connections} conns ${fmt(k.rps)}`).join(', ');
     add(
       'proxy ceiling (Traefik)',
       `${fmt(px.rps)} req/s`,
-      `one event per request to a backend that does nothing, ${px.connections} conns, p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
+      `best of ${each}; one event per request to a backend that does nothing (${fmt(px.backendCpuUsPerRequest)} µs CPU/request), p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
     );
   }
   const a = r.amqp;
@@ -174,7 +184,7 @@ function throughputRows(r: Results): Row[] {
       add(
         name,
         `${fmt(s.rps)} req/s`,
-        `${ofProxy(s.rps)}${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ${cpu(s.cpu)}`,
+        `${ofProxy(s.rps)}${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ingest ${fmt(s.ingestCpuUsPerRequest)} µs CPU/request; ${cpu(s.cpu)}`,
       );
   }
   const l = r.latency;
@@ -182,7 +192,8 @@ function throughputRows(r: Results): Row[] {
     add(
       'latency publish → visible',
       `p50 ${fmt(l.p50, 1)} ms`,
-      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)`,
+      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, p99.9 ${fmt(l.p999, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)` +
+        (l.walRollovers ? `; the broker's quorum WAL rolled over ${l.walRollovers} time(s) meanwhile` : ''),
     );
   return rows;
 }
@@ -244,7 +255,7 @@ export function table(r: Results): string {
   const w1 = Math.max(...rows.map((row) => row[1].length), 6);
   const mc = r.machine;
   const head = mc
-    ? `warren bench${r.quick ? ' --quick' : ''}: ${mc.cores} cores, ${fmt(mc.memory_mb / 1024, 1)} GiB, Node ${mc.node}, RabbitMQ ${mc.rabbitmq}, ${fmt(r.seconds)} s`
+    ? `warren bench${r.quick ? ' --quick' : ''}${r.repeat > 1 ? ` --repeat ${r.repeat} (medians)` : ''}, ${r.store}: ${mc.cores} cores, ${fmt(mc.memory_mb / 1024, 1)} GiB, Node ${mc.node}, RabbitMQ ${mc.rabbitmq}, ${fmt(r.seconds)} s`
     : 'warren bench';
   const lines = [head, '', `${'stage'.padEnd(w0)}  ${'figure'.padStart(w1)}  detail`];
   for (const [w, f, d] of rows) lines.push(`${w.padEnd(w0)}  ${f.padStart(w1)}  ${d}`);

@@ -8,7 +8,7 @@ import { startTraefik } from '../stack/index.js';
 import { spawnWarren, type WarrenChild } from './child.js';
 import type { BenchEnv, Names } from './env.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, findBrokerPid, freePort, sleep } from './util.js';
+import { CpuMeter, findBrokerPid, freePort, guardedPid, sleep } from './util.js';
 import { CommitWatcher } from './watch.js';
 
 export interface Stage {
@@ -60,6 +60,7 @@ async function spawnParts(
   env: BenchEnv,
   names: Names,
   opts: StackOptions,
+  databaseUrl: string,
 ): Promise<{ analytics: WarrenChild; ingest: WarrenChild[] }> {
   const nodeArgs = (name: string) =>
     opts.profileDir
@@ -71,7 +72,7 @@ async function spawnParts(
     command: 'analytics',
     port: aPort,
     dir: env.dir,
-    env: env.childEnv(names, { ANALYTICS_PORT: String(aPort) }),
+    env: env.childEnv(names, { ANALYTICS_PORT: String(aPort), DATABASE_URL: databaseUrl }),
     nodeArgs: nodeArgs('analytics'),
   });
   const ingestP = Array.from({ length: opts.ingestInstances }, async (_, i) => {
@@ -81,7 +82,7 @@ async function spawnParts(
       command: 'ingest',
       port,
       dir: env.dir,
-      env: env.childEnv(names, { INGEST_PORT: String(port) }),
+      env: env.childEnv(names, { INGEST_PORT: String(port), DATABASE_URL: databaseUrl }),
       nodeArgs: nodeArgs(`ingest-${i + 1}`),
     });
   });
@@ -99,7 +100,7 @@ async function spawnParts(
 export async function startStack(env: BenchEnv, progress: Progress, opts: StackOptions): Promise<Stage> {
   const names = env.names('main');
   env.track(names);
-  const { analytics, ingest } = await spawnParts(env, names, opts);
+  const { analytics, ingest } = await spawnParts(env, names, opts, await env.storeUrl('main'));
   const [proxyPort, apiPort] = [await freePort(), await freePort()];
   const traefik = await startTraefik({
     dir: join(env.dir, 'traefik'),
@@ -123,7 +124,7 @@ export async function startStack(env: BenchEnv, progress: Progress, opts: StackO
   const brokerPid = findBrokerPid();
   const pids: Record<string, number> = { analytics: analytics.pid };
   for (const c of ingest) pids[c.name] = c.pid;
-  if (traefik.pid !== undefined) pids.traefik = traefik.pid;
+  if (traefik.pid !== undefined) pids.traefik = guardedPid(traefik.pid);
   if (brokerPid !== undefined) pids.rabbitmq = brokerPid;
   progress.note(`  started analytics, ${ingest.length} ingest instances and Traefik (${proxyUrl})`);
   return {

@@ -1,8 +1,9 @@
 // Small helpers of the benchmark: waiting, percentiles, number formatting and the /proc figures
 // (CPU time, resident memory) of a child process. Free ports are the kernel's (src/net.ts).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ChannelModel } from 'amqplib';
-import { amqp } from '../broker/index.js';
+import { amqp, coalesceWrites } from '../broker/index.js';
 
 export { freePort } from '../net.js';
 
@@ -72,11 +73,18 @@ export class CpuMeter {
   read(): Record<string, number> {
     const s = (performance.now() - this.t0) / 1000;
     const out: Record<string, number> = {};
+    for (const [name, used] of Object.entries(this.cpuSeconds())) out[name] = round(used / s, 2);
+    return out;
+  }
+
+  /** CPU seconds used per process (and by "bench") since the meter started. */
+  cpuSeconds(): Record<string, number> {
+    const out: Record<string, number> = {};
     for (const [name, pid] of Object.entries(this.pids)) {
       const now = procSample(pid)?.cpuS;
-      if (now !== undefined) out[name] = round((now - (this.start.get(name) ?? 0)) / s, 2);
+      if (now !== undefined) out[name] = now - (this.start.get(name) ?? 0);
     }
-    out.bench = round((selfCpuS() - (this.start.get('bench') ?? 0)) / s, 2);
+    out.bench = selfCpuS() - (this.start.get('bench') ?? 0);
     return out;
   }
 }
@@ -84,6 +92,30 @@ export class CpuMeter {
 function selfCpuS(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+/**
+ * The process a supervised child really is: `warren up` starts a non-Node child (Traefik) under a
+ * small Node guard (src/stack/process.ts), so the pid it knows is the guard's, which uses no CPU.
+ * Returns the guard's only child, or pid itself when it has none.
+ */
+export function guardedPid(pid: number): number {
+  try {
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        // Field 4 (ppid) is the second after the command name, which may hold spaces.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) return Number(e);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc (not Linux): the guard's pid is the best there is
+  }
+  return pid;
 }
 
 /** The local RabbitMQ's Erlang VM, when the broker runs on this machine (for its CPU figure). */
@@ -109,13 +141,67 @@ export function findBrokerPid(): number | undefined {
   return best?.pid;
 }
 
+/** Where a local broker's quorum write-ahead log is: its current file's number and size. */
+export interface WalState {
+  file: number;
+  bytes: number;
+}
+
+/** Files of a directory, or none when it cannot be read. */
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /**
- * An amqplib connection of the benchmark. A broker that closes it (an internal error, a restart)
- * rejects the operation in flight, which fails the stage with its reason; without this listener
- * the connection's 'error' event would end the whole process instead.
+ * The local broker's quorum WAL (Ra's shared write-ahead log, `<home>/mnesia/<node>/quorum/<node>/
+ * NNNNNNNN.wal`): a new file means it rolled over (at `raft.wal_max_size_bytes`, 512 MB by
+ * default), when it writes every queue's entries into segment files. undefined when the broker
+ * is not local or its files are not readable.
+ */
+export function brokerWal(pid: number | undefined): WalState | undefined {
+  if (pid === undefined) return undefined;
+  let home: string | undefined;
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    home = args[args.indexOf('-home') + 1];
+  } catch {
+    return undefined;
+  }
+  if (!home?.startsWith('/')) return undefined;
+  let best: WalState | undefined;
+  for (const node of list(join(home, 'mnesia'))) {
+    for (const ra of list(join(home, 'mnesia', node, 'quorum'))) {
+      const dir = join(home, 'mnesia', node, 'quorum', ra);
+      for (const f of list(dir)) {
+        const m = /^(\d+)\.wal$/.exec(f);
+        if (!m) continue;
+        const file = Number(m[1]);
+        if (best && file <= best.file) continue;
+        try {
+          best = { file, bytes: statSync(join(dir, f)).size };
+        } catch {
+          // rolled over meanwhile
+        }
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * An amqplib connection of the benchmark, tuned as Warren's own (src/broker/connection.ts): Nagle
+ * off and a synchronous run of frames corked into one write, so a ceiling measured on it is at
+ * least as well tuned as the path it is compared with. A broker that closes it (an internal
+ * error, a restart) rejects the operation in flight, which fails the stage with its reason;
+ * without this listener the connection's 'error' event would end the whole process instead.
  */
 export async function connectBroker(url: string): Promise<ChannelModel> {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(url, { noDelay: true });
+  coalesceWrites(conn);
   conn.on('error', () => undefined);
   return conn;
 }

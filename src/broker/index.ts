@@ -3,7 +3,7 @@
 
 export { MAX_REPORT_ROWS, parseReport, type ReportBody, type ReportRow } from './accounting.js';
 export * as amqp from './amqp.js';
-export { BrokerConnection, type BrokerConnectionOptions, redact } from './connection.js';
+export { BrokerConnection, type BrokerConnectionOptions, coalesceWrites, redact } from './connection.js';
 export { ACK, type BatchHandler, BatchingConsumer, type Outcome } from './consumer.js';
 export { type PublishingEdge, publishingEdge } from './edge.js';
 export { ConfirmedPublisher, eventProperties } from './publisher.js';

@@ -12,7 +12,7 @@
 // failure: the topology is declared again and the message published again with the same id.
 import type { ConfirmChannel, ChannelModel as Connection, ConsumeMessage, Options } from 'amqplib';
 import { BrokerUnavailableError, describe } from '../errors.js';
-import { type Event, parseTimestamp, serialize } from '../event.js';
+import { type Event, type ParsedEvent, parseTimestamp, serialize } from '../event.js';
 import type { Logger } from '../log.js';
 import { Accounting, PUB_HEADER } from './accounting.js';
 import type { BrokerConnection } from './connection.js';
@@ -242,7 +242,8 @@ export class ConfirmedPublisher {
     const messages: Message[] = events.map((e) => {
       const props = eventProperties(e);
       props.headers = { [PUB_HEADER]: acct.tag() };
-      const ms = parseTimestamp(e.timestamp) ?? Date.now();
+      // An event parsed by the caller (ingest) carries its time already.
+      const ms = (e as Partial<ParsedEvent>).ms ?? parseTimestamp(e.timestamp) ?? Date.now();
       acct.attempted(e.cliente, ms);
       return { body: serialize(e), props, acct: { cliente: e.cliente, ms } };
     });

@@ -19,19 +19,34 @@ declare module 'fastify' {
 
 const ERROR_CODE_RE = /^\{"error":"([a-z_]+)"/;
 
-function installMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onSend', async (_req, reply, payload) => {
+/**
+ * Per-request metrics and the shutdown header in one onSend and one onResponse hook, both in
+ * callback style: on the single-event path every hook is paid per request, and an async hook
+ * costs a promise and a microtask each (BENCHMARKS.md, optimisation table).
+ */
+function installMetrics(app: FastifyInstance, metrics: Metrics, closing: () => boolean): void {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (reply.statusCode >= 400 && typeof payload === 'string') {
       metrics.rejections.inc({ code: ERROR_CODE_RE.exec(payload)?.[1] ?? 'unknown' });
     }
-    return payload;
+    if (closing()) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.requests.inc({
-      route: req.routeOptions.url ?? 'unmatched',
-      method: req.method,
-      status: String(reply.statusCode),
-    });
+  // prom-client hashes a label set on every inc(); the few (route, method, status) triples seen
+  // keep their child counter instead.
+  const children = new Map<string, { inc(): void }>();
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const status = String(reply.statusCode);
+    const key = `${route} ${req.method} ${status}`;
+    let child = children.get(key);
+    if (!child) {
+      // Bounded: routes are ours (any other path is "unmatched"), methods Node's, statuses ours.
+      child = metrics.requests.labels({ route, method: req.method, status });
+      children.set(key, child);
+    }
+    child.inc();
+    done();
   });
 }
 
@@ -42,19 +57,19 @@ export function buildApp(deps: IngestDeps): FastifyInstance {
     bodyLimit: deps.bodyLimit,
     // Shutdown lets requests in flight finish (they wait for confirms); idle keep-alives are closed.
     forceCloseConnections: 'idle',
+    // Requests are not logged (disableRequestLogging), so a child logger per request (Fastify's
+    // default, binding a request id) is an allocation per request for nothing: errors are logged
+    // on the part's logger.
+    childLoggerFactory: (logger) => logger,
   });
   installErrorHandlers(app);
-  installMetrics(app, deps.metrics);
   // Node closes only the keep-alive connections idle when close() begins; one that finishes its
   // request later would hold shutdown for keepAliveTimeout. Ask clients to reconnect instead.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
-    if (closing) reply.header('connection', 'close');
-    return payload;
-  });
+  installMetrics(app, deps.metrics, () => closing);
   app.decorateRequest('cliente', undefined);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -84,8 +84,9 @@ export function eventsFromBody(body: unknown, d: Defaults): Event[] {
     const found = forbiddenKeys(item);
     const r = parse(fill(item, i, d));
     if (r.ok && found.length === 0) {
-      const { ms: _ms, ...event } = r.event;
-      events.push(event);
+      // Kept with its parsed `ms`: the publisher accounts by it instead of parsing the time again
+      // (serialize() writes the contract's fields only).
+      events.push(r.event);
       return;
     }
     bad++;
@@ -117,8 +118,7 @@ export function eventFromSend(body: unknown, d: Defaults): Event {
       ...r.problems.map((p) => ({ ...p, field: p.field === 'cliente' ? 'X-Client-Name' : p.field })),
     ]);
   }
-  const { ms: _ms, ...event } = r.event;
-  return event;
+  return r.event;
 }
 
 /** Keyed mode: every event must be for the key's client (and X-Client-Name cannot say otherwise). */
