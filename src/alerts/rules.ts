@@ -12,7 +12,7 @@ import {
   ruleProblems,
 } from '../alert-rule.js';
 import { type CommandContext, usageError } from '../command.js';
-import { type Alerts, alertsOf, createStore } from '../store/index.js';
+import { type Alerts, alertsOf, createStore, publicFiring } from '../store/index.js';
 
 export const ruleOptions: NonNullable<ParseArgsConfig['options']> = {
   cliente: { type: 'string' },
@@ -112,16 +112,7 @@ async function list(ctx: CommandContext): Promise<number> {
   if (ctx.values.json) {
     const out = {
       rules: rules.map(publicRule),
-      firings: firings.map((f) => ({
-        id: f.id,
-        rule: f.rule,
-        kind: f.kind,
-        state: f.state,
-        episode_start: new Date(f.episodeStart).toISOString(),
-        at: new Date(f.at).toISOString(),
-        summary: f.summary,
-        published: f.publishedAt !== undefined,
-      })),
+      firings: firings.map(publicFiring),
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;

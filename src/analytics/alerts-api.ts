@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newRule, publicRule, ruleInputSchema, ruleProblems } from '../alert-rule.js';
 import { isLoopback } from '../config.js';
 import { WarrenError } from '../errors.js';
-import { alertsOf, type Firing, type Store } from '../store/index.js';
+import { alertsOf, type Firing, publicFiring, type Store } from '../store/index.js';
 import { documentOnly, routeSchemas } from './docs.js';
 import type { AlertCreated, AlertFiringAnswer, AlertsAnswer } from './shapes.js';
 
@@ -81,16 +81,7 @@ function parseLimit(q: Record<string, unknown>): number {
 }
 
 export function firingAnswer(f: Firing): AlertFiringAnswer {
-  return {
-    id: f.id,
-    rule: f.rule,
-    kind: f.kind,
-    state: f.state,
-    episode_start: new Date(f.episodeStart).toISOString(),
-    at: new Date(f.at).toISOString(),
-    summary: f.summary,
-    published: f.publishedAt !== undefined,
-  };
+  return publicFiring(f);
 }
 
 export function installAlerts(app: FastifyInstance, deps: AlertsApiDeps): void {

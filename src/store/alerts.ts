@@ -25,6 +25,20 @@ export interface NewFiring {
 
 export type Firing = Omit<NewFiring, 'message'> & { publishedAt?: number };
 
+/** A firing as the API and `warren alerts list --json` show it (times RFC 3339, UTC). */
+export function publicFiring(f: Firing) {
+  return {
+    id: f.id,
+    rule: f.rule,
+    kind: f.kind,
+    state: f.state,
+    episode_start: new Date(f.episodeStart).toISOString(),
+    at: new Date(f.at).toISOString(),
+    summary: f.summary,
+    published: f.publishedAt !== undefined,
+  };
+}
+
 /** What the analytics service and the CLI use, whichever the store. */
 export interface Alerts {
   addRule(rule: Rule): Promise<void>;

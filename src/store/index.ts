@@ -9,6 +9,7 @@ export function createStore(databaseUrl: string, opts: StoreOptions = {}): Store
 }
 
 export type { Alerts, Firing, NewFiring } from './alerts.js';
+export { publicFiring } from './alerts.js';
 export { Sketch, sketchOf } from './hll.js';
 export { maintenanceOf } from './maintenance.js';
 export { readMigrations } from './migrate.js';
