@@ -17,6 +17,8 @@ export interface ClientOptions {
   events: string[];
   /** Events per publish call. */
   chunk?: number;
+  /** When set, every event carries a usuario drawn uniformly from this many (u0, u1, …). */
+  users?: number;
   /** Called with the ids of each batch once the broker confirmed all of it (`--ids-out`). */
   onConfirmed?: (ids: string[]) => void;
 }
@@ -73,9 +75,14 @@ class AmqpClient implements SimulatedClient {
   /** Publishes n events; the publish leaves inFlight once the broker confirmed all of them. */
   private send(n: number, inFlight: Set<Promise<void>>): void {
     const { opts } = this;
-    const batch = Array.from({ length: n }, () =>
-      makeEvent(opts.name, opts.events[Math.floor(Math.random() * opts.events.length)]!),
-    );
+    const batch = Array.from({ length: n }, () => {
+      const e: Event & { id: string } = makeEvent(
+        opts.name,
+        opts.events[Math.floor(Math.random() * opts.events.length)]!,
+      );
+      if (opts.users !== undefined) e.usuario = `u${Math.floor(Math.random() * opts.users)}`;
+      return e;
+    });
     this.published += n;
     const p: Promise<void> = this.edge.publisher.publish(batch).then(() => {
       this.confirmed += n;

@@ -40,4 +40,4 @@ export type {
   Uniques,
   UniquesExportRow,
 } from './types.js';
-export { userKey } from './uniques.js';
+export { TABLES as UNIQUES_TABLES, userKey } from './uniques.js';
