@@ -127,11 +127,12 @@ export class ExactCounter {
     const clients = this.data.spec.clients;
     this.gen++;
     let n = 0;
-    // Events are in time order, and a bucket starts at or before its events: skip the early ones.
+    // Events are in time order, and a bucket (at most a day) starts at or before its events: an
+    // event a day before `from` or a day after `to` cannot be in a bucket that starts in range.
     let i = lowerBound(ms, q.from - 86_400_000);
     for (; i < ms.length; i++) {
       const t = ms[i]!;
-      if (t >= q.to) break;
+      if (t >= q.to + 86_400_000) break;
       const b = this.bucketStart(t);
       if (b < q.from || b >= q.to) continue;
       const u = user[i]!;
