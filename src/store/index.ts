@@ -21,7 +21,7 @@ export {
   type RetentionSettings,
   retentionPass,
 } from './retention.js';
-export { PostgresStore, reconcileOf, SqliteStore } from './store.js';
+export { PostgresStore, reconcileOf, SqliteStore, type SqlStore } from './store.js';
 export { BUCKET_SECONDS } from './tables.js';
 export type {
   Bucket,

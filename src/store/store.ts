@@ -29,12 +29,15 @@ import type {
   UniquesExportRow,
 } from './types.js';
 import { clientUniques, exportUniques, uniques } from './uniques.js';
+import { DayUnions, uniquesByDays } from './uniques-days.js';
 
 export class SqlStore<D extends Driver = Driver> implements Store {
   readonly kind: D['kind'];
   private commitBatch: Committer | undefined;
   /** Reconcile's ledger (reconcile.ts); its commit side is in commit.ts. */
   readonly reconcile: Reconcile;
+  /** Whole days' unions of user sketches, checked against the days' counts (uniques-days.ts). */
+  readonly dayUnions = new DayUnions();
 
   constructor(readonly driver: D) {
     this.kind = driver.kind;
@@ -77,7 +80,11 @@ export class SqlStore<D extends Driver = Driver> implements Store {
     return timeseries(this.driver, filter, bucket);
   }
 
-  uniques(filter: Filter, bucket?: Bucket): Promise<Uniques> {
+  async uniques(filter: Filter, bucket?: Bucket): Promise<Uniques> {
+    if (bucket === undefined) {
+      const byDays = await uniquesByDays(this.driver, filter, this.dayUnions);
+      if (byDays) return byDays;
+    }
     return uniques(this.driver, filter, bucket);
   }
 
