@@ -30,10 +30,17 @@ interface Entry {
 
 /** Day unions of one store object, least recently used dropped past MAX_BYTES. */
 export class DayUnions {
+  constructor(private readonly maxBytes = MAX_BYTES) {}
+
   private readonly entries = new Map<string, Entry>();
-  private bytes = 0;
+  /** Rough bytes held (MAX_BYTES at most). */
+  bytes = 0;
   hits = 0;
   misses = 0;
+
+  get size(): number {
+    return this.entries.size;
+  }
 
   get(key: string, count: number): Sketch | undefined {
     const e = this.entries.get(key);
@@ -53,7 +60,7 @@ export class DayUnions {
     this.entries.set(key, { count, sketch, bytes });
     this.bytes += bytes;
     for (const [k, e] of this.entries) {
-      if (this.bytes <= MAX_BYTES) break;
+      if (this.bytes <= this.maxBytes) break;
       this.entries.delete(k);
       this.bytes -= e.bytes;
     }
