@@ -28,10 +28,15 @@ export const SPARSE_MAX = 2500;
 const SPARSE = 1;
 const DENSE = 2;
 
+let scratch = Buffer.allocUnsafe(1024);
+
 /** MurmurHash3 x86_32 (Austin Appleby, public domain) of a string's UTF-8 bytes. */
 export function murmur3(value: string, seed = 0): number {
-  const data = Buffer.from(value, 'utf8');
-  const n = data.length;
+  // Encoded into a reused buffer: a new Buffer per value was most of the hashing cost of a commit.
+  // A UTF-16 code unit is at most 3 UTF-8 bytes.
+  if (value.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(value.length * 3);
+  const data = scratch;
+  const n = data.write(value, 0, 'utf8');
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
   let h = seed >>> 0;
