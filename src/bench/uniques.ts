@@ -169,7 +169,7 @@ const p95 = (v: number[]) => round(percentile(sortedCopy(v), 95), 1);
 const p50 = (v: number[]) => round(percentile(sortedCopy(v), 50), 1);
 
 /** Fills one store, measures it, serves it with an analytics child and asks it every query. */
-async function runStore(
+export async function runStore(
   env: BenchEnv,
   progress: Progress,
   kind: StoreKind,
