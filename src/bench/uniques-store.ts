@@ -100,6 +100,16 @@ async function storeBytes(store: Store): Promise<number> {
   return Number(row?.n);
 }
 
+/**
+ * PostgreSQL: VACUUM ANALYZE, what autovacuum does in the background of a running store. Right
+ * after the bulk fill and the rollups, every rolled-up row is still a dead tuple (the series
+ * tables alone hold a few hundred thousand), and index scans wade through them; a store that has
+ * run for a while has had them vacuumed. SQLite deletes in place: nothing to do.
+ */
+export async function settleStore(store: Store): Promise<void> {
+  if (store instanceof PostgresStore) await store.pool.query('VACUUM ANALYZE');
+}
+
 export async function measureStore(store: Store): Promise<StoreFigures> {
   const per = {} as Record<Bucket, SketchBytes>;
   let total = 0;

@@ -23,7 +23,14 @@ import {
   type RangeQuery,
 } from './uniques-data.js';
 import { bucketStartOf, fillUniques, rollUp } from './uniques-fill.js';
-import { createDb, measureStore, openStore, type StoreFigures, type StoreKind } from './uniques-store.js';
+import {
+  createDb,
+  measureStore,
+  openStore,
+  type StoreFigures,
+  type StoreKind,
+  settleStore,
+} from './uniques-store.js';
 import { freePort, percentile, round, sortedCopy } from './util.js';
 
 export interface UniquesSize {
@@ -189,6 +196,7 @@ export async function runStore(
       progress.update(`${kind}: rolling old minutes into hours and days`);
       await rollUp(store, data, UNIQUES_RETENTION);
       t1.rollup = (performance.now() - t0) / 1000 - t1.fill;
+      await settleStore(store);
       figures = await measureStore(store);
     } finally {
       await store.close();
