@@ -105,6 +105,10 @@ describe('warren bench --quick --only uniques', () => {
       finite(q.all_clients_90d_p95, `uniques.query_ms.${kind}.all_clients_90d_p95`);
       finite(q.first_ms, `uniques.query_ms.${kind}.first_ms`);
       finite(u.store_bytes_per_million_events[kind]!, `store_bytes_per_million_events.${kind}`);
+      finite(
+        u.store_bytes_compact_per_million_events[kind]!,
+        `store_bytes_compact_per_million_events.${kind}`,
+      );
       for (const level of ['minute', 'hour', 'day'] as const) {
         finite(u.sketch_bytes_per_bucket[kind]![level].avg, `sketch_bytes_per_bucket.${kind}.${level}.avg`);
         finite(u.sketch_bytes_per_bucket[kind]![level].p95, `sketch_bytes_per_bucket.${kind}.${level}.p95`);

@@ -31,6 +31,9 @@ export function uniquesJson(r: UniquesResult | undefined) {
     })),
     sketch_bytes_per_bucket: byKind(r, (s) => s.sketchBytesPerBucket),
     store_bytes_per_million_events: byKind(r, (s) => Math.round((s.storeBytes / r.size.events) * 1e6)),
+    store_bytes_compact_per_million_events: byKind(r, (s) =>
+      Math.round((s.compactBytes / r.size.events) * 1e6),
+    ),
     sketch_bytes_per_million_events: byKind(r, (s) => Math.round((s.sketchBytesTotal / r.size.events) * 1e6)),
     fill_s: byKind(r, (s) => ({ commit: s.fillSeconds, rollup: s.rollupSeconds })),
     amqp_ratio_usuario: r.amqp ? round(r.amqp.ratio, 3) : null,
@@ -73,7 +76,7 @@ export function uniquesRows(r: UniquesResult | undefined): Row[] {
     rows.push([
       `uniques store size (${s.kind})`,
       `${fmt(s.storeBytes / r.size.events, 0)} B/event`,
-      `${fmt(((s.storeBytes / r.size.events) * 1e6) / 2 ** 20)} MiB per 1M events (sketches ${fmt(((s.sketchBytesTotal / r.size.events) * 1e6) / 2 ** 20)} MiB); ` +
+      `${fmt(((s.storeBytes / r.size.events) * 1e6) / 2 ** 20)} MiB per 1M events as filled, ${fmt(((s.compactBytes / r.size.events) * 1e6) / 2 ** 20)} MiB compacted (sketches ${fmt(((s.sketchBytesTotal / r.size.events) * 1e6) / 2 ** 20)} MiB); ` +
         `sketch bytes per client bucket avg/p95: minute ${b.minute.avg}/${b.minute.p95}, hour ${b.hour.avg}/${b.hour.p95}, day ${b.day.avg}/${b.day.p95}`,
     ]);
   }

@@ -110,6 +110,20 @@ export async function settleStore(store: Store): Promise<void> {
   if (store instanceof PostgresStore) await store.pool.query('VACUUM ANALYZE');
 }
 
+/**
+ * The data's own size: PostgreSQL after VACUUM FULL (the bulk fill and rollups leave the space of
+ * every rolled-up row in the files; a running store reuses it for new rows); SQLite as measured.
+ */
+export async function compactBytes(db: BenchDb): Promise<number> {
+  const store = openStore(db);
+  try {
+    if (store instanceof PostgresStore) await store.pool.query('VACUUM FULL');
+    return await storeBytes(store);
+  } finally {
+    await store.close();
+  }
+}
+
 export async function measureStore(store: Store): Promise<StoreFigures> {
   const per = {} as Record<Bucket, SketchBytes>;
   let total = 0;

@@ -24,6 +24,8 @@ import {
 } from './uniques-data.js';
 import { bucketStartOf, fillUniques, rollUp } from './uniques-fill.js';
 import {
+  type BenchDb,
+  compactBytes,
   createDb,
   measureStore,
   openStore,
@@ -63,6 +65,8 @@ const MINUTE = 60_000;
 
 export interface StoreResult extends StoreFigures {
   kind: StoreKind;
+  /** The store's size once compacted (PostgreSQL: VACUUM FULL; SQLite: its pages in use). */
+  compactBytes: number;
   fillSeconds: number;
   rollupSeconds: number;
   /** Relative errors |answer − exact| / exact over every answer. */
@@ -175,6 +179,66 @@ async function ask(base: string, queries: RangeQuery[], exact: ExactCounter, int
 const p95 = (v: number[]) => round(percentile(sortedCopy(v), 95), 1);
 const p50 = (v: number[]) => round(percentile(sortedCopy(v), 50), 1);
 
+/** Commits the data to a new store, rolls it up and measures it; the store is closed after. */
+async function prepareStore(
+  db: BenchDb,
+  progress: Progress,
+  data: Data,
+): Promise<StoreFigures & { fillSeconds: number; rollupSeconds: number }> {
+  const store = openStore(db);
+  try {
+    const t0 = performance.now();
+    await store.migrate();
+    await fillUniques(store, data, progress, db.kind);
+    const fillSeconds = (performance.now() - t0) / 1000;
+    progress.update(`${db.kind}: rolling old minutes into hours and days`);
+    await rollUp(store, data, UNIQUES_RETENTION);
+    const rollupSeconds = (performance.now() - t0) / 1000 - fillSeconds;
+    await settleStore(store);
+    return {
+      ...(await measureStore(store)),
+      fillSeconds: round(fillSeconds, 1),
+      rollupSeconds: round(rollupSeconds, 1),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+type Answers = Pick<StoreResult, 'errorP95' | 'errorMax' | 'answers' | 'denseAnswers' | 'queryMs'>;
+
+/** Every compared range, then the timed 90-day ones, asked of an analytics child over HTTP. */
+async function askAll(
+  base: string,
+  data: Data,
+  size: UniquesSize,
+  kind: StoreKind,
+  progress: Progress,
+): Promise<Answers> {
+  const rand = prng(data.spec.seed + 1);
+  const exact = new ExactCounter(data, bucketStartOf(Math.floor(data.spec.now / 1000), UNIQUES_RETENTION));
+  const asked: Asked = { errors: [], dense: 0, ms: [] };
+  progress.update(`${kind}: comparing answers with exact counts`);
+  // The first is a 90-day all-clients range, asked before anything was kept (day unions).
+  const [first] = await ask(base, accuracyQueries(data, size.queries, rand), exact, asked);
+  progress.update(`${kind}: timing 90-day queries`);
+  const one = await ask(base, timedQueries(data, size.requests, true, rand), exact, asked);
+  const all = await ask(base, timedQueries(data, size.requests, false, rand), exact, asked);
+  return {
+    errorP95: round(percentile(sortedCopy(asked.errors), 95), 5),
+    errorMax: round(Math.max(...asked.errors), 5),
+    answers: asked.errors.length,
+    denseAnswers: asked.dense,
+    queryMs: {
+      firstMs: round(first ?? Number.NaN, 1),
+      oneClient90dP50: p50(one),
+      oneClient90dP95: p95(one),
+      allClients90dP50: p50(all),
+      allClients90dP95: p95(all),
+    },
+  };
+}
+
 /** Fills one store, measures it, serves it with an analytics child and asks it every query. */
 export async function runStore(
   env: BenchEnv,
@@ -185,22 +249,7 @@ export async function runStore(
 ): Promise<StoreResult> {
   const db = await createDb(env, kind);
   try {
-    const store = openStore(db);
-    let figures: StoreFigures;
-    const t0 = performance.now();
-    const t1 = { fill: 0, rollup: 0 };
-    try {
-      await store.migrate();
-      await fillUniques(store, data, progress, kind);
-      t1.fill = (performance.now() - t0) / 1000;
-      progress.update(`${kind}: rolling old minutes into hours and days`);
-      await rollUp(store, data, UNIQUES_RETENTION);
-      t1.rollup = (performance.now() - t0) / 1000 - t1.fill;
-      await settleStore(store);
-      figures = await measureStore(store);
-    } finally {
-      await store.close();
-    }
+    const prepared = await prepareStore(db, progress, data);
     const names = env.names(`uniques-${kind}`);
     env.track(names);
     const port = await freePort();
@@ -211,39 +260,14 @@ export async function runStore(
       dir: env.dir,
       env: env.childEnv(names, { ANALYTICS_PORT: String(port), DATABASE_URL: db.url }),
     });
+    let answers: Answers;
     try {
-      const rand = prng(data.spec.seed + 1);
-      const exact = new ExactCounter(
-        data,
-        bucketStartOf(Math.floor(data.spec.now / 1000), UNIQUES_RETENTION),
-      );
-      const asked: Asked = { errors: [], dense: 0, ms: [] };
-      progress.update(`${kind}: comparing answers with exact counts`);
-      // The first is a 90-day all-clients range, asked before anything was kept (day unions).
-      const [first] = await ask(analytics.url, accuracyQueries(data, size.queries, rand), exact, asked);
-      progress.update(`${kind}: timing 90-day queries`);
-      const one = await ask(analytics.url, timedQueries(data, size.requests, true, rand), exact, asked);
-      const all = await ask(analytics.url, timedQueries(data, size.requests, false, rand), exact, asked);
-      return {
-        kind,
-        ...figures,
-        fillSeconds: round(t1.fill, 1),
-        rollupSeconds: round(t1.rollup, 1),
-        errorP95: round(percentile(sortedCopy(asked.errors), 95), 5),
-        errorMax: round(Math.max(...asked.errors), 5),
-        answers: asked.errors.length,
-        denseAnswers: asked.dense,
-        queryMs: {
-          firstMs: round(first ?? Number.NaN, 1),
-          oneClient90dP50: p50(one),
-          oneClient90dP95: p95(one),
-          allClients90dP50: p50(all),
-          allClients90dP95: p95(all),
-        },
-      };
+      answers = await askAll(analytics.url, data, size, kind, progress);
     } finally {
       await analytics.stop();
     }
+    progress.update(`${kind}: the store's own size`);
+    return { kind, ...prepared, ...answers, compactBytes: await compactBytes(db) };
   } finally {
     await db.drop();
   }
