@@ -23,6 +23,7 @@ export interface BenchDb {
   drop(): Promise<void>;
 }
 
+/** One statement on a connection of its own (no statement timeout, unlike the store's pool). */
 async function admin(serverUrl: string, sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: serverUrl });
   c.on('error', () => undefined);
@@ -106,8 +107,8 @@ async function storeBytes(store: Store): Promise<number> {
  * tables alone hold a few hundred thousand), and index scans wade through them; a store that has
  * run for a while has had them vacuumed. SQLite deletes in place: nothing to do.
  */
-export async function settleStore(store: Store): Promise<void> {
-  if (store instanceof PostgresStore) await store.pool.query('VACUUM ANALYZE');
+export async function settleStore(db: BenchDb): Promise<void> {
+  if (db.kind === 'postgres') await admin(db.url, 'VACUUM ANALYZE');
 }
 
 /**
@@ -115,9 +116,10 @@ export async function settleStore(store: Store): Promise<void> {
  * every rolled-up row in the files; a running store reuses it for new rows); SQLite as measured.
  */
 export async function compactBytes(db: BenchDb): Promise<number> {
+  // On a connection of its own: the store's pool has a statement timeout.
+  if (db.kind === 'postgres') await admin(db.url, 'VACUUM FULL');
   const store = openStore(db);
   try {
-    if (store instanceof PostgresStore) await store.pool.query('VACUUM FULL');
     return await storeBytes(store);
   } finally {
     await store.close();

@@ -194,7 +194,7 @@ async function prepareStore(
     progress.update(`${db.kind}: rolling old minutes into hours and days`);
     await rollUp(store, data, UNIQUES_RETENTION);
     const rollupSeconds = (performance.now() - t0) / 1000 - fillSeconds;
-    await settleStore(store);
+    await settleStore(db);
     return {
       ...(await measureStore(store)),
       fillSeconds: round(fillSeconds, 1),
