@@ -53,7 +53,7 @@ export const FULL: Sizes = {
     types: 5,
     days: 90,
     queries: 42,
-    requests: 20,
+    requests: 40,
     amqpEvents: 50_000,
     amqpClients: 2,
     amqpRounds: 2,
