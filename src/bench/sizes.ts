@@ -56,7 +56,7 @@ export const FULL: Sizes = {
     requests: 40,
     amqpEvents: 50_000,
     amqpClients: 2,
-    amqpRounds: 2,
+    amqpRounds: 3,
   },
 };
 
