@@ -41,7 +41,10 @@ function demoEvents(now: number): DemoEvent[] {
       const n = Math.round(perMinute * weight * (0.7 + 0.6 * rnd()));
       for (let i = 0; i < n; i++) {
         const evento = kinds[Math.floor(rnd() ** 1.6 * kinds.length)] ?? 'click';
-        events.push({ cliente, evento, at: new Date(now - m * 60_000 - Math.floor(rnd() * 59_000)) });
+        const at = new Date(now - m * 60_000 - Math.floor(rnd() * 59_000));
+        // A few hundred users per client, some much more active than others: the users tile.
+        const usuario = `user_${Math.floor(rnd() ** 2 * 600 * weight)}`;
+        events.push({ cliente, evento, at, usuario });
       }
     }
   }

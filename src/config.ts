@@ -116,6 +116,13 @@ export const settings = {
   rateLimit: setting('RATE_LIMIT', '0', nonNegativeInt, 'events per second per client, 0 for none'),
   rateBurst: setting('RATE_BURST', '0', nonNegativeInt, 'events, 0 for the same as RATE_LIMIT'),
   traefikBin: setting('TRAEFIK_BIN', '', z.string(), 'the path of a traefik binary'),
+  // The unique-users bench stage creates (and drops) a database of its own on this server.
+  benchPostgresUrl: setting(
+    'BENCH_POSTGRES_URL',
+    'postgres://postgres@127.0.0.1:5432/postgres',
+    z.string().regex(/^postgres(ql)?:\/\/.+$/),
+    'postgres://user@host:port/db (a server where the bench may create databases)',
+  ),
   dashboardUser: setting('TRAEFIK_DASHBOARD_USER', '', z.string(), 'a user name for basic auth'),
   dashboardPassword: setting('TRAEFIK_DASHBOARD_PASSWORD', '', z.string(), 'a password for basic auth'),
   mqttPort: setting('MQTT_PORT', '1884', port, 'a port number (0-65535)'),

@@ -14,6 +14,7 @@ import { runReads } from './reads.js';
 import type { Results } from './report.js';
 import type { Sizes } from './sizes.js';
 import type { Stage } from './stage.js';
+import { runUniques, uniquesLine } from './uniques.js';
 import { fmt } from './util.js';
 
 /** The stage names of `--only`, as its help lists them. */
@@ -27,6 +28,7 @@ export const STAGES = [
   'queries',
   'memory',
   'reads',
+  'uniques',
 ] as const;
 export type StageName = (typeof STAGES)[number];
 
@@ -159,6 +161,15 @@ export const PLAN: readonly PlannedStage[] = [
     async run({ env, progress, sizes, results }) {
       results.memory = await runMemory(env, progress, sizes.memoryBacklog);
       return `peak RSS ${fmt(results.memory.peakRssMb)} MB`;
+    },
+  },
+  {
+    name: 'uniques',
+    title: 'unique users',
+    needsStack: true,
+    async run({ env, progress, sizes, results }, stack) {
+      results.uniques = await runUniques(env, progress, sizes.uniques, stack);
+      return uniquesLine(results.uniques);
     },
   },
 ];

@@ -11,6 +11,8 @@ import type { ProxyResult } from './proxy.js';
 import type { QueriesResult, QueryFigures } from './queries.js';
 import type { ReadsResult } from './reads.js';
 import type { Sizes } from './sizes.js';
+import type { UniquesResult } from './uniques.js';
+import { uniquesJson, uniquesRows } from './uniques-report.js';
 import { fmt, round } from './util.js';
 
 export interface Results {
@@ -32,6 +34,7 @@ export interface Results {
   queries?: QueriesResult;
   memory?: MemoryResult;
   reads?: ReadsResult;
+  uniques?: UniquesResult;
   errors: { stage: string; message: string }[];
 }
 
@@ -87,6 +90,7 @@ export function toJson(r: Results, config: Config) {
     reads_latency_p99_ms: num(r.reads?.loaded.latencyP99, 1),
     reads_reports_per_s: num(r.reads?.reports.perSecond, 1),
     backlog_drain_eps: num(r.memory?.drainEps),
+    uniques: uniquesJson(r.uniques),
     machine: r.machine ?? null,
     settings: {
       quick: r.quick,
@@ -110,6 +114,7 @@ export function toJson(r: Results, config: Config) {
       queries: r.queries ?? null,
       reads: r.reads ?? null,
       memory: r.memory ?? null,
+      uniques: r.uniques ?? null,
     },
     errors: r.errors,
     started_at: r.startedAt.toISOString(),
@@ -250,7 +255,7 @@ function loadRows(r: Results): Row[] {
 }
 
 export function table(r: Results): string {
-  const rows = [...throughputRows(r), ...queryRows(r.queries), ...loadRows(r)];
+  const rows = [...throughputRows(r), ...queryRows(r.queries), ...loadRows(r), ...uniquesRows(r.uniques)];
   const w0 = Math.max(...rows.map((row) => row[0].length), 5);
   const w1 = Math.max(...rows.map((row) => row[1].length), 6);
   const mc = r.machine;

@@ -1,3 +1,5 @@
+import type { UniquesSize } from './uniques.js';
+
 // How much each stage does: the full run (the figures in BENCHMARKS.md) and --quick (under a minute).
 export interface Sizes {
   ceilingMessages: number;
@@ -17,6 +19,8 @@ export interface Sizes {
   ingestInstances: number;
   /** Connections asking uncached 24 h reports in the read-load stage. */
   readsConnections: number;
+  /** The unique-users stage (src/bench/uniques.ts). */
+  uniques: UniquesSize;
 }
 
 export const FULL: Sizes = {
@@ -39,6 +43,21 @@ export const FULL: Sizes = {
   // gives (3,298 → 4,368 req/s at 128 connections with one; BENCHMARKS.md).
   ingestInstances: 1,
   readsConnections: 16,
+  // 100 clients and 90 days as issue #19 asks; 100,000 users and 300,000 events (not 1M/3M): the
+  // fill and the rollups of such sparse data (about one event per client-minute) run at a few
+  // thousand events/s on a 2-core machine, so 3M events would take most of an hour per store.
+  uniques: {
+    events: 300_000,
+    users: 100_000,
+    clients: 100,
+    types: 5,
+    days: 90,
+    queries: 42,
+    requests: 40,
+    amqpEvents: 50_000,
+    amqpClients: 2,
+    amqpRounds: 3,
+  },
 };
 
 export const QUICK: Sizes = {
@@ -52,4 +71,13 @@ export const QUICK: Sizes = {
   queryClients: 1_000,
   queryRequests: 8,
   memoryBacklog: 30_000,
+  uniques: {
+    ...FULL.uniques,
+    events: 6_000,
+    users: 4_000,
+    queries: 14,
+    requests: 5,
+    amqpEvents: 5_000,
+    amqpRounds: 1,
+  },
 };

@@ -32,7 +32,7 @@ function idsWriter(
 export const command: CommandSpec = {
   summary: "a simulated client (the seed's servicio-cliente-X) publishing events to RabbitMQ",
   usage:
-    'warren client --name cliente_uno [--rate 5] [--count N] [--events click,view] [--http URL] [--ids-out FILE]',
+    'warren client --name cliente_uno [--rate 5] [--count N] [--events click,view] [--http URL] [--ids-out FILE] [--users N]',
   options: {
     name: { type: 'string' },
     rate: { type: 'string' },
@@ -40,6 +40,7 @@ export const command: CommandSpec = {
     events: { type: 'string' },
     http: { type: 'string' },
     'ids-out': { type: 'string' },
+    users: { type: 'string' },
   },
   help: {
     name: 'the client name (cliente), e.g. cliente_uno (required)',
@@ -48,6 +49,7 @@ export const command: CommandSpec = {
     events: 'comma-separated event names to pick from (default click,view,purchase)',
     http: 'publish through the HTTP gateway at this URL instead of straight to RabbitMQ',
     'ids-out': 'write the id of every confirmed event to FILE, one a line, as each batch is confirmed',
+    users: 'give every event a usuario, one of N users (u0 … uN-1, derived from the event id)',
   },
   async run({ config, log, values, stopSignal }) {
     const name = values.name as string | undefined;
@@ -60,12 +62,16 @@ export const command: CommandSpec = {
     const rate = num(values.rate, 'rate', 0) ?? 5;
     const count = num(values.count, 'count', 1);
     const idsOut = idsWriter(values['ids-out'] as string | undefined);
+    const users = num(values.users, 'users', 1);
+    if (users !== undefined && !Number.isInteger(users))
+      throw usageError(`--users must be a whole number, got "${values.users}"`);
     const opts = {
       name,
       rate,
       count: count === undefined ? undefined : Math.floor(count),
       events,
       onConfirmed: idsOut?.write,
+      ...(users === undefined ? {} : { users }),
     };
     const http = values.http as string | undefined;
     const client = http

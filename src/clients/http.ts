@@ -3,9 +3,10 @@
 // that hid a publish is never counted twice. A full SDK buffer means the gateway is behind: the
 // client waits for room instead of piling up more.
 import type { Config } from '../config.js';
+import { newId } from '../id.js';
 import type { Logger } from '../log.js';
 import { BufferFullError, createClient, type WarrenClient } from '../sdk/index.js';
-import type { ClientOptions, SimulatedClient } from './simulated.js';
+import { type ClientOptions, type SimulatedClient, usuarioFor } from './simulated.js';
 
 /** The SDK's HTTP client for this simulated client; it logs a refusal and its recovery once each. */
 function gatewayClient(log: Logger, opts: ClientOptions & { url: string }): WarrenClient {
@@ -48,7 +49,12 @@ export function build(_config: Config, log: Logger, opts: ClientOptions & { url:
   async function trackOne(): Promise<void> {
     for (;;) {
       try {
-        sdk.track(pick());
+        if (opts.users === undefined) sdk.track(pick());
+        else {
+          // The id is chosen here so the usuario can be derived from it (usuarioFor).
+          const id = newId();
+          sdk.track(pick(), { id, usuario: usuarioFor(id, opts.users) });
+        }
         published++;
         return;
       } catch (err) {

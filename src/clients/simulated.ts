@@ -17,6 +17,8 @@ export interface ClientOptions {
   events: string[];
   /** Events per publish call. */
   chunk?: number;
+  /** When set, every event carries a usuario, one of this many (usuarioFor: from its id). */
+  users?: number;
   /** Called with the ids of each batch once the broker confirmed all of it (`--ids-out`). */
   onConfirmed?: (ids: string[]) => void;
 }
@@ -33,6 +35,17 @@ export interface SimulatedClient {
 
 export function makeEvent(cliente: string, evento: string): Event & { id: string } {
   return { id: newId(), cliente, evento, timestamp: new Date().toISOString() };
+}
+
+/**
+ * The usuario of an event of a client sending as `users` users: u0 … u<users-1>, a hash of the
+ * event's id (FNV-1a), so whoever holds the confirmed ids (the chaos suite's --ids-out files)
+ * knows exactly which users were sent, and a re-published event keeps its user.
+ */
+export function usuarioFor(id: string, users: number): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return `u${(h >>> 0) % users}`;
 }
 
 export function build(config: Config, log: Logger, opts: ClientOptions): SimulatedClient {
@@ -73,9 +86,14 @@ class AmqpClient implements SimulatedClient {
   /** Publishes n events; the publish leaves inFlight once the broker confirmed all of them. */
   private send(n: number, inFlight: Set<Promise<void>>): void {
     const { opts } = this;
-    const batch = Array.from({ length: n }, () =>
-      makeEvent(opts.name, opts.events[Math.floor(Math.random() * opts.events.length)]!),
-    );
+    const batch = Array.from({ length: n }, () => {
+      const e: Event & { id: string } = makeEvent(
+        opts.name,
+        opts.events[Math.floor(Math.random() * opts.events.length)]!,
+      );
+      if (opts.users !== undefined) e.usuario = usuarioFor(e.id, opts.users);
+      return e;
+    });
     this.published += n;
     const p: Promise<void> = this.edge.publisher.publish(batch).then(() => {
       this.confirmed += n;

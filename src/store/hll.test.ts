@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { murmur3, Sketch, SPARSE_MAX, sketchOf } from './hll.js';
+import { murmur3, P, packRegisters, Sketch, SPARSE_MAX, sketchOf, unpackRegisters } from './hll.js';
 
 const bytes = (s: Sketch) => s.serialize().toString('hex');
 const merged = (...sketches: Sketch[]) => {
@@ -112,5 +112,30 @@ describe('sketch', () => {
     assert.throws(() => Sketch.deserialize(Buffer.from([9, 14])), /not a Warren sketch/);
     assert.throws(() => Sketch.deserialize(Buffer.from([1, 12, 5])), /precision/);
     assert.throws(() => Sketch.deserialize(Buffer.from([2, 14, 0, 0])), /truncated/);
+  });
+});
+
+describe('dense register packing', () => {
+  // The stored layout, one bit at a time: register i's bit j at bit 5i + j, little-endian.
+  const M = 1 << P;
+  const reference = (regs: Uint8Array) => {
+    const out = new Uint8Array((M * 5) / 8);
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < 5; j++) if ((regs[i]! >> j) & 1) out[(i * 5 + j) >> 3]! |= 1 << ((i * 5 + j) & 7);
+    return out;
+  };
+
+  it('writes and reads the stored bit layout, 8 registers per 5 bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: M, maxLength: M, max: 19 }), (regs) => {
+        const out = new Uint8Array(2 + (M * 5) / 8);
+        packRegisters(regs, out, 2);
+        assert.deepEqual(out.subarray(2), reference(regs));
+        const back = new Uint8Array(M);
+        unpackRegisters(out, 2, back);
+        assert.deepEqual(back, regs);
+      }),
+      { numRuns: 20 },
+    );
   });
 });

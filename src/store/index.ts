@@ -23,7 +23,7 @@ export {
   type RetentionSettings,
   retentionPass,
 } from './retention.js';
-export { alertsOf, PostgresStore, reconcileOf, SqliteStore } from './store.js';
+export { alertsOf, PostgresStore, reconcileOf, SqliteStore, type SqlStore } from './store.js';
 export { BUCKET_SECONDS } from './tables.js';
 export type {
   Bucket,
@@ -42,4 +42,4 @@ export type {
   Uniques,
   UniquesExportRow,
 } from './types.js';
-export { userKey } from './uniques.js';
+export { TABLES as UNIQUES_TABLES, userKey } from './uniques.js';

@@ -30,6 +30,7 @@ import type {
   UniquesExportRow,
 } from './types.js';
 import { clientUniques, exportUniques, uniques } from './uniques.js';
+import { DayUnions, uniquesByDays } from './uniques-days.js';
 
 export class SqlStore<D extends Driver = Driver> implements Store {
   readonly kind: D['kind'];
@@ -38,6 +39,8 @@ export class SqlStore<D extends Driver = Driver> implements Store {
   readonly reconcile: Reconcile;
   /** Alert rules, their episodes and firings (alerts.ts); last arrivals are written by commit.ts. */
   readonly alerts: Alerts;
+  /** Whole days' unions of user sketches, checked against the days' counts (uniques-days.ts). */
+  readonly dayUnions = new DayUnions();
 
   constructor(readonly driver: D) {
     this.kind = driver.kind;
@@ -81,7 +84,11 @@ export class SqlStore<D extends Driver = Driver> implements Store {
     return timeseries(this.driver, filter, bucket);
   }
 
-  uniques(filter: Filter, bucket?: Bucket): Promise<Uniques> {
+  async uniques(filter: Filter, bucket?: Bucket): Promise<Uniques> {
+    if (bucket === undefined) {
+      const byDays = await uniquesByDays(this.driver, filter, this.dayUnions);
+      if (byDays) return byDays;
+    }
     return uniques(this.driver, filter, bucket);
   }
 

@@ -14,7 +14,7 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { ParsedEvent } from '../event.js';
-import { Sketch } from './hll.js';
+import { murmur3, Sketch } from './hll.js';
 import { bytes, floorTo, num, params, where } from './sql.js';
 import { BUCKET_SECONDS, UNIQUES, UNIQUES_EVENTO } from './tables.js';
 import type { Bucket, Driver, Filter, Uniques, UniquesExportRow } from './types.js';
@@ -69,7 +69,8 @@ export function batchSketches(fresh: ParsedEvent[]): Record<Family, SketchRow[]>
   for (const e of fresh) {
     if (e.usuario === undefined) continue;
     const t = Math.floor(e.ms / 60_000) * 60;
-    const user = userKey(e.cliente, e.usuario);
+    // Hashed once for both families.
+    const user = murmur3(userKey(e.cliente, e.usuario));
     for (const [map, row] of [
       [cliente, { t, cliente: e.cliente }],
       [evento, { t, cliente: e.cliente, evento: e.evento }],
@@ -80,7 +81,7 @@ export function batchSketches(fresh: ParsedEvent[]): Record<Family, SketchRow[]>
         r = { ...row, sketch: new Sketch() };
         map.set(k, r);
       }
-      r.sketch.add(user);
+      r.sketch.addHash(user);
     }
   }
   return { cliente: [...cliente.values()].sort(keyOrder), evento: [...evento.values()].sort(keyOrder) };

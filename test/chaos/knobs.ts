@@ -18,6 +18,13 @@ export const SEED =
     ? randomInt(1, 2 ** 31)
     : Number(process.env.CHAOS_SEED);
 
+/**
+ * Users per client: every event of the suite carries a usuario, one of this many per client,
+ * derived from its id (usuarioFor), so the confirmed ids say exactly which users were counted.
+ * Under 2,500, where the sketches are exact.
+ */
+export const USERS = 400;
+
 /** A full-scale size scaled by CHAOS_SCALE, never below `min`. */
 export function size(full: number, min: number): number {
   return Math.max(min, Math.round(full * SCALE));

@@ -2,8 +2,11 @@
 // batches with an Idempotency-Key and retries a failed request (connection error, timeout, 429,
 // 5xx) with the SAME key and body, moving to the next ingest instance, until it gets a 202; every
 // id of a 202 is recorded. SdkLoad drives the project's own SDK (HTTP transport).
+import { usuarioFor } from '../../src/clients/index.js';
+import { newId } from '../../src/id.js';
 import { BufferFullError, createClient } from '../../src/sdk/index.js';
 import { sleep, within } from '../support/helpers.js';
+import { USERS } from './knobs.js';
 
 const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
 const EVENTOS = ['click', 'view', 'purchase'];
@@ -80,10 +83,16 @@ export class HttpLoad {
       const n = Math.min(this.o.perRequest, this.o.events - r * this.o.perRequest);
       // The client stamps its events once; a retry sends the very same body.
       const at = new Date().toISOString();
-      const body = JSON.stringify(
-        Array.from({ length: n }, (_, k) => ({ cliente, evento: EVENTOS[(r + k) % 3], timestamp: at })),
-      );
       const key = `${this.o.keyPrefix}-${r}`;
+      // Event k's id will be `<key>:<k>` (checkIds), so its usuario is known from it.
+      const body = JSON.stringify(
+        Array.from({ length: n }, (_, k) => ({
+          cliente,
+          evento: EVENTOS[(r + k) % 3],
+          timestamp: at,
+          usuario: usuarioFor(`${key}:${k}`, USERS),
+        })),
+      );
       const ids = await this.send(i, key, body, n);
       const list = this.accepted.get(cliente) ?? [];
       list.push(...ids);
@@ -180,7 +189,8 @@ export class SdkLoad {
     const started = Date.now();
     for (let i = 0; i < this.planned; ) {
       try {
-        this.ids.push(client.track(EVENTOS[i % 3]!));
+        const id = newId();
+        this.ids.push(client.track(EVENTOS[i % 3]!, { id, usuario: usuarioFor(id, USERS) }));
         i++;
       } catch (err) {
         if (!(err instanceof BufferFullError)) throw err;

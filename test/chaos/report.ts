@@ -142,6 +142,7 @@ export function finish(f: Finish): Row {
     st.deadLettered === wantDead &&
     st.left === 0 &&
     st.reconcile.status === 'balanced' &&
+    st.users.wrong.length === 0 &&
     crashes.length === 0;
   const row: Row = {
     scenario: f.scenario,
@@ -173,6 +174,7 @@ export function finish(f: Finish): Row {
       analytics_exit_codes: st.exitCodes,
       per_cliente: Object.fromEntries(st.facts.perCliente),
       reconcile: st.reconcile,
+      users: st.users,
       ...(crashes.length ? { crashes } : {}),
       ...f.details,
     },
@@ -192,6 +194,7 @@ export function finish(f: Finish): Row {
   assert.equal(st.deadLettered, wantDead, 'dead-lettered');
   assert.equal(st.left, 0, 'nothing left in the queue after a clean stop');
   assert.equal(st.reconcile.status, 'balanced', `reconcile balances: ${JSON.stringify(st.reconcile)}`);
+  assert.deepEqual(st.users.wrong, [], '/api/v1/uniques gives the distinct users of the confirmed events');
   assert.deepEqual(
     st.exitCodes.filter((c) => c !== 0),
     [],

@@ -16,6 +16,7 @@ import {
   within,
 } from '../support/helpers.js';
 import { readIds } from '../support/ids.js';
+import { USERS } from './knobs.js';
 
 /** How long a `--count` client may run past its planned duration before the scenario fails. */
 const CLIENT_GRACE_MS = 10 * 60_000;
@@ -116,6 +117,8 @@ export class Scenario {
       String(count),
       '--ids-out',
       idsFile,
+      '--users',
+      String(USERS),
     ]);
     // Its planned duration (count / rate) and ten minutes more: a client that cannot get its
     // events confirmed fails the scenario naming itself, not the runner's timeout later.

@@ -12,7 +12,9 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { ReconcileAnswer, Reporte } from '../../src/analytics/index.js';
+import { usuarioFor } from '../../src/clients/index.js';
 import { getJson, waitFor } from '../support/helpers.js';
+import { USERS } from './knobs.js';
 import type { Scenario, Service } from './scenario.js';
 
 /** Every event the clients of a scenario set out to send, and which were confirmed. */
@@ -43,6 +45,38 @@ export class Ledger {
     for (const v of this.ids.values()) n += v.length;
     return n;
   }
+
+  /** Per cliente: the distinct usuario values of its confirmed events (usuarioFor of each id). */
+  users(): Map<string, number> {
+    return new Map(
+      [...this.ids].map(([c, ids]) => [c, new Set(ids.map((id) => usuarioFor(id, USERS))).size]),
+    );
+  }
+}
+
+/** /api/v1/uniques against the ledger's exact distinct users, per client and for all of them. */
+export interface UsersCheck {
+  expected: number;
+  answered: number | null;
+  /** Answers that are not exact below 2,500 users (sparse sketches are) or off by over 2% above. */
+  wrong: { cliente: string; expected: number; answered: number }[];
+}
+
+const usersOk = (expected: number, answered: number) =>
+  expected <= 2500 ? answered === expected : Math.abs(answered - expected) / expected <= 0.02;
+
+export async function checkUsers(base: string, ledger: Ledger): Promise<UsersCheck> {
+  const wrong: UsersCheck['wrong'] = [];
+  let expected = 0;
+  for (const [cliente, n] of ledger.users()) {
+    expected += n;
+    const got = (await getJson<{ usuarios: number }>(`${base}/api/v1/uniques?cliente=${cliente}`)).body
+      .usuarios;
+    if (!usersOk(n, got)) wrong.push({ cliente, expected: n, answered: got });
+  }
+  const answered = (await getJson<{ usuarios: number }>(`${base}/api/v1/uniques`)).body.usuarios;
+  if (!usersOk(expected, answered)) wrong.push({ cliente: '(all)', expected, answered });
+  return { expected, answered, wrong };
 }
 
 export interface StoreFacts {
@@ -164,6 +198,7 @@ export interface Settled {
   unexpected: number;
   /** The reconcile answer once settled (status "balanced"), or the last one read at the deadline. */
   reconcile: { status: string; totals: ReconcileAnswer['totals'] | null; unbalanced: unknown[] };
+  users: UsersCheck;
 }
 
 /** Waits (with a deadline) until reconcile is settled and balanced; returns the last answer either way. */
@@ -218,6 +253,13 @@ export async function settle(
   const reconcile = alive
     ? await reconciled(alive.base, 30_000)
     : { status: 'unavailable', totals: null, unbalanced: [] };
+  const users = alive
+    ? await checkUsers(alive.base, ledger)
+    : {
+        expected: 0,
+        answered: null,
+        wrong: [{ cliente: '(no analytics running)', expected: 0, answered: 0 }],
+      };
   await opts.beforeStop?.();
   const exitCodes = await Promise.all(analytics.filter((a) => a.alive).map((a) => a.stop()));
   const left = (await s.queueState()).messages;
@@ -239,5 +281,6 @@ export async function settle(
     countedTwice: facts.counted - facts.seen,
     unexpected,
     reconcile,
+    users,
   };
 }

@@ -9,17 +9,27 @@
 // the broker has it: the next page of the same tab sends again what was not confirmed (beaconed
 // batches included, whose outcome a page never learns). The same id of the same client is counted once, so a
 // resend never counts twice.
+//
+// Users (README "Unique users"): every event carries a usuario, the one warren.identify() set or
+// else an anonymous id of this browser: a random UUID kept in localStorage under `warren:anon`
+// (first-party storage of the site's origin, never a cookie, never sent anywhere but Warren, and
+// unreadable by other sites), so a returning visitor is one user. Where storage is unavailable
+// (blocked, private mode) it is a new id per page load. `data-anonymous="off"` turns it off: then
+// only identify()'s usuario is sent.
 
 interface Ev {
   id: string;
   cliente: string;
   evento: string;
   timestamp: string;
+  usuario?: string;
 }
 
 interface Api {
   track(evento: string, opts?: { cliente?: string }): string | undefined;
   flush(): void;
+  /** The actor of the events tracked from now on on this page; undefined: the anonymous id again. */
+  identify(usuario?: string): void;
   /** Events tracked before the script loaded: `window.warren = {q: []}` stubs push names here. */
   q?: string[];
 }
@@ -43,6 +53,9 @@ declare global {
   const BATCH_BYTES = 30_000;
   const MAX_HELD = 2000;
   const KEY = `warren:${endpoint}`;
+  // CONTRACT.md, "Event": 1-128 characters, no control characters (event.ts USUARIO_RE).
+  const USUARIO = /^[^\p{Cc}\p{Cs}\p{Cn}\p{Zl}\p{Zp}]{1,128}$/u;
+  let usuario: string | undefined;
   let queue: Ev[] = [];
   /** Posted, waiting for the answer. */
   const sent = new Map<string, Ev[]>();
@@ -64,6 +77,28 @@ declare global {
     b[8] = (b[8]! & 0x3f) | 0x80; // variant 10
     const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  /** This browser's anonymous id (kept in localStorage), or one for this page load. */
+  function anonymous(): string | undefined {
+    if (data.anonymous === 'off') return undefined;
+    const fresh = () => `anon-${crypto.randomUUID ? crypto.randomUUID() : uuid7()}`;
+    try {
+      let id = localStorage.getItem('warren:anon');
+      if (!id || !USUARIO.test(id)) {
+        id = fresh();
+        localStorage.setItem('warren:anon', id);
+      }
+      return id;
+    } catch {
+      return fresh();
+    }
+  }
+
+  function identify(u?: string): void {
+    if (u === undefined || u === null) usuario = anonymous();
+    else if (USUARIO.test(String(u))) usuario = String(u);
+    else warn('identify(): usuario is 1-128 characters, no control characters; ignored');
   }
 
   function held(): Ev[] {
@@ -164,6 +199,7 @@ declare global {
       return undefined;
     }
     const ev: Ev = { id: uuid7(), cliente: c, evento, timestamp: new Date().toISOString() };
+    if (usuario) ev.usuario = usuario;
     queue.push(ev);
     if (queue.length >= BATCH) flush();
     else if (!timer) schedule(1000);
@@ -177,8 +213,9 @@ declare global {
   } catch {
     // nothing usable stored
   }
+  usuario = anonymous();
   const stub = window.warren;
-  window.warren = { track, flush };
+  window.warren = { track, flush, identify };
   for (const e of stub?.q ?? []) track(e);
   if (queue.length) schedule(0);
   addEventListener('pagehide', () => flush(true));

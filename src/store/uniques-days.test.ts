@@ -1,0 +1,28 @@
+// The kept day unions' memory bound: past it the least recently used go first, and a union is
+// used only with the day count it was read with.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sketchOf } from './hll.js';
+import { DayUnions } from './uniques-days.js';
+
+describe('DayUnions', () => {
+  it('holds at most its byte budget, dropping the least recently used first', () => {
+    const dense = () => sketchOf(Array.from({ length: 3000 }, (_, i) => `u${i}`));
+    const kept = new DayUnions(100_000); // about 6 dense unions
+    for (let d = 0; d < 20; d++) {
+      kept.set(`day${d}`, d, dense());
+      if (d === 3) assert.ok(kept.get('day0', 0), 'day0 used: now the most recent');
+    }
+    assert.ok(kept.bytes <= 100_000, `${kept.bytes} bytes kept`);
+    assert.ok(kept.size >= 5 && kept.size <= 7, `${kept.size} unions kept`);
+    assert.ok(kept.get('day19', 19), 'the newest is kept');
+    assert.equal(kept.get('day1', 1), undefined, 'an old one is gone');
+  });
+
+  it('gives a union only for the count it was read with', () => {
+    const kept = new DayUnions();
+    kept.set('d', 10, sketchOf(['a']));
+    assert.equal(kept.get('d', 11), undefined);
+    assert.equal(kept.get('d', 10)?.estimate(), 1);
+  });
+});
