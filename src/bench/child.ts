@@ -72,7 +72,9 @@ export async function spawnWarren(opts: SpawnOptions): Promise<WarrenChild> {
   const fd = openSync(logFile, 'a');
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), WARREN_BIN, opts.command], {
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
-    stdio: ['ignore', fd, fd],
+    // An IPC channel, as `warren up` gives its parts: when the benchmark dies, even by SIGKILL, the
+    // channel closes and the child stops by itself (cli.ts stopSignal) instead of running on.
+    stdio: ['ignore', fd, fd, 'ipc'],
     cwd: opts.dir,
   });
   closeSync(fd);
