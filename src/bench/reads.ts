@@ -120,6 +120,22 @@ async function counting(stage: Stage, size: ReadsSize, rate: number | undefined)
   return { amqpEps: amqp.eps, latencyP50: latency.p50, latencyP99: latency.p99, cpu: amqp.cpu };
 }
 
+/** Counting alone, then at half that rate while the readers ask reports. */
+async function measure(stage: Stage, analyticsUrl: string, size: ReadsSize) {
+  stage.progress.update('counting alone');
+  const alone = await counting(stage, size, undefined);
+  const rate = Math.max(10, Math.round(alone.amqpEps / 2));
+  const load = new ReportLoad(analyticsUrl, size.connections);
+  load.start();
+  try {
+    stage.progress.update(`counting while ${size.connections} connections ask uncached 24 h reports`);
+    const loaded = await counting(stage, size, rate);
+    return { alone, loaded, load };
+  } finally {
+    await load.stop();
+  }
+}
+
 export async function runReads(env: BenchEnv, progress: Progress, size: ReadsSize): Promise<ReadsResult> {
   const url = await env.storeUrl('reads');
   await fill(url, size.events, size.clients, size.types, progress);
@@ -150,18 +166,16 @@ export async function runReads(env: BenchEnv, progress: Progress, size: ReadsSiz
     cpuMeter: () => new CpuMeter(pids),
     timeoutMs: (events) => Math.max(60_000, (events / 300) * 1000),
   };
-  progress.update('counting alone');
-  const alone = await counting(stage, size, undefined);
-  const rate = Math.max(10, Math.round(alone.amqpEps / 2));
-  const load = new ReportLoad(analytics.url, size.connections);
-  load.start();
-  let loaded: CountingFigures;
+  let measured: Awaited<ReturnType<typeof measure>>;
   try {
-    progress.update(`counting while ${size.connections} connections ask uncached 24 h reports`);
-    loaded = await counting(stage, size, rate);
+    measured = await measure(stage, analytics.url, size);
   } finally {
-    await load.stop();
+    // Stopped with its pass: under --repeat the next pass consumes the same queue, and a consumer
+    // left from this one would take half of its events (the next pass then waits for them).
+    watcher.close();
+    await analytics.stop();
   }
+  const { alone, loaded, load } = measured;
   const sorted = sortedCopy(load.times);
   return {
     events: size.events,
