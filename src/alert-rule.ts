@@ -61,8 +61,8 @@ export const ruleInputSchema = z.discriminatedUnion('kind', [
 ]);
 export type RuleInput = z.input<typeof ruleInputSchema>;
 
-/** A rule as the store keeps it. Times are epoch milliseconds. */
-export interface Rule {
+/** What a rule watches and how it notifies: the same in the store and in the API. */
+interface RuleFields {
   id: string;
   kind: AlertKind;
   cliente?: string;
@@ -73,6 +73,10 @@ export interface Rule {
   valid?: boolean;
   webhook: string;
   format: WebhookFormat;
+}
+
+/** A rule as the store keeps it. Times are epoch milliseconds. */
+export interface Rule extends RuleFields {
   secret: string;
   created: number;
   /** The open episode's start while the rule fires; undefined while it is ok. */
@@ -80,17 +84,7 @@ export interface Rule {
 }
 
 /** A rule as GET /api/v1/alerts shows it. */
-export interface PublicRule {
-  id: string;
-  kind: AlertKind;
-  cliente?: string;
-  evento?: string;
-  minutes?: number;
-  above?: number;
-  below?: number;
-  valid?: boolean;
-  webhook: string;
-  format: WebhookFormat;
+export interface PublicRule extends RuleFields {
   created: string;
   state: 'ok' | 'firing';
   since?: string;
