@@ -83,9 +83,32 @@ describe('warren bench --quick --only uniques', () => {
   const t = testEnv('benchuq');
   after(() => t.cleanup());
 
-  it('writes the uniques figures, errors measured against exact counts', { timeout: 240_000 }, async () => {
+  it('refuses fewer events than users, naming both flags', async () => {
+    const p = warren(['bench', '--only', 'uniques', '--uniques-users', '5000', '--uniques-events', '4000']);
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /--uniques-events \(4000\) must be at least --uniques-users \(5000\)/);
+  });
+
+  it('writes the uniques figures at the size asked, errors measured against exact counts', {
+    timeout: 240_000,
+  }, async () => {
     const file = join(t.dir, 'bench.json');
-    const p = warren(['bench', '--quick', '--only', 'uniques', '--json', file], { LOG_LEVEL: 'warn' });
+    // --uniques-users/--uniques-events size the data (the full size is issue #19's 1M users).
+    const p = warren(
+      [
+        'bench',
+        '--quick',
+        '--only',
+        'uniques',
+        '--uniques-users',
+        '4500',
+        '--uniques-events',
+        '6500',
+        '--json',
+        file,
+      ],
+      { LOG_LEVEL: 'warn' },
+    );
     const code = await p.exited;
     assert.equal(code, 0, `warren bench exited ${code}:\n${p.output().slice(-3000)}`);
     assert.match(p.stdout(), /uniques error p95 \(sqlite\)/);
@@ -96,6 +119,8 @@ describe('warren bench --quick --only uniques', () => {
     };
     assert.deepEqual(json.errors, []);
     const u = json.uniques;
+    assert.equal(u.data.users, 4500, 'the data has the users asked for');
+    assert.equal(u.data.events, 6500, 'the data has the events asked for');
     finite(u.error_p95, 'uniques.error_p95');
     finite(u.error_max, 'uniques.error_max');
     finite(u.amqp_ratio_usuario, 'uniques.amqp_ratio_usuario');

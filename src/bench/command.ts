@@ -43,6 +43,29 @@ function positive(v: unknown, flag: string, key: keyof Sizes): Partial<Sizes> {
 /** The PostgreSQL server of `--store postgres`: DATABASE_URL's when it is one, else the local one. */
 const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** `--uniques-users N` / `--uniques-events N`: the unique-users stage at another size (issue #19: 1M users). */
+function uniquesSize(values: CommandContext['values'], base: Sizes['uniques']): Sizes['uniques'] {
+  const read = (flag: string, v: unknown, fallback: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 20_000_000)
+      throw usageError(`${flag}: expected a whole number from 1 to 20000000, got "${String(v)}"`);
+    return n;
+  };
+  const users = read('--uniques-users', values['uniques-users'], base.users);
+  // More users than events: every user sends at least once, the rest of the events follow Zipf.
+  const events = read(
+    '--uniques-events',
+    values['uniques-events'],
+    values['uniques-users'] === undefined ? base.events : Math.max(base.events, users * 3),
+  );
+  if (events < users)
+    throw usageError(
+      `--uniques-events (${events}) must be at least --uniques-users (${users}): every user sends at least one event`,
+    );
+  return { ...base, users, events };
+}
+
 function parseStore(v: unknown, config: Config): StoreKind {
   if (v === undefined || v === 'sqlite') return { kind: 'sqlite' };
   if (v !== 'postgres') throw usageError(`--store: expected sqlite or postgres, got "${String(v)}"`);
@@ -67,6 +90,7 @@ interface BenchOptions {
 function parseOptions(values: CommandContext['values'], config: Config): BenchOptions {
   const quick = values.quick === true;
   const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  const base = quick ? QUICK : FULL;
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20)
     throw usageError(`--repeat: expected a whole number from 1 to 20, got "${String(values.repeat)}"`);
   return {
@@ -75,7 +99,8 @@ function parseOptions(values: CommandContext['values'], config: Config): BenchOp
     repeat,
     store: parseStore(values.store, config),
     sizes: {
-      ...(quick ? QUICK : FULL),
+      ...base,
+      uniques: uniquesSize(values, base.uniques),
       ...positive(values.ingest, '--ingest', 'ingestInstances'),
       ...positive(values.connections, '--connections', 'httpSingleConnections'),
     },
@@ -89,7 +114,7 @@ export const command: CommandSpec = {
   summary:
     'measure the broker ceiling, the AMQP and HTTP paths, latency, queries, memory and counting under read load',
   usage:
-    'warren bench [--quick] [--repeat N] [--store sqlite|postgres] [--json FILE] [--only ceiling,amqp,...] [--ingest N] [--connections N] [--profile DIR] [--keep]',
+    'warren bench [--quick] [--repeat N] [--store sqlite|postgres] [--json FILE] [--only ceiling,amqp,...] [--ingest N] [--connections N] [--uniques-users N] [--uniques-events N] [--profile DIR] [--keep]',
   options: {
     quick: { type: 'boolean' },
     ingest: { type: 'string' },
@@ -99,6 +124,8 @@ export const command: CommandSpec = {
     repeat: { type: 'string' },
     store: { type: 'string' },
     profile: { type: 'string' },
+    'uniques-users': { type: 'string' },
+    'uniques-events': { type: 'string' },
     keep: { type: 'boolean' },
   },
   help: {
@@ -109,6 +136,8 @@ export const command: CommandSpec = {
     store: `the stores measured: sqlite (files in a temp directory, default) or postgres (databases created on DATABASE_URL's server when it is PostgreSQL, else on ${LOCAL_POSTGRES}, dropped after)`,
     ingest: `ingest instances behind Traefik (default ${FULL.ingestInstances})`,
     connections: `keep-alive connections of the HTTP single path (default ${FULL.httpSingleConnections})`,
+    'uniques-users': `users of the unique-users stage's data (default ${FULL.uniques.users.toLocaleString('en-US')}; --quick ${QUICK.uniques.users.toLocaleString('en-US')})`,
+    'uniques-events': `events of the unique-users stage's data, at least one per user (default ${FULL.uniques.events.toLocaleString('en-US')}, or 3 per user with --uniques-users)`,
     profile: 'write V8 CPU profiles of analytics and ingest (node --cpu-prof) into DIR',
     keep: "keep the run's directory (children's logs, SQLite files) instead of deleting it",
   },
