@@ -46,6 +46,11 @@ export const alertMessageSchema = z.object({
 });
 export type AlertMessage = z.infer<typeof alertMessageSchema>;
 
+/** An alert's id: one per (rule, episode start, state), so receivers and the outbox dedupe by it. */
+export function alertId(rule: string, episodeStart: number, state: Alert['state']): string {
+  return `${rule}:${new Date(episodeStart).toISOString()}:${state}`;
+}
+
 export const SIGNATURE_HEADER = 'X-Warren-Signature';
 
 /** The webhook body: the alert itself, or a Slack incoming-webhook message (`text`) carrying it. */

@@ -4,6 +4,7 @@
 // one claimer at a time until it is marked published.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type AlertMessage, verify } from '../src/alert.js';
 import type { Rule } from '../src/alert-rule.js';
 import {
   alertsOf,
@@ -111,6 +112,34 @@ for (const kind of kinds) {
         assert.equal((await a!.firings(10)).length, 2, 'its firings stay in the history');
         // The rule is gone: nothing opens for it any more.
         assert.equal(await a!.open(firing('r1', 300_000, 'fired')), false);
+      }));
+
+    it('removing a firing rule records its resolution (once, among racing removals); removing a quiet one records none', () =>
+      withDb(kind, {}, async (db) => {
+        const stores = [await db.open(), await db.open(), await db.open()];
+        const [a] = stores.map((s) => alertsOf(s)!);
+        await a!.addRule(rule('r1'));
+        await a!.addRule(rule('r2'));
+        assert.equal(await a!.open(firing('r1', 100_000, 'fired')), true);
+        const removed = await Promise.all(stores.map((s) => alertsOf(s)!.removeRule('r1', 500_000)));
+        assert.equal(removed.filter(Boolean).length, 1, `one removal: ${removed}`);
+        const f = await a!.firings(10);
+        assert.deepEqual(
+          f.map((x) => x.id),
+          ['r1:1970-01-01T00:01:40.000Z:resolved', 'r1:1970-01-01T00:01:40.000Z:fired'],
+          'the open episode ends with a resolution of the same episode',
+        );
+        assert.equal(f[0]!.at, 500_000);
+        // It goes out like any resolution: unpublished, with a body signed by the rule's secret.
+        const out = await a!.claim(10, 600_000, 700_000);
+        const m = JSON.parse(out.find((x) => x.id.endsWith(':resolved'))!.message) as AlertMessage;
+        assert.equal(m.alert.state, 'resolved');
+        assert.equal(m.alert.episode_start, '1970-01-01T00:01:40.000Z');
+        assert.match(m.alert.summary, /removed/);
+        assert.equal(m.url, 'https://hooks.example/x');
+        assert.ok(verify(m.body, m.signature, 'secret-123'), 'signed with the rule secret');
+        assert.equal(await a!.removeRule('r2', 500_000), true);
+        assert.equal((await a!.firings(10)).length, 2, 'a rule that was not firing ends with nothing sent');
       }));
 
     it('hands each unpublished message to one claimer until its lease ends, and never after it is published', () =>

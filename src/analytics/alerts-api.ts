@@ -121,7 +121,7 @@ export function installAlerts(app: FastifyInstance, deps: AlertsApiDeps): void {
       throw new WarrenError('bad_request', 'Name the rule: DELETE /api/v1/alerts/ID or ?id=ID.', {
         status: 400,
       });
-    if (!(await alertsOrThrow(deps).removeRule(id))) {
+    if (!(await alertsOrThrow(deps).removeRule(id, now()))) {
       throw new WarrenError('not_found', `There is no alert rule ${JSON.stringify(id.slice(0, 100))}.`, {
         status: 404,
       });

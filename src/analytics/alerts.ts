@@ -4,7 +4,7 @@
 // which process records it (alerts.ts in store/: a conditional update), so several analytics
 // processes on one PostgreSQL database fire each episode once; the state lives in the store, so
 // a restart neither repeats nor forgets an episode. The outbox (alert-outbox.ts) publishes them.
-import { type Alert, buildMessage } from '../alert.js';
+import { type Alert, alertId, buildMessage } from '../alert.js';
 import type { Rule } from '../alert-rule.js';
 import { describe } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -164,7 +164,7 @@ export class AlertEvaluator {
     state: 'fired' | 'resolved',
     now: number,
   ): Promise<void> {
-    const id = `${rule.id}:${iso(start)}:${state}`;
+    const id = alertId(rule.id, start, state);
     const alert: Alert = {
       id,
       state,

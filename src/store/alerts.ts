@@ -5,7 +5,7 @@
 // a conditional UPDATE (open_since IS NULL) and its firing row is inserted in the same
 // transaction, so of several analytics processes evaluating one rule, one opens it.
 
-import type { AlertKind, WebhookFormat } from '../alert.js';
+import { type AlertKind, alertId, buildMessage, type WebhookFormat } from '../alert.js';
 import type { Rule } from '../alert-rule.js';
 import { num, params } from './sql.js';
 import type { Driver, PostgresDriver, SqliteDriver } from './types.js';
@@ -43,8 +43,12 @@ export function publicFiring(f: Firing) {
 export interface Alerts {
   addRule(rule: Rule): Promise<void>;
   rules(): Promise<Rule[]>;
-  /** Removes a rule; false when there is none of that id. Its firings stay in the history. */
-  removeRule(id: string): Promise<boolean>;
+  /**
+   * Removes a rule; false when there is none of that id. Its firings stay in the history. A rule
+   * removed while firing ends its episode: its resolution (at `at`, epoch ms) is recorded in the
+   * same transaction, so the receiver that got the firing is told it is over.
+   */
+  removeRule(id: string, at?: number): Promise<boolean>;
   /**
    * Opens the rule's episode (when none is open) and records its firing, in ONE transaction;
    * false when an episode was already open (another process opened it) or the rule is gone.
@@ -162,9 +166,7 @@ function ruleOps(d: Driver, all: All): Pick<Alerts, 'addRule' | 'rules' | 'remov
     async rules() {
       return (await all<RuleRow>(`SELECT ${COLS} FROM alert_rules ORDER BY created, id`, [])).map(toRule);
     },
-    async removeRule(id) {
-      return (await all('DELETE FROM alert_rules WHERE id = $1 RETURNING id', [id])).length > 0;
-    },
+    removeRule: d.kind === 'sqlite' ? sqliteRemove(d) : postgresRemove(d),
     open: (f) => transition(OPEN, f),
     resolve: (f) => transition(CLOSE, f),
   };
@@ -246,6 +248,66 @@ function sortByAt(rows: { id: string; message: string; at: number | string }[]) 
   return rows
     .sort((a, b) => Number(a.at) - Number(b.at) || (a.id < b.id ? -1 : 1))
     .map((r) => ({ id: r.id, message: r.message }));
+}
+
+/** The resolution of the episode a removal ends: the evaluator's id for it, so it is sent once. */
+function removalFiring(r: Rule, start: number, at: number): NewFiring {
+  const id = alertId(r.id, start, 'resolved');
+  const summary = `alert rule ${r.id} was removed while firing`;
+  const message = buildMessage(
+    {
+      id,
+      state: 'resolved',
+      rule: { id: r.id, kind: r.kind, cliente: r.cliente, evento: r.evento },
+      episode_start: new Date(start).toISOString(),
+      at: new Date(at).toISOString(),
+      summary,
+      detail: { removed: true },
+    },
+    r.webhook,
+    r.format,
+    r.secret,
+  );
+  return {
+    id,
+    rule: r.id,
+    kind: r.kind,
+    state: 'resolved',
+    episodeStart: start,
+    at,
+    summary,
+    message: JSON.stringify(message),
+  };
+}
+
+const SELECT_RULE = `SELECT ${COLS} FROM alert_rules WHERE id = $1`;
+const DELETE_RULE = 'DELETE FROM alert_rules WHERE id = $1';
+
+function sqliteRemove(d: SqliteDriver): Alerts['removeRule'] {
+  return async (id, at = Date.now()) =>
+    d.immediate(() => {
+      const row = d.db.prepare(lite(SELECT_RULE)).get(bind([id])) as RuleRow | undefined;
+      if (!row) return false;
+      const r = toRule(row);
+      if (r.openSince !== undefined)
+        d.db.prepare(lite(INSERT_FIRING)).run(bind(firingValues(removalFiring(r, r.openSince, at))));
+      d.db.prepare(lite(DELETE_RULE)).run(bind([id]));
+      return true;
+    })();
+}
+
+/** FOR UPDATE: a racing removal waits, then finds no row; an episode opening meanwhile waits too. */
+function postgresRemove(d: PostgresDriver): Alerts['removeRule'] {
+  return (id, at = Date.now()) =>
+    d.transaction(async (c) => {
+      const row = (await c.query<RuleRow>(`${SELECT_RULE} FOR UPDATE`, [id])).rows[0];
+      if (!row) return false;
+      const r = toRule(row);
+      if (r.openSince !== undefined)
+        await c.query(INSERT_FIRING, firingValues(removalFiring(r, r.openSince, at)));
+      await c.query(DELETE_RULE, [id]);
+      return true;
+    });
 }
 
 /** The state change and its firing row in one IMMEDIATE transaction (the write lock first). */
