@@ -40,7 +40,7 @@ export interface ApiDeps {
   metrics: Metrics;
   queueStatus: () => Promise<QueueStatus>;
   ready: () => { broker: boolean; store: boolean };
-  /** READ_CONCURRENCY, READ_QUEUE (reader.ts); the defaults when absent. */
+  /** READ_CONCURRENCY, READ_QUEUE, READ_TIMEOUT_MS (reader.ts); the defaults when absent. */
   reads?: ReadOptions;
   /** STREAM_MAX, STREAM_MAX_PER_ADDRESS, STREAM_MAX_BUFFER_BYTES (stream.ts). */
   streams?: StreamOptions;

@@ -202,7 +202,7 @@ function httpApi(
     metrics: parts.metrics,
     queueStatus: parts.queues.status,
     ready: () => ({ broker: parts.brokerReady(), store: parts.store.healthy }),
-    reads: { concurrency: config.readConcurrency, queue: config.readQueue },
+    reads: { concurrency: config.readConcurrency, queue: config.readQueue, timeoutMs: config.readTimeoutMs },
     streams: {
       max: config.streamMax,
       maxPerAddress: config.streamMaxPerAddress,
