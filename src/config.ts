@@ -145,7 +145,13 @@ export const settings = {
     'READ_TIMEOUT_MS',
     '30000',
     positiveInt,
-    'milliseconds a report may compute before it is stopped (>= 1)',
+    'milliseconds a report may compute, or an export wait for its reader, before it is stopped (>= 1)',
+  ),
+  exportConcurrency: setting(
+    'EXPORT_CONCURRENCY',
+    '2',
+    positiveInt,
+    'a whole number of exports streamed at once (>= 1)',
   ),
   streamMax: setting('STREAM_MAX', '256', positiveInt, 'a whole number of open event streams (>= 1)'),
   streamMaxPerAddress: setting(

@@ -131,7 +131,11 @@ export const routeSchemas = {
           'text/csv': { schema: { type: 'string' } },
         },
       },
-      ...errors,
+      400: errors[400],
+      503: json(
+        errorShape,
+        'store_unavailable; overloaded (EXPORT_CONCURRENCY exports are streaming). See Retry-After. An export whose reader takes nothing for READ_TIMEOUT_MS is cut off',
+      ),
     },
   },
   alerts: {

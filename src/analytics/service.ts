@@ -203,6 +203,7 @@ function httpApi(
     queueStatus: parts.queues.status,
     ready: () => ({ broker: parts.brokerReady(), store: parts.store.healthy }),
     reads: { concurrency: config.readConcurrency, queue: config.readQueue, timeoutMs: config.readTimeoutMs },
+    exports: { concurrency: config.exportConcurrency },
     streams: {
       max: config.streamMax,
       maxPerAddress: config.streamMaxPerAddress,
