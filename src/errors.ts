@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'config'
   | 'interrupted'
   | 'overloaded'
+  | 'read_timeout'
   | 'internal';
 
 export class WarrenError extends Error {

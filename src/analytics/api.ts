@@ -1,6 +1,5 @@
 // The analytics HTTP API (CONTRACT.md, "Analytics"): reports, time series, status, export and the
 // live stream. Built in-process for tests (inject), listened on by the service.
-import { Readable } from 'node:stream';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -15,9 +14,9 @@ import { type AlertsApiDeps, installAlerts } from './alerts-api.js';
 import { type Computed, ResponseCache, type View } from './cache.js';
 import type { AnalyticsHandler } from './consumer.js';
 import { documentOnly, registerDocs, routeSchemas } from './docs.js';
-import { formatExport, formatUniquesExport } from './export-format.js';
+import { DEFAULT_EXPORTS, installExport } from './export-route.js';
 import type { Metrics } from './metrics.js';
-import { parseBucket, parseExportKind, parseFilter } from './query.js';
+import { parseBucket, parseFilter } from './query.js';
 import { DEFAULT_READS, type ReadAnswer, type ReadOptions, ReadPool } from './reader.js';
 import type { ReconcileAnswer, Status } from './shapes.js';
 import { DEFAULT_STREAMS, installStream, type StreamOptions } from './stream.js';
@@ -40,8 +39,10 @@ export interface ApiDeps {
   metrics: Metrics;
   queueStatus: () => Promise<QueueStatus>;
   ready: () => { broker: boolean; store: boolean };
-  /** READ_CONCURRENCY, READ_QUEUE (reader.ts); the defaults when absent. */
+  /** READ_CONCURRENCY, READ_QUEUE, READ_TIMEOUT_MS (reader.ts); the defaults when absent. */
   reads?: ReadOptions;
+  /** EXPORT_CONCURRENCY (export-route.ts); the default when absent. */
+  exports?: { concurrency: number };
   /** STREAM_MAX, STREAM_MAX_PER_ADDRESS, STREAM_MAX_BUFFER_BYTES (stream.ts). */
   streams?: StreamOptions;
   /** GET /api/v1/reconcile (reconcile.ts); 503 when absent. */
@@ -77,7 +78,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     probeRoutes(scope, deps);
     reportRoutes(scope, deps);
     statusRoute(scope, deps);
-    exportRoute(scope, deps);
+    installExport(scope, () => storeOrThrow(deps), {
+      concurrency: deps.exports?.concurrency ?? DEFAULT_EXPORTS.concurrency,
+      stallMs: deps.reads?.timeoutMs ?? DEFAULT_READS.timeoutMs,
+    });
     reconcileRoute(scope, deps);
     installAlerts(scope, {
       credentials: undefined,
@@ -200,30 +204,6 @@ function statusRoute(app: FastifyInstance, deps: ApiDeps): void {
       lastBatchAt: s.lastBatchAt === undefined ? null : new Date(s.lastBatchAt).toISOString(),
       ready: deps.ready(),
     };
-  });
-}
-
-/** /api/v1/export: NDJSON or CSV, streamed from the store; counters, or users with kind=uniques. */
-function exportRoute(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/api/v1/export', { schema: routeSchemas.export, ...documentOnly }, async (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    const filter = parseFilter(q);
-    const bucket = parseBucket(q, 'minute');
-    const kind = parseExportKind(q);
-    const format = (q.format as string | undefined) ?? 'ndjson';
-    if (format !== 'ndjson' && format !== 'csv') {
-      throw new WarrenError('invalid_query', 'The query parameter "format" must be ndjson or csv.', {
-        status: 400,
-        details: [{ field: 'format', rule: 'ndjson or csv', value: String(format).slice(0, 80) }],
-      });
-    }
-    const store = storeOrThrow(deps);
-    const lines =
-      kind === 'uniques'
-        ? formatUniquesExport(store.exportUniques(filter, bucket), format)
-        : formatExport(store.exportRows(filter, bucket), format);
-    reply.type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');
-    return reply.send(Readable.from(lines));
   });
 }
 

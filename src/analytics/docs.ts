@@ -50,21 +50,29 @@ const errors = {
   400: json(errorShape, 'invalid_query: a parameter breaks its rule (details name it)'),
   503: json(errorShape, 'store_unavailable (see Retry-After)'),
 };
+/** The answers computed from the store (reader.ts): bounded in number and in time. */
+const reads = {
+  400: errors[400],
+  503: json(
+    errorShape,
+    'store_unavailable; overloaded (READ_CONCURRENCY and READ_QUEUE are full); read_timeout (it computed longer than READ_TIMEOUT_MS and was stopped). See Retry-After',
+  ),
+};
 
 export const routeSchemas = {
   reporte: {
     summary: 'All-time totals per client (the seed’s report)',
-    response: { 200: json(reporteShape, 'Totals, clients largest first'), 503: errors[503] },
+    response: { 200: json(reporteShape, 'Totals, clients largest first'), 503: reads[503] },
   },
   report: {
     summary: 'Totals per client and event in a range',
     querystring: { type: 'object', properties: range },
-    response: { 200: json(reportShape, 'The report, clients and events largest first'), ...errors },
+    response: { 200: json(reportShape, 'The report, clients and events largest first'), ...reads },
   },
   timeseries: {
     summary: 'Counts per UTC bucket of event time',
     querystring: { type: 'object', properties: { ...range, bucket } },
-    response: { 200: json(timeseriesShape, 'Points oldest first'), ...errors },
+    response: { 200: json(timeseriesShape, 'Points oldest first'), ...reads },
   },
   uniques: {
     summary: 'Distinct users (usuario) in a range, and per bucket with `bucket`',
@@ -72,7 +80,7 @@ export const routeSchemas = {
       type: 'object',
       properties: { ...range, bucket: { type: 'string', enum: ['minute', 'hour', 'day'] } },
     },
-    response: { 200: json(uniquesShape, 'Distinct users; points oldest first'), ...errors },
+    response: { 200: json(uniquesShape, 'Distinct users; points oldest first'), ...reads },
   },
   reconcile: {
     summary: 'The reconcile equation per client and minute: nothing lost, nothing counted twice',
@@ -123,7 +131,11 @@ export const routeSchemas = {
           'text/csv': { schema: { type: 'string' } },
         },
       },
-      ...errors,
+      400: errors[400],
+      503: json(
+        errorShape,
+        'store_unavailable; overloaded (EXPORT_CONCURRENCY exports are streaming). See Retry-After. An export whose reader takes nothing for READ_TIMEOUT_MS is cut off',
+      ),
     },
   },
   alerts: {

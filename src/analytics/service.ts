@@ -202,7 +202,8 @@ function httpApi(
     metrics: parts.metrics,
     queueStatus: parts.queues.status,
     ready: () => ({ broker: parts.brokerReady(), store: parts.store.healthy }),
-    reads: { concurrency: config.readConcurrency, queue: config.readQueue },
+    reads: { concurrency: config.readConcurrency, queue: config.readQueue, timeoutMs: config.readTimeoutMs },
+    exports: { concurrency: config.exportConcurrency },
     streams: {
       max: config.streamMax,
       maxPerAddress: config.streamMaxPerAddress,
