@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { ParsedEvent } from '../event.js';
 import { type Alerts, alerts } from './alerts.js';
 import { type Committer, committer } from './commit.js';
+import { DayUnions } from './day-unions.js';
 import { exportRows } from './export.js';
 import { migrate } from './migrate.js';
 import { PostgresDriver } from './postgres.js';
@@ -30,7 +31,7 @@ import type {
   UniquesExportRow,
 } from './types.js';
 import { clientUniques, exportUniques, uniques } from './uniques.js';
-import { DayUnions, uniquesByDays } from './uniques-days.js';
+import { clientUniquesByDays, uniquesByDays } from './uniques-days.js';
 
 export class SqlStore<D extends Driver = Driver> implements Store {
   readonly kind: D['kind'];
@@ -67,8 +68,8 @@ export class SqlStore<D extends Driver = Driver> implements Store {
 
   async clientReport(filter: Filter): Promise<ClientReport[]> {
     const lines = await clientReport(this.driver, filter);
-    // Only clients whose events carry a usuario have sketches: without any, this reads nothing.
-    const users = await clientUniques(this.driver, filter);
+    // Only clients whose events carry a usuario have sketches (and so a usuarios figure).
+    const users = await this.clientUniques(filter);
     if (users.size === 0) return lines;
     return lines.map((l) => {
       const n = users.get(l.cliente);
@@ -85,15 +86,19 @@ export class SqlStore<D extends Driver = Driver> implements Store {
   }
 
   async uniques(filter: Filter, bucket?: Bucket): Promise<Uniques> {
-    if (bucket === undefined) {
-      const byDays = await uniquesByDays(this.driver, filter, this.dayUnions);
+    // Hour and minute points need every row of their bucket read anyway, and the total is the
+    // union of those same rows: day unions would save nothing there.
+    if (bucket === undefined || bucket === 'day') {
+      const byDays = await uniquesByDays(this.driver, filter, this.dayUnions, bucket);
       if (byDays) return byDays;
     }
     return uniques(this.driver, filter, bucket);
   }
 
-  clientUniques(filter: Filter): Promise<Map<string, number>> {
-    return clientUniques(this.driver, filter);
+  async clientUniques(filter: Filter): Promise<Map<string, number>> {
+    return (
+      (await clientUniquesByDays(this.driver, filter, this.dayUnions)) ?? clientUniques(this.driver, filter)
+    );
   }
 
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow> {
