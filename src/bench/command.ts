@@ -53,11 +53,12 @@ function uniquesSize(values: CommandContext['values'], base: Sizes['uniques']): 
     return n;
   };
   const users = read('--uniques-users', values['uniques-users'], base.users);
-  // More users than events: every user sends at least once, the rest of the events follow Zipf.
+  // Every user sends at least once; the rest of the events go to Zipf-drawn users (1.5 per user
+  // by default, as in the full and quick sizes).
   const events = read(
     '--uniques-events',
     values['uniques-events'],
-    values['uniques-users'] === undefined ? base.events : Math.max(base.events, users * 3),
+    values['uniques-users'] === undefined ? base.events : Math.round(users * 1.5),
   );
   if (events < users)
     throw usageError(
@@ -137,7 +138,7 @@ export const command: CommandSpec = {
     ingest: `ingest instances behind Traefik (default ${FULL.ingestInstances})`,
     connections: `keep-alive connections of the HTTP single path (default ${FULL.httpSingleConnections})`,
     'uniques-users': `users of the unique-users stage's data (default ${FULL.uniques.users.toLocaleString('en-US')}; --quick ${QUICK.uniques.users.toLocaleString('en-US')})`,
-    'uniques-events': `events of the unique-users stage's data, at least one per user (default ${FULL.uniques.events.toLocaleString('en-US')}, or 3 per user with --uniques-users)`,
+    'uniques-events': `events of the unique-users stage's data, at least one per user (default ${FULL.uniques.events.toLocaleString('en-US')}; with --uniques-users alone, 1.5 per user)`,
     profile: 'write V8 CPU profiles of analytics and ingest (node --cpu-prof) into DIR',
     keep: "keep the run's directory (children's logs, SQLite files) instead of deleting it",
   },
