@@ -59,13 +59,49 @@ export function procSample(pid: number): ProcSample | undefined {
   }
 }
 
-/** CPU used by named processes between two moments, in cores (1.0 = one core busy all along). */
+/** utime, stime, cutime, cstime of /proc/<pid>/stat in seconds, and the parent pid; undefined when gone. */
+function statCpu(pid: number | string): { own: number; reaped: number; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+    return { own, reaped: (Number(f[13]) + Number(f[14])) / TICKS_PER_S, ppid: Number(f[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds of a process and of its children, live or ended (analytics reads SQLite in child
+ * processes, src/analytics/read-process.ts: their CPU is analytics' work); undefined when gone.
+ */
+export function treeCpuS(pid: number): number | undefined {
+  const self = statCpu(pid);
+  if (!self) return undefined;
+  let total = self.own + self.reaped;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return total;
+  }
+  for (const e of entries) {
+    const c = statCpu(e);
+    if (c?.ppid === pid) total += c.own + c.reaped;
+  }
+  return total;
+}
+
+/**
+ * CPU used by named processes (each with its children) between two moments, in cores (1.0 = one
+ * core busy all along).
+ */
 export class CpuMeter {
   private readonly start = new Map<string, number>();
   private readonly t0 = performance.now();
 
   constructor(private readonly pids: Record<string, number>) {
-    for (const [name, pid] of Object.entries(pids)) this.start.set(name, procSample(pid)?.cpuS ?? 0);
+    for (const [name, pid] of Object.entries(pids)) this.start.set(name, treeCpuS(pid) ?? 0);
     this.start.set('bench', selfCpuS());
   }
 
@@ -81,7 +117,7 @@ export class CpuMeter {
   cpuSeconds(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, pid] of Object.entries(this.pids)) {
-      const now = procSample(pid)?.cpuS;
+      const now = treeCpuS(pid);
       if (now !== undefined) out[name] = now - (this.start.get(name) ?? 0);
     }
     out.bench = selfCpuS() - (this.start.get('bench') ?? 0);

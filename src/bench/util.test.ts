@@ -1,0 +1,22 @@
+// treeCpuS counts a process's children, live and ended: analytics' SQLite reads run in child
+// processes, and the bench's CPU figure for analytics must include them.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { it } from 'node:test';
+import { treeCpuS } from './util.js';
+
+const BURN = 'const t = Date.now(); while (Date.now() - t < 400) {} process.stdout.write("done");';
+
+it("includes its children's CPU, while they run and after they ended", async () => {
+  const before = treeCpuS(process.pid)!;
+  const own = process.cpuUsage();
+  const child = spawn(process.execPath, ['-e', BURN], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout, 'data'); // it burned its 400 ms and is still alive
+  const live = treeCpuS(process.pid)!;
+  await once(child, 'exit');
+  const ended = treeCpuS(process.pid)!;
+  const mine = (process.cpuUsage(own).user + process.cpuUsage(own).system) / 1e6;
+  assert.ok(live - before - mine >= 0.2, `live child counted: ${live - before - mine} s`);
+  assert.ok(ended - before - mine >= 0.2, `ended child counted: ${ended - before - mine} s`);
+});
