@@ -3,8 +3,8 @@
 // against it twice: alone, then while `connections` clients keep asking 24 h reports with a
 // random `from` (every answer computed from the store: none is in the report cache). Reports
 // run in read worker processes (src/analytics/read-process.ts; their CPU counts as analytics'),
-// so counting should barely notice: the
-// goal is the loaded rate >= 0.8x the unloaded one and the loaded latency p99 <= 250 ms.
+// so counting should barely notice: the goal is the loaded rate >= 0.8x the unloaded one and the
+// loaded latency p99 <= 250 ms.
 import http from 'node:http';
 import { WarrenError } from '../errors.js';
 import { runAmqpPath } from './amqp.js';
