@@ -72,15 +72,16 @@ interface Slot {
   close(): Promise<void>;
 }
 
-/** On the store's own connection (PostgreSQL, or an in-memory SQLite store no thread can share). */
+/**
+ * On the store's own connection (PostgreSQL, or an in-memory SQLite store no thread can share):
+ * Store.read tells the version the rows were read at (PostgreSQL: one snapshot that reads it).
+ */
 class InlineSlot implements Slot {
   constructor(private readonly store: Store) {}
 
   async run(task: ReadTask): Promise<ReadAnswer<ReadRows>> {
-    const before = await this.store.version();
-    const rows = await runTask(this.store, task);
-    const after = await this.store.version();
-    return { rows, at: before !== undefined && before === after ? before : undefined };
+    const { value, at } = await this.store.read((s) => runTask(s, task));
+    return { rows: value, at };
   }
 
   async close(): Promise<void> {}
