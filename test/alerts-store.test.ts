@@ -60,7 +60,9 @@ for (const kind of kinds) {
         await migratedTo(db.connect(), 6);
         const store = await db.open();
         const done = await db.sql(store, 'SELECT MAX(version) AS v FROM schema_migrations');
-        assert.equal(Number(done[0]?.v), 7);
+        const last = (await readMigrations(store.kind)).at(-1)?.version;
+        assert.ok(last !== undefined && last >= 7);
+        assert.equal(Number(done[0]?.v), last);
         const a = alertsOf(store)!;
         assert.equal(await a.lastSeen('cliente_uno'), undefined);
         await store.commit([ev('e1', 'cliente_uno', 'click', '2025-04-13T12:00:00Z')]);

@@ -4,9 +4,11 @@
 // first one paid for. When this process commits, the commit's counted groups are added to every
 // kept answer that was current just before it (Store.onChange: the versions around the commit are
 // read inside its transaction), so a report over a million events stays cheap while events flow.
-// Anything else that changes the store (another process's commit, a rollup, a prune) breaks the
-// chain of versions: the entry no longer matches and the answer is computed again. A store that
-// cannot tell its version is never cached. Entries are never stale, so a request's
+// On PostgreSQL the store tells other processes' commits too (src/store/versions.ts: a version
+// row and a log of what each commit counted), so answers stay current while several analytics
+// processes count. Anything else that changes the store (on SQLite another process's commit; a
+// rollup) breaks the chain of versions: the entry no longer matches and the answer is computed
+// again. A store that cannot tell its version is never cached. Entries are never stale, so a request's
 // `Cache-Control: no-cache` (browsers send it with `cache: 'no-store'`, as the panel does) is
 // served from here too: this is the origin's own memory of an answer that is still current.
 // An answer computed elsewhere (a read worker, reader.ts) says which version it was read at; the
@@ -129,11 +131,14 @@ export class ResponseCache {
     try {
       const out = await compute();
       const { view, at } = isView(out) ? { view: out, at: undefined } : out;
+      // Read before catching up: a store that learns of other processes' commits when asked
+      // (PostgreSQL) tells them here, so they are in the log that catchUp adds.
+      const after = version === undefined ? undefined : await versionAfter();
       // A plain view was read here, after `version`: it holds whatever committed in between,
       // so it is kept only if nothing did.
       const kept = isView(out) ? version : this.catchUp(view, at, mark);
       const body = view.body();
-      if (kept !== undefined && version !== undefined && (await versionAfter()) === kept) {
+      if (kept !== undefined && after === kept) {
         this.put(key, { version: kept, view, updated: false, size: view.size() });
       }
       return { body, result: 'miss' };

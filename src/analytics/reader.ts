@@ -62,10 +62,9 @@ class InlineSlot implements Slot {
 
   private async read(task: ReadTask, timeoutMs: number): Promise<ReadAnswer<ReadRows>> {
     try {
-      const before = await this.store.version();
-      const rows = await runTask(this.store, task);
-      const after = await this.store.version();
-      return { rows, at: before !== undefined && before === after ? before : undefined };
+      // Store.read tells the version the rows were read at (PostgreSQL: one snapshot that reads it).
+      const { value, at } = await this.store.read((s) => runTask(s, task));
+      return { rows: value, at };
     } catch (err) {
       if ((err as { code?: unknown }).code === QUERY_CANCELED) throw readTimedOut(timeoutMs);
       throw err;

@@ -11,6 +11,7 @@ import { postgresRecord, sqliteRecorder } from './reconcile.js';
 import { rememberedFrom } from './tables.js';
 import type { Change, CommitResult, CountedGroup, Driver, PostgresDriver, SqliteDriver } from './types.js';
 import { batchSketches, FAMILIES, postgresMerge, sqliteMerger, TABLES } from './uniques.js';
+import { bump } from './versions.js';
 
 /** Runs one commit of a batch. */
 export type Committer = (events: ParsedEvent[]) => Promise<CommitResult>;
@@ -226,9 +227,9 @@ function sqliteCommitter(d: SqliteDriver): Committer {
 
 function postgresCommitter(d: PostgresDriver): Committer {
   const legacy = legacyCheck();
-  return (events) => {
+  return async (events) => {
     const batch = split(events);
-    return d.transaction(async (c) => {
+    const { result, change } = await d.transaction(async (c) => {
       const arrivalMs = d.now();
       const arrival = Math.floor(arrivalMs / 1000);
       const list = [...batch.keyed.values()];
@@ -248,17 +249,21 @@ function postgresCommitter(d: PostgresDriver): Committer {
       // Reconcile's ledger changes in this same transaction (reconcile.ts), before the counters:
       // every commit locks its rows in the same order, reconcile_minute then counts_minute.
       await postgresRecord(c, fresh, known, arrival);
-      if (fresh.length > 0) {
-        await writePostgres(c, plan(fresh), arrivalMs);
-        // The new events' users, in the same transaction, after the counters (the lock order
-        // rollups follow too): a known id adds nobody (uniques.ts).
-        const users = batchSketches(fresh);
-        for (const f of FAMILIES) {
-          if (users[f].length > 0) await postgresMerge(c, f, TABLES[f].minute, users[f]);
-        }
+      if (fresh.length === 0) return { result, change: undefined };
+      const p = plan(fresh);
+      await writePostgres(c, p, arrivalMs);
+      // The new events' users, in the same transaction, after the counters (the lock order
+      // rollups follow too): a known id adds nobody (uniques.ts).
+      const users = batchSketches(fresh);
+      for (const f of FAMILIES) {
+        if (users[f].length > 0) await postgresMerge(c, f, TABLES[f].minute, users[f]);
       }
-      return result;
+      // Last: the store version and the log of what this commit counted (versions.ts).
+      return { result, change: { v: await bump(c, p.groups), groups: p.groups } };
     });
+    // Told only once committed: a transaction that threw changed nothing a listener may count.
+    if (change) d.feed.committed(change.v, change.groups);
+    return result;
   };
 }
 

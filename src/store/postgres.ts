@@ -1,8 +1,10 @@
 // The PostgreSQL driver (pg): one database shared by several analytics consumers. A pool with
-// bounds on every connection, statements, transactions that destroy a failed connection, and an
-// export read through a server-side cursor.
+// bounds on every connection, statements, transactions that destroy a failed connection, an
+// export read through a server-side cursor, reads on one snapshot, and the store version every
+// process shares (versions.ts).
 import pg from 'pg';
-import type { PostgresDriver as Driver, Params, StoreOptions } from './types.js';
+import type { Change, PostgresDriver as Driver, Params, StoreOptions } from './types.js';
+import { ChangeFeed, snapshotVersion } from './versions.js';
 
 /**
  * Bounds on every connection, so a connection the network dropped silently (no FIN, no RST: a
@@ -44,6 +46,8 @@ export class PostgresDriver implements Driver {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
   readonly now: () => number;
+  /** The store version and the commits of every process on this database (versions.ts). */
+  readonly feed: ChangeFeed;
 
   constructor(url: string, opts: StoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -54,6 +58,7 @@ export class PostgresDriver implements Driver {
     // rejects, so the consumer backs off and retries its batch (DESIGN.md).
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (client) => client.on('error', () => undefined));
+    this.feed = new ChangeFeed(this.pool);
   }
 
   async all<T>(sql: string, p: Params): Promise<T[]> {
@@ -98,14 +103,33 @@ export class PostgresDriver implements Driver {
     }
   }
 
-  version(): undefined {
-    // Several analytics processes commit to one database and PostgreSQL has no cheap, exact
-    // "changed since" token (its statistics lag by up to a second), so reports are not cached.
-    return undefined;
+  async snapshot<T>(fn: (d: Driver) => Promise<T>): Promise<{ value: T; at: string }> {
+    const c = await this.pool.connect();
+    try {
+      // REPEATABLE READ: every statement sees the snapshot the first one took, which reads the
+      // version, so the answer is exactly the store at that version (versions.ts).
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const at = await snapshotVersion(c);
+      // This driver with its statements on the snapshot's connection; the rest is shared.
+      const onSnapshot = Object.create(this, {
+        all: { value: async (sql: string, p: Params) => (await c.query(sql, p.values as unknown[])).rows },
+      }) as Driver;
+      const value = await fn(onSnapshot);
+      await c.query('COMMIT');
+      c.release();
+      return { value, at };
+    } catch (err) {
+      destroy(c, err);
+      throw err;
+    }
   }
 
-  onChange(): () => void {
-    return () => undefined;
+  version(): Promise<string> {
+    return this.feed.version();
+  }
+
+  onChange(listener: (change: Change) => void): () => void {
+    return this.feed.onChange(listener);
   }
 
   async ping(): Promise<void> {

@@ -30,6 +30,7 @@ import {
   sqliteMerger,
   TABLES,
 } from './uniques.js';
+import { bump } from './versions.js';
 
 const SQL = {
   oldest: {
@@ -195,6 +196,7 @@ export async function postgresRollUp(
   // Series rows emptied by the move; a late commit that refilled one keeps it (count <> 0).
   await c.query(`DELETE FROM ${SERIES[level]} WHERE t >= $1 AND t < $2 AND count = 0`, [start, end]);
   const size = BUCKET_SECONDS[COARSER[level]];
+  let sketchRows = 0;
   for (const f of FAMILIES) {
     const from = TABLES[f][level];
     const order = `t, cliente COLLATE "C"${f === 'evento' ? ', evento COLLATE "C"' : ''}`;
@@ -205,9 +207,13 @@ export async function postgresRollUp(
         `DELETE FROM ${from} m USING k WHERE ${match} RETURNING ${sketchCols(f, 'm.')}, m.sketch`,
       [start, end, limit],
     );
+    sketchRows += taken.rows.length;
     const rows = group(toRows(taken.rows as StoredSketch[]), size);
     if (rows.length > 0) await postgresMerge(c, f, TABLES[f][COARSER[level]], rows);
   }
+  // A move changes which level holds a bucket, so kept answers cannot take it: a new store
+  // version with nothing to add (versions.ts), as the step's last statement.
+  if (n > 0 || sketchRows > 0) await bump(c, null);
   await c.query('COMMIT');
   return n;
 }

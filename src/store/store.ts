@@ -40,10 +40,11 @@ export class SqlStore<D extends Driver = Driver> implements Store {
   readonly reconcile: Reconcile;
   /** Alert rules, their episodes and firings (alerts.ts); last arrivals are written by commit.ts. */
   readonly alerts: Alerts;
-  /** Whole days' unions of user sketches, checked against the days' counts (uniques-days.ts). */
-  readonly dayUnions = new DayUnions();
-
-  constructor(readonly driver: D) {
+  constructor(
+    readonly driver: D,
+    /** Whole days' unions of user sketches, checked against the days' counts (uniques-days.ts). */
+    readonly dayUnions = new DayUnions(),
+  ) {
     this.kind = driver.kind;
     this.reconcile = ledger(driver);
     this.alerts = alerts(driver);
@@ -115,6 +116,18 @@ export class SqlStore<D extends Driver = Driver> implements Store {
 
   onChange(listener: (change: Change) => void): () => void {
     return this.driver.onChange(listener);
+  }
+
+  async read<T>(fn: (s: Store) => Promise<T>): Promise<{ value: T; at: string | undefined }> {
+    if (this.driver.kind === 'postgres') {
+      return this.driver.snapshot((d) => fn(new SqlStore(d, this.dayUnions)));
+    }
+    // SQLite: its version moves with every change to the file, so when the versions read before
+    // and after agree, nothing changed in between and every statement saw that version.
+    const before = await this.version();
+    const value = await fn(this);
+    const after = await this.version();
+    return { value, at: before !== undefined && before === after ? before : undefined };
   }
 
   ping(): Promise<void> {

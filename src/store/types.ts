@@ -136,10 +136,18 @@ export interface Store {
    */
   version(): Promise<string | undefined>;
   /**
-   * Calls listener after each commit of this store object that counted something, with the
-   * versions around it; returns the unsubscribe. A store without versions never calls it.
+   * Calls listener with the versions around each commit that counted something, in version
+   * order; returns the unsubscribe. SQLite: the commits of this store object, as they return.
+   * PostgreSQL: also every other process's commits (versions.ts), told when version() is next
+   * called, before it returns. A commit that is not told (another connection's on SQLite, one
+   * too far behind on PostgreSQL) and a rollup break the chain: answers are computed again.
    */
   onChange(listener: (change: Change) => void): () => void;
+  /**
+   * Runs fn on one consistent view of the store and says the version it saw (undefined when it
+   * cannot be told: on SQLite, a change came between the versions read around fn).
+   */
+  read<T>(fn: (s: Store) => Promise<T>): Promise<{ value: T; at: string | undefined }>;
   /** Streams counters per (cliente, evento, bucket), ordered by bucket, without loading them all. */
   exportRows(filter: Filter, bucket: Bucket): AsyncIterable<ExportRow>;
   /** Distinct users per (bucket, cliente), streamed like exportRows; by bucket, then client. */
@@ -212,7 +220,7 @@ interface DriverBase {
   /** Runs one statement, yielding its rows a page at a time (an export), without loading them all. */
   stream<T>(sql: string, params: Params): AsyncIterable<T>;
   /** See Store.version and Store.onChange. */
-  version(): string | undefined;
+  version(): string | undefined | Promise<string | undefined>;
   onChange(listener: (change: Change) => void): () => void;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -241,6 +249,15 @@ export interface PostgresDriver extends DriverBase {
    * busy; closing it makes the server roll the transaction back.
    */
   transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T>;
+  /** One round trip: the store version, after telling onChange listeners the commits before it. */
+  version(): Promise<string>;
+  /** Where this process's commits are told to onChange listeners (versions.ts ChangeFeed). */
+  readonly feed: { committed(version: number, groups: readonly CountedGroup[]): void };
+  /**
+   * fn with a driver whose statements all read one snapshot (a REPEATABLE READ READ ONLY
+   * transaction on one connection), and the store version of that snapshot.
+   */
+  snapshot<T>(fn: (d: PostgresDriver) => Promise<T>): Promise<{ value: T; at: string }>;
 }
 
 export type Driver = SqliteDriver | PostgresDriver;

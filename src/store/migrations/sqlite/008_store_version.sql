@@ -1,0 +1,4 @@
+-- Kept in step with PostgreSQL's migration 008 (the store version and its change log), and empty.
+-- SQLite needs neither: one analytics process writes the file, and the report cache reads the
+-- file's own version (PRAGMA data_version, which moves on every other connection's commit, and
+-- this connection's total_changes(): src/store/sqlite.ts).
