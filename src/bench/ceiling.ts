@@ -10,9 +10,10 @@ import { eventProperties } from '../broker/index.js';
 import { makeEvent } from '../clients/index.js';
 import { WarrenError } from '../errors.js';
 import { serialize } from '../event.js';
+import { findBrokerPid } from './broker-proc.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, connectBroker, findBrokerPid } from './util.js';
+import { CpuMeter, connectBroker } from './util.js';
 
 /** Publisher counts measured; the best is the ceiling. */
 export const CEILING_PUBLISHERS = [1, 2, 4] as const;
@@ -156,7 +157,7 @@ async function runOnce(s: RunSetup, publishers: number): Promise<CeilingRun> {
     const channels = await Promise.all(pubConns.map((c) => c.createConfirmChannel()));
     const done = consume(subConn, s.queue, count, s);
     done.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    const brokerPid = findBrokerPid();
+    const brokerPid = findBrokerPid(s.url);
     const meter = new CpuMeter(brokerPid === undefined ? {} : { rabbitmq: brokerPid });
     let confirmed = 0;
     const tick = () => {

@@ -6,8 +6,9 @@
 import { BrokerConnection, ConfirmedPublisher } from '../broker/index.js';
 import { makeEvent } from '../clients/index.js';
 import { createLogger } from '../log.js';
+import { brokerWal, findBrokerPid } from './broker-proc.js';
 import type { Stage } from './stage.js';
-import { brokerWal, findBrokerPid, percentile, round, sleep } from './util.js';
+import { percentile, round, sleep } from './util.js';
 
 export interface LatencyResult {
   p50: number;
@@ -63,7 +64,7 @@ export async function runLatency(stage: Stage, rate: number, seconds: number): P
     await broker.waitConnected(10_000);
     const events = Math.max(1, Math.round(rate * seconds));
     const sentAt = new Float64Array(events);
-    const brokerPid = findBrokerPid();
+    const brokerPid = findBrokerPid(config.amqpUrls[0]);
     const wal0 = brokerWal(brokerPid);
     const base = watcher.total;
     watcher.batches.length = 0;
