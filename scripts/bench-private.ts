@@ -99,9 +99,13 @@ function figures(json: Json): Record<string, number> {
     perLakh('amqp', d.amqp_path, num(d.amqp_path.events));
   }
   const lat = d.latency as Json | undefined;
-  if (lat)
-    for (const k of ['p50', 'p99', 'p999', 'max', 'rateEps', 'walRollovers', 'confirmP99', 'confirmMax'])
+  if (lat) {
+    for (const k of ['p50', 'p99', 'p999', 'max', 'rateEps', 'walRollovers'])
       if (typeof lat[k] === 'number') f[`latency_${k}`] = lat[k] as number;
+    const confirm = lat.confirm as Record<string, number> | undefined;
+    if (confirm) for (const [k, v] of Object.entries(confirm)) f[`latency_confirm_${k}`] = v;
+    if (Array.isArray(lat.stalls)) f.latency_stalls = lat.stalls.length;
+  }
   return f;
 }
 
@@ -129,6 +133,12 @@ try {
       runs.get(v.label)!.push(f);
       const line = Object.entries(f).map(([k, x]) => `${k} ${show(x)}`);
       process.stdout.write(`round ${r} ${v.label}: ${line.join(', ')}\n`);
+      // The tail in time: slow windows beside the broker's WAL roll-overs (seconds from the stage's start).
+      const lat = (json.details as Record<string, Json | undefined> | undefined)?.latency;
+      if (lat)
+        process.stdout.write(
+          `  stalls ${JSON.stringify(lat.stalls)}\n  WAL roll-overs ${JSON.stringify(lat.walRolloverAt)}\n`,
+        );
     }
   }
   process.stdout.write(`\nmedians of ${values.rounds} (JSON of every run in ${out})\n`);
