@@ -1,15 +1,18 @@
 // Before/after pairs of `warren bench` stages on a shared machine, against PRIVATE RabbitMQ nodes
 // (test/support/broker-node.ts: their own ports, data and logs; the shared broker on 5672 carries
 // other work, which would count in its CPU figure). Each variant is a build (a directory holding
-// bin/, dist/, src/ and package.json, e.g. a copy of the tree before a change) and, optionally, rabbitmq.conf lines
-// of its own; variants with the same lines share one node. The variants run one after the other,
-// ROUNDS times (A B A B …), so the machine's changing load falls on all of them alike.
-// Prints, per run and as medians: the AMQP path's events/s, its ratio to the ceiling and the CPU
-// seconds per 100,000 events of the bench process (the simulated clients), analytics and the
-// broker, which vary far less than rates when other work shares the cores; the latency stage's
-// percentiles and WAL roll-overs. A program that prints figures, not a test (STYLE.md 13).
+// bin/, dist/, src/ and package.json, e.g. a copy of the tree before a change) and, optionally,
+// rabbitmq.conf lines of its own; variants with the same lines share one node. The variants run
+// one after the other, ROUNDS times (A B A B …), so the machine's changing load falls on all of
+// them alike. Prints, per run and as medians: the AMQP path's events/s, its ratio to the ceiling
+// and the CPU seconds per 100,000 events of the bench process (the simulated clients), analytics
+// and the broker, which vary far less than rates when other work shares the cores; the latency
+// stage's percentiles, stall windows and WAL roll-overs. A program that prints figures, not a
+// test (STYLE.md 13). Needs root, like every private node (they run as the rabbitmq user).
 //   node --import tsx scripts/bench-private.ts [--only ceiling,amqp] [--rounds 3] [--out DIR]
-//     [--conf 'LABEL:raft.wal_max_size_bytes = 67108864'] [--keep] LABEL=DIR...
+//     [--conf 'LABEL:raft.wal_max_size_bytes = 67108864'] [--args 'MORE BENCH ARGS'] [--keep]
+//     LABEL=DIR...
+// --out keeps every run's JSON (default: a temp directory); --keep keeps the nodes' data and logs.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
