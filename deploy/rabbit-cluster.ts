@@ -25,6 +25,8 @@ export interface ClusterOptions {
   ports: number[];
   /** One Erlang distribution port per node. */
   distPorts: number[];
+  /** More rabbitmq.conf lines for every node (e.g. `raft.wal_max_size_bytes = 67108864`). */
+  conf?: string[];
 }
 
 export interface ClusterNode {
@@ -87,7 +89,7 @@ function baseEnv(): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: RABBIT_HOME, LANG: 'C.UTF-8' };
 }
 
-function prepare(dir: string, port: number, uid: number, gid: number): void {
+function prepare(dir: string, port: number, uid: number, gid: number, conf: string[]): void {
   for (const d of ['', 'mnesia', 'log']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
   // The system rabbitmq.conf pins 5672 (the shared broker); a config of our own keeps us off it.
@@ -98,6 +100,7 @@ function prepare(dir: string, port: number, uid: number, gid: number): void {
       'disk_free_limit.absolute = 10MB',
       // A stopped peer is noticed within a few seconds, so a new quorum leader is elected fast.
       'net_ticktime = 10',
+      ...conf,
       '',
     ].join('\n'),
   );
@@ -118,7 +121,13 @@ process.once('exit', () => {
   }
 });
 
-function makeNode(nodename: string, port: number, distPort: number, dir: string): ClusterNode {
+function makeNode(
+  nodename: string,
+  port: number,
+  distPort: number,
+  dir: string,
+  conf: string[],
+): ClusterNode {
   const { uid, gid } = rabbitUser();
   const env: Record<string, string> = {
     ...baseEnv(),
@@ -158,7 +167,7 @@ function makeNode(nodename: string, port: number, distPort: number, dir: string)
     },
     async start() {
       if (child) return;
-      prepare(dir, port, uid, gid);
+      prepare(dir, port, uid, gid, conf);
       const c = spawn(SERVER, [], {
         env,
         uid,
@@ -232,7 +241,13 @@ export interface Cluster {
 
 export function createCluster(opts: ClusterOptions): Cluster {
   const nodes = opts.ports.map((port, i) =>
-    makeNode(`${opts.prefix}${i + 1}@localhost`, port, opts.distPorts[i]!, join(opts.dir, `node${i + 1}`)),
+    makeNode(
+      `${opts.prefix}${i + 1}@localhost`,
+      port,
+      opts.distPorts[i]!,
+      join(opts.dir, `node${i + 1}`),
+      opts.conf ?? [],
+    ),
   );
   const anyRunning = () => {
     const n = nodes.find((x) => x.running);

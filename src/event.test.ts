@@ -191,6 +191,26 @@ describe('event contract', () => {
     assert.equal(parseTimestamp('1900-02-29T00:00:00Z'), undefined);
   });
 
+  it('reads the form publishers write (toISOString) as the general reading does, valid or not', () => {
+    // "+00:00" instead of "Z" is the same instant, and takes the general (regular expression) path.
+    const digits = (n: number) => fc.integer({ min: 0, max: 10 ** n - 1 }).map((v) => pad(v, n));
+    const isoLike = fc
+      .tuple(digits(4), digits(2), digits(2), digits(2), digits(2), digits(2), digits(3))
+      .map(([y, mo, d, h, mi, s, ms]) => `${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
+    const real = fc
+      .integer({ min: Date.UTC(1000, 0, 1), max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) })
+      .map((ms) => new Date(ms).toISOString());
+    fc.assert(
+      fc.property(fc.oneof(isoLike, real), (text) => {
+        assert.equal(parseTimestamp(text), parseTimestamp(`${text.slice(0, -1)}+00:00`));
+      }),
+      { numRuns: 5000 },
+    );
+    for (const text of ['2024-02-29T23:59:59.999Z', '2023-02-29T00:00:00.000Z', '2016-12-31T23:59:60.000Z'])
+      assert.equal(parseTimestamp(text), parseTimestamp(`${text.slice(0, -1)}+00:00`), text);
+    assert.equal(parseTimestamp('2025-04-13T12:00:00.123Z'), Date.UTC(2025, 3, 13, 12, 0, 0, 123));
+  });
+
   it('serialises only the contract fields, and the result parses back', () => {
     fc.assert(
       fc.property(validEvent, (e) => {

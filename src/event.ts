@@ -70,8 +70,45 @@ function preview(value: unknown): string {
   return s.length > 80 ? `${s.slice(0, 80)}…` : s;
 }
 
+/** The number written by n ASCII digits from i, or -1 when one of them is not a digit. */
+function digitsAt(s: string, i: number, n: number): number {
+  let v = 0;
+  for (let k = i; k < i + n; k++) {
+    const d = s.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * The form every Warren publisher writes (Date.toISOString: `2025-04-13T12:00:00.000Z`, years
+ * 1000-9999, no leap second), read without the regular expression; undefined for any other
+ * text, which the general reading below then takes (the same result for this form: event.test.ts).
+ */
+function parseIsoUtc(v: string): number | undefined {
+  if (v.length !== 24 || v.charCodeAt(23) !== 90 /* Z */) return undefined;
+  // - - T : : .
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84) return undefined;
+  if (v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46) return undefined;
+  const y = digitsAt(v, 0, 4);
+  const mo = digitsAt(v, 5, 2);
+  const d = digitsAt(v, 8, 2);
+  const h = digitsAt(v, 11, 2);
+  const mi = digitsAt(v, 14, 2);
+  const sec = digitsAt(v, 17, 2);
+  const milli = digitsAt(v, 20, 3);
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59) return undefined;
+  if (sec < 0 || sec > 59 || milli < 0) return undefined;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!)) return undefined;
+  return Date.UTC(y, mo - 1, d, h, mi, sec, milli);
+}
+
 /** Epoch milliseconds of an RFC 3339 date-time with a zone, or undefined when it is not one. */
 export function parseTimestamp(value: string): number | undefined {
+  const fast = parseIsoUtc(value);
+  if (fast !== undefined) return fast;
   const m = TIMESTAMP_RE.exec(value);
   if (!m) return undefined;
   const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as number[];

@@ -70,3 +70,63 @@ test('publishes a closing channel never answered are sent again on the next one,
     await admin.close().catch(() => undefined);
   }
 });
+
+// A publish made while the channel is closing (amqplib has stopped sending on it, its close event
+// has not come yet) throws in amqplib. The publisher kept the message for the next channel, but
+// went on sending on the closing one in the same loop (the same message again, forever: the
+// process hung), and amqplib had already registered a confirm callback for the message it never
+// sent, which its close handler then failed: the message was queued a second time.
+test('a publish on a closing channel waits for the next channel and is sent there once', async () => {
+  const te = testEnv('closingch');
+  const admin = await amqp.connect(AMQP_URL);
+  const ach = await admin.createChannel();
+  await ach.assertExchange(te.exchange, 'fanout', { durable: false, autoDelete: false });
+  await ach.assertQueue(te.queue, { durable: false });
+  await ach.bindQueue(te.queue, te.exchange, '');
+  const log = createLogger('silent');
+  const broker = new BrokerConnection({ urls: [AMQP_URL], log, name: 'closingch-test' });
+  const pub = new ConfirmedPublisher(broker, {
+    exchange: te.exchange,
+    window: 1000,
+    maxPending: 10_000,
+    failFast: false,
+    log,
+  });
+  try {
+    broker.start();
+    await waitFor('the publisher has a channel', () => pub.ready, 20_000, 20);
+    const ch = (pub as unknown as { channel: { close(): Promise<void> } }).channel;
+    const closing = ch.close(); // amqplib stops sending at once; 'close' follows the broker's CloseOk
+    const done = pub.publishRaw(
+      Array.from({ length: N }, (_, i) => ({ body: Buffer.from(String(i)), props: { messageId: `m${i}` } })),
+    );
+    await closing;
+    let resolved = false;
+    void done.then(() => {
+      resolved = true;
+    });
+    await waitFor('every publish resolved on the next channel', () => resolved, 20_000, 20);
+    assert.equal(pub.pending, 0);
+    await waitFor(
+      `${N} messages in the queue`,
+      async () => (await ach.checkQueue(te.queue)).messageCount >= N,
+      20_000,
+      100,
+    );
+    // Every confirm has come (done resolved) and nothing is left to send: no copy is on its way.
+    const bodies: string[] = [];
+    for (;;) {
+      const m = await ach.get(te.queue, { noAck: true });
+      if (!m) break;
+      bodies.push(m.content.toString());
+    }
+    assert.equal(bodies.length, N, `each message once (got ${bodies.length})`);
+    assert.equal(new Set(bodies).size, N);
+  } finally {
+    await pub.close().catch(() => undefined);
+    await broker.close().catch(() => undefined);
+    await ach.deleteQueue(te.queue).catch(() => undefined);
+    await ach.deleteExchange(te.exchange).catch(() => undefined);
+    await admin.close().catch(() => undefined);
+  }
+});

@@ -12,6 +12,8 @@ export interface AmqpPathResult {
   seconds: number;
   /** Cores used per process while it ran (1.0 = one core busy). */
   cpu: Record<string, number>;
+  /** CPU seconds used per process while it ran (what a change to CPU per event compares). */
+  cpuSeconds: Record<string, number>;
 }
 
 export async function runAmqpPath(stage: Stage, events: number, clients: number): Promise<AmqpPathResult> {
@@ -39,9 +41,12 @@ export async function runAmqpPath(stage: Stage, events: number, clients: number)
     for (const c of list) await c.start();
     const tEnd = await watcher.until(target, stage.timeoutMs(total), 'AMQP path');
     const cpu = meter.read();
+    const cpuSeconds = Object.fromEntries(
+      Object.entries(meter.cpuSeconds()).map(([name, s]) => [name, Math.round(s * 100) / 100]),
+    );
     const seconds = (tEnd - t0) / 1000;
     await Promise.all(list.map((c) => c.done));
-    return { eps: total / seconds, events: total, clients, seconds, cpu };
+    return { eps: total / seconds, events: total, clients, seconds, cpu, cpuSeconds };
   } finally {
     clearInterval(ticker);
     await Promise.all(list.map((c) => c.close()));

@@ -3,16 +3,18 @@
 // `multiple` ack per batch) on a queue declared with the real queue's arguments, with real event
 // bodies and properties. The same durability as Warren, none of its work: what the paths are
 // compared to. It is tuned at least as well as the path (CONTRACT.md "Benchmark"): the same
-// connection settings (connectBroker: Nagle off, corked writes), the path's confirm window per
+// connection settings (connectBroker: Nagle off, corked writes), the same publish call
+// (publish-fields.ts: fields built once per message), the path's confirm window per
 // publisher and its prefetch, and the best of 1, 2 and 4 publishers, each on its own connection.
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
-import { eventProperties } from '../broker/index.js';
+import { eventProperties, publishFields, sendPublish } from '../broker/index.js';
 import { makeEvent } from '../clients/index.js';
 import { WarrenError } from '../errors.js';
 import { serialize } from '../event.js';
+import { findBrokerPid } from './broker-proc.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, connectBroker, findBrokerPid } from './util.js';
+import { CpuMeter, connectBroker } from './util.js';
 
 /** Publisher counts measured; the best is the ceiling. */
 export const CEILING_PUBLISHERS = [1, 2, 4] as const;
@@ -85,9 +87,11 @@ export async function publishConfirmed(
     const pump = () => {
       while (!blocked && sent < count && sent - confirmed < window) {
         const m = message(sent);
+        // The confirmed publisher's way of publishing (publish-fields.ts), so the ceiling's
+        // publishers cost no more per message than the path's.
         const ok = Buffer.isBuffer(m)
-          ? ch.publish(exchange, '', m, plain, onConfirm)
-          : ch.publish(exchange, '', m.body, { ...m.props, mandatory: true }, onConfirm);
+          ? sendPublish(ch, publishFields(exchange, '', plain), m, onConfirm)
+          : sendPublish(ch, publishFields(exchange, '', { ...m.props, mandatory: true }), m.body, onConfirm);
         sent++;
         if (!ok) blocked = true;
       }
@@ -156,7 +160,7 @@ async function runOnce(s: RunSetup, publishers: number): Promise<CeilingRun> {
     const channels = await Promise.all(pubConns.map((c) => c.createConfirmChannel()));
     const done = consume(subConn, s.queue, count, s);
     done.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    const brokerPid = findBrokerPid();
+    const brokerPid = findBrokerPid(s.url);
     const meter = new CpuMeter(brokerPid === undefined ? {} : { rabbitmq: brokerPid });
     let confirmed = 0;
     const tick = () => {

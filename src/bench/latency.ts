@@ -3,11 +3,15 @@
 // the event is "visible" when analytics' SSE stream (/api/v1/stream) announces the committed
 // batch that holds it. One publisher channel and one consumer keep the queue's order, so the
 // k-th event committed is the k-th sent, and each batch's cumulative count maps back to events.
+// Its tail is kept in detail (stalls.ts): the windows of events slower than STALL_MS, with the
+// broker's confirm times, beside the moments the local broker's quorum WAL rolled over.
 import { BrokerConnection, ConfirmedPublisher } from '../broker/index.js';
 import { makeEvent } from '../clients/index.js';
 import { createLogger } from '../log.js';
+import { findBrokerPid } from './broker-proc.js';
 import type { Stage } from './stage.js';
-import { brokerWal, findBrokerPid, percentile, round, sleep } from './util.js';
+import { type StallWindow, stallWindows, type WalRollover, WalWatch } from './stalls.js';
+import { percentile, round, sleep } from './util.js';
 
 export interface LatencyResult {
   p50: number;
@@ -24,23 +28,39 @@ export interface LatencyResult {
    * brokerWal), the suspect of stalls of about a second; null when the broker is not local.
    */
   walRollovers: number | null;
+  /** When each roll-over was seen, from the stage's start (polled every 50 ms). */
+  walRolloverAt: WalRollover[];
+  /** Publish → confirmed by the broker, ms: the broker's share of the latency. */
+  confirm: { p50: number; p99: number; max: number };
+  /** The first runs of events slower than STALL_MS to become visible (stalls.ts). */
+  stalls: StallWindow[];
 }
 
 const TICK_MS = 10;
+/** An event slower than this to become visible is part of a stall (the goal's p99 bound). */
+export const STALL_MS = 250;
 
-async function publishPaced(pub: ConfirmedPublisher, rate: number, sentAt: Float64Array) {
-  const events = sentAt.length;
+/** Sends at a fixed rate; notes each event's send time and the time the broker confirmed it. */
+async function publishPaced(
+  pub: ConfirmedPublisher,
+  rate: number,
+  t: { sentAt: Float64Array; confirmedAt: Float64Array },
+) {
+  const events = t.sentAt.length;
   const t0 = performance.now();
   let sent = 0;
   const pending: Promise<void>[] = [];
   while (sent < events) {
     const due = Math.min(events, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
     const batch = [];
+    const first = sent;
     for (; sent < due; sent++) {
-      sentAt[sent] = performance.now();
+      t.sentAt[sent] = performance.now();
       batch.push(makeEvent('bench_latency', 'click'));
     }
-    if (batch.length) pending.push(pub.publish(batch));
+    const end = sent;
+    if (batch.length)
+      pending.push(pub.publish(batch).then(() => void t.confirmedAt.fill(performance.now(), first, end)));
     await sleep(TICK_MS);
   }
   await Promise.all(pending);
@@ -63,8 +83,10 @@ export async function runLatency(stage: Stage, rate: number, seconds: number): P
     await broker.waitConnected(10_000);
     const events = Math.max(1, Math.round(rate * seconds));
     const sentAt = new Float64Array(events);
-    const brokerPid = findBrokerPid();
-    const wal0 = brokerWal(brokerPid);
+    const confirmedAt = new Float64Array(events);
+    const visibleAt = new Float64Array(events);
+    const t0 = performance.now();
+    const wal = new WalWatch(findBrokerPid(config.amqpUrls[0]), t0);
     const base = watcher.total;
     watcher.batches.length = 0;
     watcher.recording = true;
@@ -76,19 +98,19 @@ export async function runLatency(stage: Stage, rate: number, seconds: number): P
       250,
     );
     try {
-      await publishPaced(pub, rate, sentAt);
+      await publishPaced(pub, rate, { sentAt, confirmedAt });
       await watcher.until(base + events, stage.timeoutMs(events), 'latency');
     } finally {
       clearInterval(ticker);
       watcher.recording = false;
+      wal.stop();
     }
-    const latencies = new Float64Array(events);
     let k = 0;
     for (const b of watcher.batches) {
-      for (; k < Math.min(events, b.total - base); k++) latencies[k] = b.at - sentAt[k]!;
+      for (; k < Math.min(events, b.total - base); k++) visibleAt[k] = b.at;
     }
-    latencies.sort();
-    const wal1 = brokerWal(brokerPid);
+    const latencies = visibleAt.map((v, i) => v - sentAt[i]!).sort();
+    const confirms = confirmedAt.map((v, i) => v - sentAt[i]!).sort();
     return {
       p50: round(percentile(latencies, 50)),
       p95: round(percentile(latencies, 95)),
@@ -99,7 +121,14 @@ export async function runLatency(stage: Stage, rate: number, seconds: number): P
       events,
       seconds,
       method: 'sse',
-      walRollovers: wal0 && wal1 ? wal1.file - wal0.file : null,
+      walRollovers: wal.visible ? wal.rollovers.length : null,
+      walRolloverAt: wal.rollovers,
+      confirm: {
+        p50: round(percentile(confirms, 50)),
+        p99: round(percentile(confirms, 99)),
+        max: round(confirms[events - 1]!),
+      },
+      stalls: stallWindows({ sentAt, visibleAt, confirmedAt, t0 }, STALL_MS),
     };
   } finally {
     await pub.close();

@@ -8,13 +8,14 @@
 import http from 'node:http';
 import { WarrenError } from '../errors.js';
 import { runAmqpPath } from './amqp.js';
+import { findBrokerPid } from './broker-proc.js';
 import { spawnWarren } from './child.js';
 import type { BenchEnv } from './env.js';
 import { runLatency } from './latency.js';
 import type { Progress } from './progress.js';
 import { fill } from './queries.js';
 import type { Stage } from './stage.js';
-import { CpuMeter, findBrokerPid, freePort, percentile, round, sortedCopy } from './util.js';
+import { CpuMeter, freePort, percentile, round, sortedCopy } from './util.js';
 import { CommitWatcher } from './watch.js';
 
 export interface CountingFigures {
@@ -154,7 +155,7 @@ export async function runReads(env: BenchEnv, progress: Progress, size: ReadsSiz
   const watcher = await CommitWatcher.open(analytics.url);
   env.onCleanup(async () => watcher.close());
   const pids: Record<string, number> = { analytics: analytics.pid };
-  const brokerPid = findBrokerPid();
+  const brokerPid = findBrokerPid(env.config.amqpUrls[0]);
   if (brokerPid !== undefined) pids.rabbitmq = brokerPid;
   const stage: Stage = {
     env,

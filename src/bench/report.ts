@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { AmqpPathResult } from './amqp.js';
 import type { CeilingResult } from './ceiling.js';
 import type { HttpResult } from './http.js';
-import type { LatencyResult } from './latency.js';
+import { type LatencyResult, STALL_MS } from './latency.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import type { ProxyResult } from './proxy.js';
@@ -137,6 +137,12 @@ function cpu(c: Record<string, number> | undefined): string {
 
 type Row = [what: string, figure: string, detail: string];
 
+/** The latency stage's stalls: how many, and the worst with its confirms (the broker's share). */
+function stallText(l: LatencyResult): string {
+  const worst = l.stalls.reduce((a, b) => (b.maxMs > a.maxMs ? b : a));
+  return `${l.stalls.length} stall(s) over ${STALL_MS} ms, the worst ${fmt(worst.maxMs)} ms at ${fmt(worst.fromS, 1)} s (its confirms ${fmt(worst.confirmMaxMs)} ms)`;
+}
+
 /** The ceilings, the paths measured against them, and end-to-end latency. */
 function throughputRows(r: Results): Row[] {
   const c = r.ceiling?.eps;
@@ -197,7 +203,9 @@ function throughputRows(r: Results): Row[] {
     add(
       'latency publish → visible',
       `p50 ${fmt(l.p50, 1)} ms`,
-      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, p99.9 ${fmt(l.p999, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE)` +
+      `p95 ${fmt(l.p95, 1)}, p99 ${fmt(l.p99, 1)}, p99.9 ${fmt(l.p999, 1)}, max ${fmt(l.max, 1)} ms at ${fmt(l.rateEps)} ev/s (SSE); ` +
+        `confirmed p99 ${fmt(l.confirm.p99, 1)}, max ${fmt(l.confirm.max, 1)} ms` +
+        (l.stalls.length ? `; ${stallText(l)}` : '') +
         (l.walRollovers ? `; the broker's quorum WAL rolled over ${l.walRollovers} time(s) meanwhile` : ''),
     );
   return rows;

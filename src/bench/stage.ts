@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { WarrenError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startTraefik } from '../stack/index.js';
+import { findBrokerPid } from './broker-proc.js';
 import { spawnWarren, type WarrenChild } from './child.js';
 import type { BenchEnv, Names } from './env.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, findBrokerPid, freePort, guardedPid, sleep } from './util.js';
+import { CpuMeter, freePort, guardedPid, sleep } from './util.js';
 import { CommitWatcher } from './watch.js';
 
 export interface Stage {
@@ -121,7 +122,7 @@ export async function startStack(env: BenchEnv, progress: Progress, opts: StackO
   await proxyRoutes(proxyUrl, 2 * ingest.length, 15_000);
   const watcher = await CommitWatcher.open(analytics.url);
   env.onCleanup(async () => watcher.close());
-  const brokerPid = findBrokerPid();
+  const brokerPid = findBrokerPid(env.config.amqpUrls[0]);
   const pids: Record<string, number> = { analytics: analytics.pid };
   for (const c of ingest) pids[c.name] = c.pid;
   if (traefik.pid !== undefined) pids.traefik = guardedPid(traefik.pid);

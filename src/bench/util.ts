@@ -1,7 +1,6 @@
 // Small helpers of the benchmark: waiting, percentiles, number formatting and the /proc figures
 // (CPU time, resident memory) of a child process. Free ports are the kernel's (src/net.ts).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { ChannelModel } from 'amqplib';
 import { amqp, coalesceWrites } from '../broker/index.js';
 
@@ -152,80 +151,6 @@ export function guardedPid(pid: number): number {
     // no /proc (not Linux): the guard's pid is the best there is
   }
   return pid;
-}
-
-/** The local RabbitMQ's Erlang VM, when the broker runs on this machine (for its CPU figure). */
-export function findBrokerPid(): number | undefined {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return undefined;
-  }
-  // rabbitmqctl and friends run short-lived Erlang VMs too: the broker is the biggest one.
-  let best: { pid: number; rss: number } | undefined;
-  for (const e of entries) {
-    try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (!cmd.includes('beam.smp') || !cmd.includes('rabbit')) continue;
-      const rss = procSample(Number(e))?.rssMb ?? 0;
-      if (!best || rss > best.rss) best = { pid: Number(e), rss };
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return best?.pid;
-}
-
-/** Where a local broker's quorum write-ahead log is: its current file's number and size. */
-export interface WalState {
-  file: number;
-  bytes: number;
-}
-
-/** Files of a directory, or none when it cannot be read. */
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-/**
- * The local broker's quorum WAL (Ra's shared write-ahead log, `<home>/mnesia/<node>/quorum/<node>/
- * NNNNNNNN.wal`): a new file means it rolled over (at `raft.wal_max_size_bytes`, 512 MB by
- * default), when it writes every queue's entries into segment files. undefined when the broker
- * is not local or its files are not readable.
- */
-export function brokerWal(pid: number | undefined): WalState | undefined {
-  if (pid === undefined) return undefined;
-  let home: string | undefined;
-  try {
-    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    home = args[args.indexOf('-home') + 1];
-  } catch {
-    return undefined;
-  }
-  if (!home?.startsWith('/')) return undefined;
-  let best: WalState | undefined;
-  for (const node of list(join(home, 'mnesia'))) {
-    for (const ra of list(join(home, 'mnesia', node, 'quorum'))) {
-      const dir = join(home, 'mnesia', node, 'quorum', ra);
-      for (const f of list(dir)) {
-        const m = /^(\d+)\.wal$/.exec(f);
-        if (!m) continue;
-        const file = Number(m[1]);
-        if (best && file <= best.file) continue;
-        try {
-          best = { file, bytes: statSync(join(dir, f)).size };
-        } catch {
-          // rolled over meanwhile
-        }
-      }
-    }
-  }
-  return best;
 }
 
 /**

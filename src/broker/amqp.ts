@@ -13,10 +13,12 @@
 // loads amqplib. This module installs it and only then requires amqplib, in one synchronous run,
 // and checks the result; an amqplib whose internals moved fails here, at start, not on a message.
 // (A process that loaded amqplib earlier gets a fresh, guarded copy: see forgetUnguarded.)
+// It also checks the publish internals the confirmed publisher calls (publish-fields.ts).
 import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 import type * as Amqplib from 'amqplib';
 import { WarrenError } from '../errors.js';
+import { checkPublishPath } from './publish-fields.js';
 
 const require = createRequire(import.meta.url);
 
@@ -100,6 +102,9 @@ function load(): typeof Amqplib {
   guardDecodeFields(codec);
   const amqplib = require('amqplib') as typeof Amqplib;
   checkGuarded(require(defsPath) as { decode?: unknown; BasicProperties?: unknown });
+  checkPublishPath(
+    require('amqplib/lib/channel_model.js') as { ConfirmChannel?: unknown; Channel?: unknown },
+  );
   return amqplib;
 }
 

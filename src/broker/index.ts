@@ -6,4 +6,5 @@ export * as amqp from './amqp.js';
 export { BrokerConnection, type BrokerConnectionOptions, coalesceWrites, redact } from './connection.js';
 export { ACK, type BatchHandler, BatchingConsumer, type Outcome } from './consumer.js';
 export { type PublishingEdge, publishingEdge } from './edge.js';
+export { type PublishFields, publishFields, sendPublish } from './publish-fields.js';
 export { ConfirmedPublisher, eventProperties } from './publisher.js';

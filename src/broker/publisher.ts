@@ -16,6 +16,7 @@ import { type Event, type ParsedEvent, parseTimestamp, serialize } from '../even
 import type { Logger } from '../log.js';
 import { Accounting, PUB_HEADER } from './accounting.js';
 import type { BrokerConnection } from './connection.js';
+import { type PublishFields, publishFields, sendPublish } from './publish-fields.js';
 
 interface Batch {
   remaining: number;
@@ -27,7 +28,8 @@ interface Batch {
 
 interface Item {
   body: Buffer;
-  props: Options.Publish;
+  /** Its basic.publish, built once (mandatory, exchange or route included); see publish-fields.ts. */
+  fields: PublishFields;
   batch: Batch;
   /** Which channel generation it was last sent on; confirms from an older one are ignored. */
   gen: number;
@@ -35,15 +37,16 @@ interface Item {
   returned: boolean;
   /** The topology declaration it was last sent after (see redeclared). */
   epoch: number;
-  /** A reported event: its confirm is counted as accepted, once. */
-  acct?: { cliente: string; ms: number; done?: boolean };
-  /** A report: sent to this queue through the default exchange instead of to `exchange`. */
-  route?: string;
+  /** A reported event: its confirm is counted as accepted, once. Its tag names it in a return. */
+  acct: { cliente: string; ms: number; tag: string; done: boolean } | undefined;
 }
 
 type Message = { body: Buffer; props: Options.Publish; acct?: Item['acct'] };
 
-/** Header carrying a per-publish sequence number, so a basic.return names its publish. */
+/**
+ * Header carrying a per-publish sequence number, so a basic.return names its publish. A reported
+ * event needs none: its publish tag (PUB_HEADER, unique per event of this publisher) names it.
+ */
 export const SEQ_HEADER = 'x-warren-seq';
 
 export interface PublisherOptions {
@@ -90,8 +93,8 @@ export class ConfirmedPublisher {
   private readonly idleWaiters: (() => void)[] = [];
 
   private closed = false;
-  /** Publishes awaiting their confirm on the current channel, by sequence number. */
-  private readonly sent = new Map<number, Item>();
+  /** Publishes awaiting their confirm on the current channel, by publish tag or sequence number. */
+  private readonly sent = new Map<string | number, Item>();
   private seq = 0;
   /** Sending is held while the topology is declared again after a return. */
   private paused = false;
@@ -203,16 +206,13 @@ export class ConfirmedPublisher {
           );
         }, deadlineMs);
       }
-      const items: Item[] = messages.map((m) => ({
-        body: m.body,
-        props: m.props,
-        batch,
-        gen: -1,
-        returned: false,
-        epoch: -1,
-        ...(m.acct ? { acct: m.acct } : {}),
-        ...(opts.route === undefined ? {} : { route: opts.route }),
-      }));
+      const exchange = opts.route === undefined ? this.opts.exchange : '';
+      const routingKey = opts.route ?? '';
+      const items: Item[] = messages.map((m) => {
+        const fields = publishFields(exchange, routingKey, m.props);
+        fields.mandatory = true;
+        return { body: m.body, fields, batch, gen: -1, returned: false, epoch: -1, acct: m.acct };
+      });
       if (opts.staged) {
         this.staged.push(...items);
         void this.stage();
@@ -241,11 +241,12 @@ export class ConfirmedPublisher {
     const started = Date.now();
     const messages: Message[] = events.map((e) => {
       const props = eventProperties(e);
-      props.headers = { [PUB_HEADER]: acct.tag() };
+      const tag = acct.tag();
+      props.headers = { [PUB_HEADER]: tag };
       // An event parsed by the caller (ingest) carries its time already.
       const ms = (e as Partial<ParsedEvent>).ms ?? parseTimestamp(e.timestamp) ?? Date.now();
       acct.attempted(e.cliente, ms);
-      return { body: serialize(e), props, acct: { cliente: e.cliente, ms } };
+      return { body: serialize(e), props, acct: { cliente: e.cliente, ms, tag, done: false } };
     });
     await this.enqueue(messages, deadlineMs, { staged: true });
     if (this.opts.awaitReport === false) {
@@ -328,6 +329,7 @@ export class ConfirmedPublisher {
     const ch = this.channel;
     while (
       ch &&
+      ch === this.channel && // a send that found the channel closing has let it go
       !this.paused &&
       !this.waitingDrain &&
       this.inflight < this.opts.window &&
@@ -342,27 +344,29 @@ export class ConfirmedPublisher {
 
   private send(ch: ConfirmChannel, item: Item): void {
     const gen = this.gen;
-    const seq = ++this.seq;
     item.gen = gen;
     item.returned = false;
     item.epoch = this.redeclared;
     this.inflight++;
-    const props: Options.Publish = {
-      ...item.props,
-      mandatory: true,
-      headers: { ...item.props.headers, [SEQ_HEADER]: seq },
-    };
-    this.sent.set(seq, item);
+    // What a basic.return of this publish will carry to name it (onReturn).
+    let key: string | number;
+    if (item.acct) key = item.acct.tag;
+    else {
+      key = ++this.seq;
+      item.fields.headers[SEQ_HEADER] = key;
+    }
+    this.sent.set(key, item);
     let ok: boolean;
     try {
-      const exchange = item.route === undefined ? this.opts.exchange : '';
-      ok = ch.publish(exchange, item.route ?? '', item.body, props, (err) => {
-        this.sent.delete(seq);
+      ok = sendPublish(ch, item.fields, item.body, (err) => {
+        // A callback of an older send of this item (gen) leaves the newer send's entry alone.
+        if (item.gen === gen) this.sent.delete(key);
         this.onConfirm(item, gen, err);
       });
     } catch (err) {
-      this.sent.delete(seq);
-      // The channel closed under us; its close event will follow. Keep the message for later.
+      // Nothing was sent and no callback registered (sendPublish). The channel is closing; its
+      // close event will follow. Keep the message for the next channel.
+      this.sent.delete(key);
       this.inflight--;
       this.queue.unshift(item);
       this.channel = undefined;
@@ -375,8 +379,13 @@ export class ConfirmedPublisher {
   /** basic.return: mark the publish it names; its confirm (which follows) becomes a failure. */
   private onReturn(msg: ConsumeMessage, gen: number): void {
     if (gen !== this.gen) return;
-    const seq = msg.properties.headers?.[SEQ_HEADER];
-    const item = typeof seq === 'number' ? this.sent.get(seq) : undefined;
+    // Headers are the broker's copy of what was published: a sequence number, else a publish tag
+    // (a message without one of ours names no publish and is ignored).
+    const headers = msg.properties.headers;
+    const seq = headers?.[SEQ_HEADER];
+    const tag = headers?.[PUB_HEADER];
+    const key = typeof seq === 'number' ? seq : typeof tag === 'string' ? tag : undefined;
+    const item = key === undefined ? undefined : this.sent.get(key);
     if (item) item.returned = true;
   }
 

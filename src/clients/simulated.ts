@@ -33,8 +33,21 @@ export interface SimulatedClient {
   readonly published: number;
 }
 
-export function makeEvent(cliente: string, evento: string): Event & { id: string } {
-  return { id: newId(), cliente, evento, timestamp: new Date().toISOString() };
+// The event time, formatted once per millisecond rather than once per event.
+let nowMs = -1;
+let nowText = '';
+
+/**
+ * A new event of now, with its time as epoch ms too (`ms`, as a parsed event has it): the
+ * publisher's accounting takes it instead of parsing the timestamp again. Never serialized.
+ */
+export function makeEvent(cliente: string, evento: string): Event & { id: string; ms: number } {
+  const ms = Date.now();
+  if (ms !== nowMs) {
+    nowMs = ms;
+    nowText = new Date(ms).toISOString();
+  }
+  return { id: newId(), cliente, evento, timestamp: nowText, ms };
 }
 
 /**
@@ -87,7 +100,7 @@ class AmqpClient implements SimulatedClient {
   private send(n: number, inFlight: Set<Promise<void>>): void {
     const { opts } = this;
     const batch = Array.from({ length: n }, () => {
-      const e: Event & { id: string } = makeEvent(
+      const e: Event & { id: string; ms: number } = makeEvent(
         opts.name,
         opts.events[Math.floor(Math.random() * opts.events.length)]!,
       );

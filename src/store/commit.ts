@@ -88,17 +88,22 @@ interface Batch {
 const keyOf = (cliente: string, id: string) => `${cliente}\u0000${id}`;
 const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-function split(events: ParsedEvent[]): Batch {
+function split(events: ParsedEvent[], sorted: boolean): Batch {
   const keyed = new Map<string, ParsedEvent>();
   const withoutId: ParsedEvent[] = [];
   const repeated: ParsedEvent[] = [];
   for (const e of events) {
     if (e.id === undefined) withoutId.push(e);
-    else if (keyed.has(keyOf(e.cliente, e.id))) repeated.push(e);
-    else keyed.set(keyOf(e.cliente, e.id), e);
+    else {
+      const k = keyOf(e.cliente, e.id);
+      if (keyed.has(k)) repeated.push(e);
+      else keyed.set(k, e);
+    }
   }
-  // Sorted: two batches with overlapping ids wait on each other's inserts in one order, never in
-  // a cycle (unsorted, PostgreSQL aborts one with "deadlock detected").
+  if (!sorted) return { keyed, withoutId, repeated };
+  // Sorted (PostgreSQL): two batches with overlapping ids wait on each other's inserts in one
+  // order, never in a cycle (unsorted, PostgreSQL aborts one with "deadlock detected"). A SQLite
+  // commit holds the whole database's write lock from its start (IMMEDIATE): no order is needed.
   return { keyed: new Map([...keyed].sort((a, b) => byBytes(a[0], b[0]))), withoutId, repeated };
 }
 
@@ -193,7 +198,7 @@ function sqliteCommitter(d: SqliteDriver): Committer {
     const before = d.watched() ? d.version() : undefined;
     const arrivalMs = d.now();
     const arrival = Math.floor(arrivalMs / 1000);
-    const batch = split(events);
+    const batch = split(events, false);
     // Checked once per batch while old ids remain (one index probe).
     if (legacy) legacy = anyLegacy.get() === 1;
     const remembered: ParsedEvent[] = [];
@@ -228,7 +233,7 @@ function sqliteCommitter(d: SqliteDriver): Committer {
 function postgresCommitter(d: PostgresDriver): Committer {
   const legacy = legacyCheck();
   return async (events) => {
-    const batch = split(events);
+    const batch = split(events, true);
     const { result, change } = await d.transaction(async (c) => {
       const arrivalMs = d.now();
       const arrival = Math.floor(arrivalMs / 1000);

@@ -16,6 +16,8 @@ export interface BrokerNode {
   url: string;
   port: number;
   nodename: string;
+  /** Its data, logs (`log/`) and config, until destroy(). */
+  dir: string;
   /** Starts the node (again, with the same data) and resolves once it accepts AMQP connections. */
   start(): Promise<void>;
   /** Stops the node with `rabbitmqctl stop` and waits for the process to end. */
@@ -35,8 +37,14 @@ async function amqpAnswers(url: string): Promise<boolean> {
   return true;
 }
 
-/** Creates (does not start) a private node; call start(). */
-export async function createBrokerNode(prefix = 'warren_test'): Promise<BrokerNode> {
+/**
+ * Creates (does not start) a private node; call start(). `conf`: more rabbitmq.conf lines
+ * (e.g. `raft.wal_max_size_bytes = 67108864`).
+ */
+export async function createBrokerNode(
+  prefix = 'warren_test',
+  opts: { conf?: string[] } = {},
+): Promise<BrokerNode> {
   const id = randomBytes(3).toString('hex');
   const base = mkdtempSync(join(tmpdir(), `warren-rabbit-${id}-`));
   // The node runs as the rabbitmq user, which must reach its folder inside this one.
@@ -47,6 +55,7 @@ export async function createBrokerNode(prefix = 'warren_test'): Promise<BrokerNo
     prefix: `${prefix}_${id}_`,
     ports: [await freePort()],
     distPorts: [await freePort()],
+    ...(opts.conf ? { conf: opts.conf } : {}),
   });
   const node = cluster.nodes[0]!;
 
@@ -73,6 +82,7 @@ export async function createBrokerNode(prefix = 'warren_test'): Promise<BrokerNo
     url: node.url,
     port: node.port,
     nodename: node.nodename,
+    dir: node.dir,
     start,
     stop: () => node.stop(),
     async restart() {
@@ -89,8 +99,8 @@ export async function createBrokerNode(prefix = 'warren_test'): Promise<BrokerNo
 }
 
 /** Creates and starts a private node. Pair it with `t.after(() => node.destroy())`. */
-export async function startBrokerNode(prefix?: string): Promise<BrokerNode> {
-  const node = await createBrokerNode(prefix);
+export async function startBrokerNode(prefix?: string, opts?: { conf?: string[] }): Promise<BrokerNode> {
+  const node = await createBrokerNode(prefix, opts);
   await node.start();
   return node;
 }
