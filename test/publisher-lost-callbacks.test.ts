@@ -15,15 +15,16 @@ import { AMQP_URL, testEnv, waitFor } from './support/helpers.js';
 
 const N = 50;
 
-test('publishes a closing channel never answered are sent again on the next one, and resolve', async () => {
-  const te = testEnv('lostcb');
+/** A queue bound to an exchange of its own, and a started publisher to it with a channel open. */
+async function setup(name: string) {
+  const te = testEnv(name);
   const admin = await amqp.connect(AMQP_URL);
   const ach = await admin.createChannel();
   await ach.assertExchange(te.exchange, 'fanout', { durable: false, autoDelete: false });
   await ach.assertQueue(te.queue, { durable: false });
   await ach.bindQueue(te.queue, te.exchange, '');
   const log = createLogger('silent');
-  const broker = new BrokerConnection({ urls: [AMQP_URL], log, name: 'lostcb-test' });
+  const broker = new BrokerConnection({ urls: [AMQP_URL], log, name: `${name}-test` });
   const pub = new ConfirmedPublisher(broker, {
     exchange: te.exchange,
     window: 1000,
@@ -31,9 +32,24 @@ test('publishes a closing channel never answered are sent again on the next one,
     failFast: false,
     log,
   });
+  const cleanup = async () => {
+    await pub.close().catch(() => undefined);
+    await broker.close().catch(() => undefined);
+    await ach.deleteQueue(te.queue).catch(() => undefined);
+    await ach.deleteExchange(te.exchange).catch(() => undefined);
+    await admin.close().catch(() => undefined);
+  };
+  broker.start();
+  await waitFor('the publisher has a channel', () => pub.ready, 20_000, 20).catch(async (err) => {
+    await cleanup();
+    throw err;
+  });
+  return { te, ach, pub, cleanup };
+}
+
+test('publishes a closing channel never answered are sent again on the next one, and resolve', async () => {
+  const { te, ach, pub, cleanup } = await setup('lostcb');
   try {
-    broker.start();
-    await waitFor('the publisher has a channel', () => pub.ready, 20_000, 20);
     const ch = (pub as unknown as { channel: { unconfirmed: unknown[]; connection: { stream: Socket } } })
       .channel;
     const done = pub.publishRaw(
@@ -63,11 +79,7 @@ test('publishes a closing channel never answered are sent again on the next one,
     }
     assert.equal(seen.size, N);
   } finally {
-    await pub.close().catch(() => undefined);
-    await broker.close().catch(() => undefined);
-    await ach.deleteQueue(te.queue).catch(() => undefined);
-    await ach.deleteExchange(te.exchange).catch(() => undefined);
-    await admin.close().catch(() => undefined);
+    await cleanup();
   }
 });
 
@@ -77,24 +89,8 @@ test('publishes a closing channel never answered are sent again on the next one,
 // process hung), and amqplib had already registered a confirm callback for the message it never
 // sent, which its close handler then failed: the message was queued a second time.
 test('a publish on a closing channel waits for the next channel and is sent there once', async () => {
-  const te = testEnv('closingch');
-  const admin = await amqp.connect(AMQP_URL);
-  const ach = await admin.createChannel();
-  await ach.assertExchange(te.exchange, 'fanout', { durable: false, autoDelete: false });
-  await ach.assertQueue(te.queue, { durable: false });
-  await ach.bindQueue(te.queue, te.exchange, '');
-  const log = createLogger('silent');
-  const broker = new BrokerConnection({ urls: [AMQP_URL], log, name: 'closingch-test' });
-  const pub = new ConfirmedPublisher(broker, {
-    exchange: te.exchange,
-    window: 1000,
-    maxPending: 10_000,
-    failFast: false,
-    log,
-  });
+  const { te, ach, pub, cleanup } = await setup('closingch');
   try {
-    broker.start();
-    await waitFor('the publisher has a channel', () => pub.ready, 20_000, 20);
     const ch = (pub as unknown as { channel: { close(): Promise<void> } }).channel;
     const closing = ch.close(); // amqplib stops sending at once; 'close' follows the broker's CloseOk
     const done = pub.publishRaw(
@@ -123,10 +119,6 @@ test('a publish on a closing channel waits for the next channel and is sent ther
     assert.equal(bodies.length, N, `each message once (got ${bodies.length})`);
     assert.equal(new Set(bodies).size, N);
   } finally {
-    await pub.close().catch(() => undefined);
-    await broker.close().catch(() => undefined);
-    await ach.deleteQueue(te.queue).catch(() => undefined);
-    await ach.deleteExchange(te.exchange).catch(() => undefined);
-    await admin.close().catch(() => undefined);
+    await cleanup();
   }
 });

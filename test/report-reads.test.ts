@@ -1,5 +1,5 @@
 // Reads never stall counting (src/analytics/reader.ts): uncached reports are computed on read
-// worker threads (SQLite) while the consumer's thread keeps committing; at most READ_CONCURRENCY
+// worker processes (SQLite) while the consumer's thread keeps committing; at most READ_CONCURRENCY
 // run at once and READ_QUEUE wait, the next one is 503 with Retry-After; PostgreSQL reads take a
 // bounded share of the pool. Answers read on a worker are still kept by the report cache, and
 // brought up to date with the commits made while they were computed.
@@ -8,45 +8,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Report } from '../src/analytics/index.js';
-import type { ParsedEvent } from '../src/event.js';
-import type { Store } from '../src/store/index.js';
 import { sleep } from './support/helpers.js';
+import { DAY_S, fillDay, isoS as iso, NOW_S, uncachedReport } from './support/reads.js';
 import { apiOn, ev, kinds, withStore } from './support/store.js';
 
 const sqlite = kinds.find((k) => k.name === 'sqlite')!;
 const postgres = kinds.find((k) => k.name === 'postgres')!;
-
-const DAY_S = 86_400;
-const NOW_S = Math.floor(Date.now() / 1000 / 60) * 60;
-
-/** `events` events of `clients` clients and 20 types over the last 24 h, in big commits. */
-async function fill(store: Store, events: number, clients: number): Promise<void> {
-  for (let done = 0; done < events; ) {
-    const n = Math.min(50_000, events - done);
-    const batch: ParsedEvent[] = [];
-    for (let i = 0; i < n; i++) {
-      const k = done + i;
-      const ms = (NOW_S - 1 - ((k * 7919) % DAY_S)) * 1000;
-      batch.push({
-        id: `fill-${k}`,
-        cliente: `cliente_${String(k % clients).padStart(5, '0')}`,
-        evento: `evento_${String(Math.floor(k / clients) % 20).padStart(2, '0')}`,
-        timestamp: new Date(ms).toISOString(),
-        ms,
-      });
-    }
-    await store.commit(batch);
-    done += n;
-  }
-}
-
-const iso = (s: number) => new Date(s * 1000).toISOString();
-
-/** A 24 h report whose `from` no earlier request used: never in the cache. */
-function uncachedReport(n: number): string {
-  const to = NOW_S + 60;
-  return `/api/v1/report?from=${iso(to - DAY_S - n)}&to=${iso(to)}`;
-}
 
 async function inject(app: FastifyInstance, url: string) {
   const res = await app.inject({ method: 'GET', url });
@@ -55,7 +22,7 @@ async function inject(app: FastifyInstance, url: string) {
 
 test('16 clients asking uncached 24 h reports do not stall the commits or the event loop', (t) =>
   withStore(sqlite, async (store) => {
-    await fill(store, 200_000, 10_000);
+    await fillDay(store, 200_000, 10_000);
     // What one such report costs when computed on this thread (as it was before read workers).
     let t0 = performance.now();
     await store.clientReport({ from: NOW_S - DAY_S + 37, to: NOW_S + 60 });
@@ -123,7 +90,7 @@ test('16 clients asking uncached 24 h reports do not stall the commits or the ev
 
 test('a report read on a worker is kept, and takes the commits made while it was computed', () =>
   withStore(sqlite, async (store) => {
-    await fill(store, 100_000, 5_000);
+    await fillDay(store, 100_000, 5_000);
     const app = apiOn(store);
     const url = uncachedReport(0);
     // Commit while the worker computes: the answer is kept and brought up to date.
@@ -153,7 +120,7 @@ test('a report read on a worker is kept, and takes the commits made while it was
 
 test('SQLite: past READ_CONCURRENCY running and READ_QUEUE waiting, 503 overloaded with Retry-After', () =>
   withStore(sqlite, async (store) => {
-    await fill(store, 100_000, 5_000);
+    await fillDay(store, 100_000, 5_000);
     const app = apiOn(store, { reads: { concurrency: 1, queue: 1 } });
     const answers = await Promise.all(
       Array.from({ length: 6 }, (_, i) => inject(app, uncachedReport(i + 1))),
