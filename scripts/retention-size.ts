@@ -13,10 +13,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { v7 } from 'uuid';
 import type { ParsedEvent } from '../src/event.js';
 import { maintenanceOf, PostgresStore, retentionPass, SqliteStore, type Store } from '../src/store/index.js';
+import { tempDatabase } from './temp-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -84,24 +84,16 @@ async function sqliteTarget(): Promise<Target> {
 }
 
 async function pgTarget(): Promise<Target> {
-  const name = `warren_size_${Math.floor(Math.random() * 1e9)}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
-  await admin(`CREATE DATABASE "${name}"`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
+  const db = await tempDatabase(PG_URL, 'warren_size');
   const clock = { now: START };
-  const store = new PostgresStore(url.toString(), { now: () => clock.now * 1000 });
+  const store = new PostgresStore(db.url, { now: () => clock.now * 1000 });
   await store.migrate();
   const dbSize = async () =>
     Number((await store.pool.query('SELECT pg_database_size(current_database()) AS n')).rows[0].n);
   return {
     store,
     clock,
-    url: url.toString(),
+    url: db.url,
     async size() {
       // As left by the run (dead rows wait for autovacuum), then compacted to the live data.
       const bytes = await dbSize();
@@ -110,7 +102,7 @@ async function pgTarget(): Promise<Target> {
     },
     drop: async () => {
       await store.close();
-      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await db.drop();
     },
   };
 }

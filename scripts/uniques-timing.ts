@@ -14,7 +14,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import type { Progress } from '../src/bench/progress.js';
 import { UNIQUES_RETENTION } from '../src/bench/uniques.js';
 import { generate } from '../src/bench/uniques-data.js';
@@ -22,6 +21,7 @@ import { fillUniques, rollUp } from '../src/bench/uniques-fill.js';
 import { type Filter, PostgresStore, SqliteStore, type SqlStore } from '../src/store/index.js';
 import { clientReport } from '../src/store/report.js';
 import { clientUniques, uniques } from '../src/store/uniques.js';
+import { tempDatabase } from './temp-database.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,17 +42,8 @@ async function open(): Promise<{ store: SqlStore; drop(): Promise<void> }> {
     const store = new SqliteStore(join(dir, 'warren.db'));
     return { store, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const name = `warren_uniques_${Math.floor(Math.random() * 1e9)}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
-  await admin(`CREATE DATABASE "${name}"`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  const store = new PostgresStore(url.toString());
-  return { store, drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+  const db = await tempDatabase(PG_URL, 'warren_uniques');
+  return { store: new PostgresStore(db.url), drop: db.drop };
 }
 
 /** Runs read(i) for each request; the first alone, then the median, min and max of the rest. */
