@@ -85,8 +85,10 @@ describe('browser snippet users (anonymous id, identify) in Chromium', () => {
 
   async function visit(c: BrowserContext, path: string): Promise<void> {
     const p = await c.newPage();
+    // Listen before navigating: the page posts as it loads, and the answer can come before goto returns.
+    const accepted = p.waitForResponse((r) => r.url().endsWith('/events') && r.status() === 202);
     await p.goto(`${site.url}${path}`);
-    await p.waitForResponse((r) => r.url().endsWith('/events') && r.status() === 202);
+    await accepted;
     await p.close();
   }
 
