@@ -16,6 +16,7 @@ import { type Event, type ParsedEvent, parseTimestamp, serialize } from '../even
 import type { Logger } from '../log.js';
 import { Accounting, PUB_HEADER } from './accounting.js';
 import type { BrokerConnection } from './connection.js';
+import { ReportCoverage } from './coverage.js';
 import { type PublishFields, publishFields, sendPublish } from './publish-fields.js';
 
 interface Batch {
@@ -105,9 +106,11 @@ export class ConfirmedPublisher {
   readonly accounting: Accounting | undefined;
   /** Reported events waiting for the report that announces them (see stage()). */
   private staged: Item[] = [];
-  private stageTick: Promise<void> | undefined;
-  /** Reports sent and not yet confirmed. */
-  private readonly reports = new Set<Promise<void>>();
+  private stageScheduled = false;
+  /** Called at the end of the next stage tick, once its report is queued. */
+  private afterStage: (() => void)[] = [];
+  /** Which reports are confirmed (a publish resolves once every report up to its own is). */
+  private readonly coverage = new ReportCoverage();
 
   constructor(
     private readonly broker: BrokerConnection,
@@ -195,7 +198,7 @@ export class ConfirmedPublisher {
    * Queues the messages as one batch; resolves when all are confirmed. `staged` (reported events)
    * waits for the end of the tick, so that the report announcing them goes out first (stage()).
    */
-  private enqueue(messages: Message[], deadlineMs?: number, opts: { staged?: boolean; route?: string } = {}) {
+  private enqueue(messages: Message[], deadlineMs?: number, opts: { route?: string } = {}) {
     return new Promise<void>((resolve, reject) => {
       const batch: Batch = { remaining: messages.length, settled: false, resolve, reject, timer: undefined };
       if (deadlineMs !== undefined) {
@@ -206,28 +209,32 @@ export class ConfirmedPublisher {
           );
         }, deadlineMs);
       }
-      const exchange = opts.route === undefined ? this.opts.exchange : '';
-      const routingKey = opts.route ?? '';
-      const items: Item[] = messages.map((m) => {
-        const fields = publishFields(exchange, routingKey, m.props);
-        fields.mandatory = true;
-        return { body: m.body, fields, batch, gen: -1, returned: false, epoch: -1, acct: m.acct };
-      });
-      if (opts.staged) {
-        this.staged.push(...items);
-        void this.stage();
-        return;
-      }
-      this.queue.push(...items);
-      this.pump();
+      this.add(messages, batch, opts);
     });
+  }
+
+  private add(messages: Message[], batch: Batch, opts: { staged?: boolean; route?: string }): void {
+    const exchange = opts.route === undefined ? this.opts.exchange : '';
+    const routingKey = opts.route ?? '';
+    const items: Item[] = messages.map((m) => {
+      const fields = publishFields(exchange, routingKey, m.props);
+      fields.mandatory = true;
+      return { body: m.body, fields, batch, gen: -1, returned: false, epoch: -1, acct: m.acct };
+    });
+    if (opts.staged) {
+      this.staged.push(...items);
+      this.stage();
+      return;
+    }
+    this.queue.push(...items);
+    this.pump();
   }
 
   /**
    * Publishes events (ids already filled); resolves when every one is confirmed and, when this
    * publisher reports, when a report counting their confirms is confirmed too.
    */
-  async publish(events: Event[], deadlineMs?: number): Promise<void> {
+  publish(events: Event[], deadlineMs?: number): Promise<void> {
     const acct = this.accounting;
     if (!acct) {
       return this.publishRaw(
@@ -235,10 +242,9 @@ export class ConfirmedPublisher {
         deadlineMs,
       );
     }
-    if (events.length === 0) return;
+    if (events.length === 0) return Promise.resolve();
     const refused = this.refusal(events.length);
-    if (refused) throw refused;
-    const started = Date.now();
+    if (refused) return Promise.reject(refused);
     const messages: Message[] = events.map((e) => {
       const props = eventProperties(e);
       const tag = acct.tag();
@@ -248,32 +254,73 @@ export class ConfirmedPublisher {
       acct.attempted(e.cliente, ms);
       return { body: serialize(e), props, acct: { cliente: e.cliente, ms, tag, done: false } };
     });
-    await this.enqueue(messages, deadlineMs, { staged: true });
-    if (this.opts.awaitReport === false) {
-      void this.stage(); // the confirms go out in this tick's report, nobody waits for it
-      return;
-    }
-    const left = deadlineMs === undefined ? undefined : Math.max(1, deadlineMs - (Date.now() - started));
-    await this.covered(left);
+    // One deadline for both waits (the events' confirms, then the report's), no promise per wait.
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let gaveUp = false;
+      let withdraw: (() => void) | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const batch: Batch = {
+        remaining: messages.length,
+        settled: false,
+        timer: undefined,
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+        resolve: () => {
+          if (this.opts.awaitReport === false) {
+            this.stage(); // the confirms go out in this tick's report, nobody waits for it
+            done();
+            return;
+          }
+          // The report counting these confirms is queued at the end of this tick.
+          this.stage(() => {
+            if (!gaveUp) withdraw = this.coverage.wait(done);
+          });
+        },
+      };
+      if (deadlineMs !== undefined) {
+        timer = setTimeout(() => {
+          if (!batch.settled) {
+            this.settle(batch, new BrokerUnavailableError(`the broker did not confirm within ${deadlineMs} ms`));
+            return;
+          }
+          gaveUp = true;
+          withdraw?.();
+          reject(
+            new BrokerUnavailableError(
+              `the broker confirmed the events but not, within ${deadlineMs} ms, the report that accounts for them; retry shortly`,
+            ),
+          );
+        }, deadlineMs);
+      }
+      this.add(messages, batch, { staged: true });
+    });
   }
 
   /**
    * At the end of this tick: the pending report (the attempts of every event staged in the tick,
-   * the confirms since the last report) is queued, then the staged events behind it. One report
-   * per tick, however many publishes the tick held.
+   * the confirms since the last report) is queued, then the staged events behind it, then `then`
+   * runs. One report per tick, however many publishes the tick held.
    */
-  private stage(): Promise<void> {
-    this.stageTick ??= new Promise<void>((resolve) =>
-      setImmediate(() => {
-        this.stageTick = undefined;
-        this.queueReports();
-        this.queue.push(...this.staged);
-        this.staged = [];
-        this.pump();
-        resolve();
-      }),
-    );
-    return this.stageTick;
+  private stage(then?: () => void): void {
+    if (then) this.afterStage.push(then);
+    if (this.stageScheduled) return;
+    this.stageScheduled = true;
+    setImmediate(() => {
+      this.stageScheduled = false;
+      this.queueReports();
+      this.queue.push(...this.staged);
+      this.staged = [];
+      this.pump();
+      const calls = this.afterStage;
+      this.afterStage = [];
+      for (const f of calls) f();
+    });
   }
 
   /** Queues the pending counts as report messages, which are retried until confirmed. */
@@ -287,33 +334,12 @@ export class ConfirmedPublisher {
         persistent: true,
         type: 'warren.report',
       };
-      const p = this.enqueue([{ body, props }], undefined, { route });
-      this.reports.add(p);
-      void p.finally(() => this.reports.delete(p));
-    }
-  }
-
-  /** Resolves once every report sent so far, and one with the counts pending now, is confirmed. */
-  private async covered(deadlineMs?: number): Promise<void> {
-    await this.stage();
-    const all = Promise.all([...this.reports]).then(() => undefined);
-    if (deadlineMs === undefined) return all;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BrokerUnavailableError(
-              `the broker confirmed the events but not, within ${deadlineMs} ms, the report that accounts for them; retry shortly`,
-            ),
-          ),
-        deadlineMs,
+      const n = this.coverage.add();
+      // No deadline: a report is sent again until the broker confirms it.
+      void this.enqueue([{ body, props }], undefined, { route }).then(
+        () => this.coverage.confirmed(n),
+        () => undefined,
       );
-    });
-    try {
-      await Promise.race([all, late]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

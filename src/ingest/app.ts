@@ -102,8 +102,14 @@ export function buildApp(deps: IngestDeps): FastifyInstance {
   // The publishing routes in a scope of their own: only they need a key and a JSON body.
   app.register(async (scope) => {
     installJsonParser(scope, deps.bodyLimit);
-    scope.addHook('onRequest', async (req) => {
-      req.cliente = deps.keys.authenticate(req.headers.authorization);
+    scope.addHook('onRequest', (req, _reply, done) => {
+      try {
+        req.cliente = deps.keys.authenticate(req.headers.authorization);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      done();
     });
     registerRoutes(scope, deps);
   });

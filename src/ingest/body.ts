@@ -3,10 +3,9 @@
 // properties only (a "__proto__" key never changes a prototype); the event builder then refuses
 // such keys and copies nothing but the contract's fields, so nothing from the body reaches a
 // prototype.
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WarrenError } from '../errors.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function unsupported(message: string): WarrenError {
   return new WarrenError('unsupported_media_type', message, { status: 415 });
@@ -20,14 +19,16 @@ function charsetOk(contentType: string | undefined): boolean {
 /** Decodes and parses a JSON body; an empty body is undefined (the routes decide what it means). */
 export function decodeJson(buf: Buffer): unknown {
   if (buf.length === 0) return undefined;
-  let text: string;
-  try {
-    text = utf8.decode(buf);
-  } catch {
+  // isUtf8 (simdutf) checks as strictly as a fatal TextDecoder (no overlong forms, no surrogates)
+  // and, with toString, costs a fraction of decode() on a small body.
+  if (!isUtf8(buf)) {
     throw new WarrenError('invalid_json', 'The body is not valid UTF-8; send JSON encoded as UTF-8.', {
       status: 400,
     });
   }
+  let text = buf.toString('utf8');
+  // A leading byte order mark is ignored, as TextDecoder does and RFC 8259 §8.1 allows.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -54,8 +54,12 @@ function fill(item: unknown, index: number, d: Defaults): unknown {
   };
 }
 
-function forbiddenKeys(item: unknown): Problem[] {
-  if (typeof item !== 'object' || item === null) return [];
+const NONE: readonly Problem[] = [];
+
+function forbiddenKeys(item: unknown): readonly Problem[] {
+  if (typeof item !== 'object' || item === null) return NONE;
+  // The usual case, with no array made per event.
+  if (!FORBIDDEN_KEYS.some((k) => Object.hasOwn(item, k))) return NONE;
   return FORBIDDEN_KEYS.filter((k) => Object.hasOwn(item, k)).map((k) => ({
     field: k,
     rule: 'reserved name: not allowed in an event',

@@ -38,13 +38,16 @@ function load(path: string): Snippet | undefined {
  * an allowed header: an API key has no place in a public page, so keyed mode stays server-to-server.
  */
 function allowCrossOrigin(app: FastifyInstance): void {
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback style: every request passes this hook, and an async one costs a promise and a microtask.
+  app.addHook('onRequest', (req, reply, done) => {
     const origin = req.headers.origin;
-    if (origin === undefined || req.url.split('?')[0] !== '/events') return;
-    reply
-      .header('access-control-allow-origin', origin)
-      .header('access-control-allow-credentials', 'true')
-      .header('vary', 'origin');
+    if (origin !== undefined && req.url.split('?')[0] === '/events') {
+      reply
+        .header('access-control-allow-origin', origin)
+        .header('access-control-allow-credentials', 'true')
+        .header('vary', 'origin');
+    }
+    done();
   });
   app.options('/events', { schema: { hide: true } }, async (_req, reply) =>
     reply
