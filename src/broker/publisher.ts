@@ -286,7 +286,10 @@ export class ConfirmedPublisher {
       if (deadlineMs !== undefined) {
         timer = setTimeout(() => {
           if (!batch.settled) {
-            this.settle(batch, new BrokerUnavailableError(`the broker did not confirm within ${deadlineMs} ms`));
+            this.settle(
+              batch,
+              new BrokerUnavailableError(`the broker did not confirm within ${deadlineMs} ms`),
+            );
             return;
           }
           gaveUp = true;
