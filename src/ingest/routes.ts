@@ -18,14 +18,23 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return typeof v === 'string' ? v : Array.isArray(v) ? v.join(', ') : undefined;
 }
 
-// The default timestamp, formatted once per millisecond rather than once per request.
+// The default timestamp, formatted once per millisecond rather than once per request, and with
+// Date's formatting (toISOString) once per second: within a second only the milliseconds change.
 let nowMs = -1;
 let nowText = '';
-function now(): string {
+let secondMs = -1;
+let secondText = ''; // `2025-04-13T12:00:00.`
+export function defaultTimestamp(): string {
   const ms = Date.now();
   if (ms !== nowMs) {
     nowMs = ms;
-    nowText = new Date(ms).toISOString();
+    const second = ms - (ms % 1000);
+    if (second !== secondMs) {
+      secondMs = second;
+      secondText = new Date(second).toISOString().slice(0, 20);
+    }
+    const milli = ms - second;
+    nowText = `${secondText}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
   }
   return nowText;
 }
@@ -37,7 +46,7 @@ function defaults(req: FastifyRequest): Defaults {
     keyCliente: req.cliente,
     headerCliente: header(req, 'x-client-name'),
     idempotencyKey,
-    now: now(),
+    now: defaultTimestamp(),
   };
 }
 
