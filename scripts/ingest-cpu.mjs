@@ -6,7 +6,8 @@
 // request (µs, from /proc) per round and the median.
 // Usage: node scripts/ingest-cpu.mjs [--rate 500] [--seconds 10] [--rounds 3] [--path /events]
 //   [--profile DIR (V8 CPU profiles of the ingest processes)] DIST... (or `floor`: a Node HTTP
-//   server that only answers 202, the least any Node ingest could cost)
+//   server that only answers 202, the least any Node ingest could cost; `floor-fastify`: the same
+//   in Fastify, with a buffer body parser and JSON.parse, the least a Fastify ingest could cost)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -64,12 +65,28 @@ require('node:http').createServer((req, res) => {
 }).listen(Number(process.env.INGEST_PORT), '127.0.0.1');
 `;
 
+// "floor-fastify": the same answer from a Fastify route that reads and parses the JSON body.
+const FLOOR_FASTIFY = `
+import Fastify from 'fastify';
+const app = Fastify({ logger: false });
+app.removeAllContentTypeParsers();
+app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
+  done(null, JSON.parse(body.toString())));
+const body = { accepted: 1, ids: ['0190c5a2-7f3e-7c1a-9b2e-3f4a5b6c7d8e'] };
+app.get('/readyz', async () => ({ status: 'ready' }));
+app.post('/events', async (_req, reply) => reply.status(202).send(body));
+app.post('/send', async (_req, reply) => reply.status(202).send(body));
+await app.listen({ port: Number(process.env.INGEST_PORT), host: '127.0.0.1' });
+`;
+
 async function startIngest(dist, base, dir) {
   const port = await freePort();
   const code =
     dist === 'floor'
       ? FLOOR
-      : `const { main } = await import(${JSON.stringify(join(resolve(dist), 'cli.js'))}); process.exit(await main(['ingest']));`;
+      : dist === 'floor-fastify'
+        ? FLOOR_FASTIFY
+        : `const { main } = await import(${JSON.stringify(join(resolve(dist), 'cli.js'))}); process.exit(await main(['ingest']));`;
   const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
   const type = dist === 'floor' ? [] : ['--input-type=module'];
   const proc = spawn(process.execPath, [...prof, ...type, '-e', code], {
