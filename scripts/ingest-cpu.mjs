@@ -7,7 +7,10 @@
 // Usage: node scripts/ingest-cpu.mjs [--rate 500] [--seconds 10] [--rounds 3] [--path /events]
 //   [--profile DIR (V8 CPU profiles of the ingest processes)] DIST... (or `floor`: a Node HTTP
 //   server that only answers 202, the least any Node ingest could cost; `floor-fastify`: the same
-//   in Fastify, with a buffer body parser and JSON.parse, the least a Fastify ingest could cost)
+//   in Fastify, with a buffer body parser and JSON.parse, the least a Fastify ingest could cost;
+//   `floor-amqp`: that Fastify route publishing each event, persistent and mandatory, on an
+//   amqplib confirm channel (Nagle off, a tick's writes corked into one, as Warren's connection)
+//   and answering 202 on its confirm: the least a Fastify gateway with broker confirms could cost)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -79,6 +82,48 @@ app.post('/send', async (_req, reply) => reply.status(202).send(body));
 await app.listen({ port: Number(process.env.INGEST_PORT), host: '127.0.0.1' });
 `;
 
+// "floor-amqp": floor-fastify plus a confirmed publish per event to a quorum queue of its own.
+const FLOOR_AMQP = `
+import Fastify from 'fastify';
+import amqp from 'amqplib';
+import { randomUUID } from 'node:crypto';
+const conn = await amqp.connect(process.env.AMQP_URL, { noDelay: true });
+const socket = conn.connection.stream;
+const write = socket.write;
+let corked = false;
+socket.write = function (...args) {
+  if (!corked) {
+    corked = true;
+    socket.cork();
+    process.nextTick(() => { corked = false; socket.uncork(); });
+  }
+  return write.apply(this, args);
+};
+const ch = await conn.createConfirmChannel();
+const ex = process.env.EXCHANGE + '.floor';
+await ch.assertExchange(ex, 'fanout', { durable: true });
+await ch.assertQueue(process.env.QUEUE + '.floor', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+await ch.bindQueue(process.env.QUEUE + '.floor', ex, '');
+const app = Fastify({ logger: false });
+app.removeAllContentTypeParsers();
+app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
+  done(null, JSON.parse(body.toString())));
+app.get('/readyz', async () => ({ status: 'ready' }));
+const handler = (req, reply) => {
+  const e = req.body;
+  const id = randomUUID();
+  const body = Buffer.from(JSON.stringify({ id, cliente: e.cliente ?? 'bench_cpu', evento: e.evento ?? 'message', timestamp: new Date().toISOString() }));
+  ch.publish(ex, '', body, { persistent: true, mandatory: true, contentType: 'application/json', messageId: id, type: 'click', appId: 'bench_cpu', timestamp: Math.floor(Date.now() / 1000) }, (err) => {
+    if (err) reply.status(503).send({ error: 'nack' });
+    else reply.status(202).send({ accepted: 1, ids: [id] });
+  });
+  return reply;
+};
+app.post('/events', handler);
+app.post('/send', handler);
+await app.listen({ port: Number(process.env.INGEST_PORT), host: '127.0.0.1' });
+`;
+
 async function startIngest(dist, base, dir) {
   const port = await freePort();
   const code =
@@ -86,7 +131,9 @@ async function startIngest(dist, base, dir) {
       ? FLOOR
       : dist === 'floor-fastify'
         ? FLOOR_FASTIFY
-        : `const { main } = await import(${JSON.stringify(join(resolve(dist), 'cli.js'))}); process.exit(await main(['ingest']));`;
+        : dist === 'floor-amqp'
+          ? FLOOR_AMQP
+          : `const { main } = await import(${JSON.stringify(join(resolve(dist), 'cli.js'))}); process.exit(await main(['ingest']));`;
   const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
   const type = dist === 'floor' ? [] : ['--input-type=module'];
   const proc = spawn(process.execPath, [...prof, ...type, '-e', code], {
@@ -149,7 +196,7 @@ async function measure(dist, base, dir) {
 async function cleanup(base) {
   const conn = await amqp.connect(AMQP_URL);
   try {
-    for (const q of [`${base}.cola`, `${base}.cola.dlq`, `${base}.cola.control`, `${base}.cola.reconcile`]) {
+    for (const q of [`${base}.cola`, `${base}.cola.floor`, `${base}.cola.dlq`, `${base}.cola.control`, `${base}.cola.reconcile`]) {
       const ch = await conn.createChannel();
       ch.on('error', () => undefined);
       await ch.deleteQueue(q).catch(() => undefined);
@@ -158,6 +205,7 @@ async function cleanup(base) {
     const ch = await conn.createChannel();
     ch.on('error', () => undefined);
     await ch.deleteExchange(`${base}.eventos`).catch(() => undefined);
+    await ch.deleteExchange(`${base}.eventos.floor`).catch(() => undefined);
     await ch.deleteExchange(`${base}.eventos.dlx`).catch(() => undefined);
     await ch.close().catch(() => undefined);
   } finally {
