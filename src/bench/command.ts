@@ -162,11 +162,11 @@ export const command: CommandSpec = {
     );
     const runs: Results[] = [];
     let interrupted: NodeJS.Signals | undefined;
+    const holder = new StackHolder({
+      ingestInstances: opts.sizes.ingestInstances,
+      profileDir: opts.profileDir,
+    });
     try {
-      const holder = new StackHolder({
-        ingestInstances: opts.sizes.ingestInstances,
-        profileDir: opts.profileDir,
-      });
       for (let i = 1; i <= opts.repeat && !interrupted; i++) {
         if (opts.repeat > 1) progress.note(`run ${i} of ${opts.repeat}`);
         env.run = i;
@@ -184,6 +184,7 @@ export const command: CommandSpec = {
       progress.note(
         `cleaning up (children, queues, ${opts.store.kind === 'postgres' ? 'databases, ' : ''}files)…`,
       );
+      await holder.settled();
       await env.cleanup(opts.keep);
       if (opts.keep) progress.note(`kept ${env.dir}`);
     }

@@ -39,7 +39,7 @@ export interface StageContext {
   results: Results;
 }
 
-interface PlannedStage {
+export interface PlannedStage {
   name: StageName;
   /** How progress and the errors of the report name it. */
   title: string;

@@ -2,7 +2,7 @@
 // stack (analytics, ingest, Traefik) is started once, just before the first stage that measures
 // it, and kept for the later passes: each pass measures the same processes.
 import { describe, WarrenError } from '../errors.js';
-import { PLAN, type StageContext, type StageName } from './plan.js';
+import { PLAN, type PlannedStage, type StageContext, type StageName } from './plan.js';
 import { type StackOptions, type Stage, startStack } from './stage.js';
 
 /** The measured stack, started at most once for the whole run. */
@@ -10,18 +10,35 @@ export class StackHolder {
   private stack: Stage | undefined;
   private error: unknown;
   private tried = false;
+  private starting: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: StackOptions) {}
+  constructor(
+    private readonly options: StackOptions,
+    private readonly start: typeof startStack = startStack,
+  ) {}
 
   /** Starts the stack the first time it is asked for; a failure is kept and reported by get(). */
   async ensure(ctx: StageContext, cancel: Promise<never>): Promise<void> {
     if (this.tried) return;
     this.tried = true;
+    const starting = this.start(ctx.env, ctx.progress, this.options);
+    this.starting = starting.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      this.stack = await Promise.race([startStack(ctx.env, ctx.progress, this.options), cancel]);
+      this.stack = await Promise.race([starting, cancel]);
     } catch (err) {
       this.error = err;
     }
+  }
+
+  /**
+   * Resolves once a start is over. An interrupt ends ensure() while the start goes on; children it
+   * spawns after that register their clean-up late, so the run's clean-up waits for this first.
+   */
+  settled(): Promise<void> {
+    return this.starting;
   }
 
   get = (): Stage => {
@@ -43,6 +60,7 @@ export async function runStages(
   only: readonly StageName[],
   holder: StackHolder,
   stopSignal: Promise<NodeJS.Signals>,
+  plan: readonly PlannedStage[] = PLAN,
 ): Promise<NodeJS.Signals | undefined> {
   const { progress, results } = ctx;
   let interrupted: NodeJS.Signals | undefined;
@@ -52,9 +70,10 @@ export async function runStages(
   });
   cancel.catch(() => undefined);
 
-  for (const planned of PLAN) {
+  for (const planned of plan) {
     if (!only.includes(planned.name)) continue;
-    if (planned.needsStack) await holder.ensure(ctx, cancel);
+    // No stack is started once interrupted: its children would outlive the run (settled()).
+    if (planned.needsStack && !interrupted) await holder.ensure(ctx, cancel);
     if (interrupted) {
       results.errors.push({ stage: planned.title, message: `skipped: interrupted by ${interrupted}` });
       continue;
