@@ -196,7 +196,13 @@ async function measure(dist, base, dir) {
 async function cleanup(base) {
   const conn = await amqp.connect(AMQP_URL);
   try {
-    for (const q of [`${base}.cola`, `${base}.cola.floor`, `${base}.cola.dlq`, `${base}.cola.control`, `${base}.cola.reconcile`]) {
+    for (const q of [
+      `${base}.cola`,
+      `${base}.cola.floor`,
+      `${base}.cola.dlq`,
+      `${base}.cola.control`,
+      `${base}.cola.reconcile`,
+    ]) {
       const ch = await conn.createChannel();
       ch.on('error', () => undefined);
       await ch.deleteQueue(q).catch(() => undefined);
