@@ -19,11 +19,17 @@ const size = Number(process.env.CLUSTER_NODES ?? 3);
 const port = Number(process.env.CLUSTER_PORT ?? 5681);
 const distPort = Number(process.env.CLUSTER_DIST_PORT ?? 25681);
 const range = (from: number) => Array.from({ length: size }, (_, i) => from + i);
+// The broker settings Warren ships (deploy/rabbitmq/20-warren.conf) that suit every node: the
+// quorum WAL's size. Its MQTT and STOMP listeners would clash between nodes on one host.
+const shipped = readFileSync(join(root, 'deploy', 'rabbitmq', '20-warren.conf'), 'utf8')
+  .split('\n')
+  .filter((line) => line.startsWith('raft.'));
 const cluster = createCluster({
   dir,
   prefix: 'warren_cluster_',
   ports: range(port),
   distPorts: range(distPort),
+  conf: shipped,
 });
 const say = (line: string) => process.stderr.write(`cluster: ${line}\n`);
 

@@ -90,7 +90,10 @@ function baseEnv(): Record<string, string> {
 }
 
 function prepare(dir: string, port: number, uid: number, gid: number, conf: string[]): void {
-  for (const d of ['', 'mnesia', 'log']) mkdirSync(join(dir, d), { recursive: true });
+  // conf.d: RabbitMQ also loads every file of RABBITMQ_CONFIG_FILES (default /etc/rabbitmq/conf.d,
+  // the shared broker's), after rabbitmq.conf; an empty folder of our own keeps them out (and
+  // advanced.config is looked for here, where there is none).
+  for (const d of ['', 'mnesia', 'log', 'conf.d']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
   // The system rabbitmq.conf pins 5672 (the shared broker); a config of our own keeps us off it.
   writeFileSync(
@@ -105,7 +108,7 @@ function prepare(dir: string, port: number, uid: number, gid: number, conf: stri
     ].join('\n'),
   );
   writeFileSync(join(dir, 'rabbitmq-env.conf'), 'ERL_EPMD_ADDRESS=127.0.0.1\n');
-  for (const p of ['', 'mnesia', 'log', 'enabled_plugins', 'rabbitmq.conf', 'rabbitmq-env.conf'])
+  for (const p of ['', 'mnesia', 'log', 'conf.d', 'enabled_plugins', 'rabbitmq.conf', 'rabbitmq-env.conf'])
     chownSync(join(dir, p), uid, gid);
 }
 
@@ -139,6 +142,8 @@ function makeNode(
     RABBITMQ_LOG_BASE: join(dir, 'log'),
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
+    RABBITMQ_CONFIG_FILES: join(dir, 'conf.d'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'), // none: not the shared one
     RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf'),
     ERL_FLAGS: '-kernel inet_dist_use_interface {127,0,0,1}',
   };
