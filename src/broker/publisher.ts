@@ -38,7 +38,8 @@ export function eventProperties(event: Event): Options.Publish {
 export class ConfirmedPublisher extends PublishWindow {
   /** Reconcile's accepted side (accounting.ts), when this publisher reports. */
   readonly accounting: Accounting | undefined;
-  private readonly reporting: { reportTo?: string; awaitReport?: boolean };
+  /** The base's options, with the reporting ones (same object). */
+  declare protected readonly opts: PublisherOptions;
   /** Reported events waiting for the report that announces them (see stage()). */
   private staged: Item[] = [];
   private stageScheduled = false;
@@ -49,7 +50,6 @@ export class ConfirmedPublisher extends PublishWindow {
 
   constructor(broker: BrokerConnection, opts: PublisherOptions) {
     super(broker, opts);
-    this.reporting = opts;
     this.accounting = opts.reportTo === undefined ? undefined : new Accounting();
   }
 
@@ -106,7 +106,7 @@ export class ConfirmedPublisher extends PublishWindow {
           reject(err);
         },
         resolve: () => {
-          if (this.reporting.awaitReport === false) {
+          if (this.opts.awaitReport === false) {
             this.stage(); // the confirms go out in this tick's report, nobody waits for it
             done();
             return;
@@ -164,7 +164,7 @@ export class ConfirmedPublisher extends PublishWindow {
   /** Queues the pending counts as report messages, which are retried until confirmed. */
   private queueReports(): void {
     const acct = this.accounting;
-    const route = this.reporting.reportTo;
+    const route = this.opts.reportTo;
     if (!acct || route === undefined) return;
     for (const body of acct.take()) {
       const props: Options.Publish = {
