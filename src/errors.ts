@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'interrupted'
   | 'overloaded'
   | 'read_timeout'
+  | 'request_timeout'
   | 'internal';
 
 export class WarrenError extends Error {

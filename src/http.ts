@@ -2,6 +2,7 @@
 // shape (never a stack trace or a file path), the not-found answer, and a listen that names
 // the setting when a port is taken.
 import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, WarrenError } from './errors.js';
 
@@ -63,6 +64,47 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send(errorBody('not_found', `No route for ${req.method} ${req.url.split('?')[0]}.`));
   });
+}
+
+/** What a request Node's HTTP parser refused gets: status, contract code and a sentence. */
+function clientErrorAnswer(code: string | undefined): [number, ErrorCode, string] {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [
+        408,
+        'request_timeout',
+        'The request was not received in time (HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS); send it again at once.',
+      ];
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'too_large', 'The request headers are larger than the limit (16 KiB).'];
+    default:
+      return [
+        400,
+        'bad_request',
+        'The request is not valid HTTP/1.1 (its request line, headers or body framing).',
+      ];
+  }
+}
+
+/**
+ * Fastify's clientErrorHandler (every Warren server passes it): a request Node's HTTP parser
+ * refuses (broken chunked framing, both Content-Length and Transfer-Encoding, headers over the
+ * limit, a request not received in time) is answered in the contract's error shape, as Node's
+ * and Fastify's own handlers do with their own bodies, and the connection is closed.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has nobody to answer (https://nodejs.org/api/http.html#event-clienterror).
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = clientErrorAnswer(err.code);
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(code, message));
+    const reason =
+      status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** Listens, or throws a one-line error naming the variable when the port is taken. */

@@ -7,7 +7,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { WarrenError } from '../errors.js';
-import { installErrorHandlers } from '../http.js';
+import { clientErrorHandler, installErrorHandlers } from '../http.js';
 import type { Logger } from '../log.js';
 import type { Filter, Store } from '../store/index.js';
 import { type AlertsApiDeps, installAlerts } from './alerts-api.js';
@@ -68,6 +68,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler,
     forceCloseConnections: true,
     trustProxy: deps.trustedProxies && deps.trustedProxies.length > 0 ? deps.trustedProxies : false,
   });

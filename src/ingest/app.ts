@@ -1,7 +1,7 @@
 // The ingest gateway's HTTP app (CONTRACT.md, "Ingest"), built without listening so tests can
 // drive it with fastify.inject. service.ts wires it to the broker and a port.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { installErrorHandlers } from '../http.js';
+import { clientErrorHandler, installErrorHandlers } from '../http.js';
 import { installJsonParser } from './body.js';
 import type { IngestDeps } from './deps.js';
 import type { Metrics } from './metrics.js';
@@ -54,6 +54,7 @@ export function buildApp(deps: IngestDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler,
     bodyLimit: deps.bodyLimit,
     // Shutdown lets requests in flight finish (they wait for confirms); idle keep-alives are closed.
     forceCloseConnections: 'idle',

@@ -7,7 +7,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Config } from '../config.js';
-import { applyLimits, installErrorHandlers, listen } from '../http.js';
+import { applyLimits, clientErrorHandler, installErrorHandlers, listen } from '../http.js';
 import type { Logger } from '../log.js';
 import { type Asset, baseHref, defaultAssetsDir, indexFor, loadAssets } from './assets.js';
 import { installRelay } from './relay.js';
@@ -63,6 +63,7 @@ export function build(config: Config, log: Logger, opts: PanelOptions = {}): Pan
   const app = Fastify({
     loggerInstance: log.child({ part: 'http' }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler,
     // Open event streams must not hold shutdown.
     forceCloseConnections: true,
   });
