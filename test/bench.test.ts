@@ -96,6 +96,15 @@ describe('warren bench --quick', () => {
     );
     assert.equal(json.broker_ceiling_eps, Math.round(Math.max(...details.ceiling!.runs.map((r) => r.eps!))));
     assert.equal(json.proxy_ceiling_rps, Math.round(Math.max(...details.proxy!.runs.map((r) => r.rps!))));
+    // Where the machine's CPU went in each stage a ratio compares: its cores, busy or not.
+    const stages = json.details as Record<string, { host?: Record<string, number> }>;
+    for (const stage of ['ceiling', 'proxy', 'amqp_path', 'http_batch', 'http_single', 'http_send']) {
+      const host = stages[stage]?.host;
+      assert.ok(host, `details.${stage}.host`);
+      for (const k of ['busy', 'idle', 'iowait', 'steal']) finite(host[k], `details.${stage}.host.${k}`);
+      const sum = host.busy! + host.idle! + host.iowait! + host.steal!;
+      assert.ok(Math.abs(sum - Number(machine.cores)) <= 0.5, `details.${stage}.host sums to ${sum}`);
+    }
     // Its own queues are gone (the id is printed on stderr: "queues warren_bench_<id>.*").
     const id = /queues (warren_bench_[0-9a-f]+)\.\*/.exec(p.output())?.[1];
     assert.ok(id, 'the run names its queues on stderr');

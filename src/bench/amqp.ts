@@ -4,6 +4,7 @@
 import { build as buildClient } from '../clients/index.js';
 import { createLogger } from '../log.js';
 import type { Stage } from './stage.js';
+import type { HostCpu } from './util.js';
 
 export interface AmqpPathResult {
   eps: number;
@@ -12,6 +13,8 @@ export interface AmqpPathResult {
   seconds: number;
   /** Cores used per process while it ran (1.0 = one core busy). */
   cpu: Record<string, number>;
+  /** The machine's cores meanwhile, by kind (util.ts, HostCpu): where the rest of its CPU went. */
+  host: HostCpu | undefined;
   /** CPU seconds used per process while it ran (what a change to CPU per event compares). */
   cpuSeconds: Record<string, number>;
 }
@@ -41,12 +44,13 @@ export async function runAmqpPath(stage: Stage, events: number, clients: number)
     for (const c of list) await c.start();
     const tEnd = await watcher.until(target, stage.timeoutMs(total), 'AMQP path');
     const cpu = meter.read();
+    const host = meter.host();
     const cpuSeconds = Object.fromEntries(
       Object.entries(meter.cpuSeconds()).map(([name, s]) => [name, Math.round(s * 100) / 100]),
     );
     const seconds = (tEnd - t0) / 1000;
     await Promise.all(list.map((c) => c.done));
-    return { eps: total / seconds, events: total, clients, seconds, cpu, cpuSeconds };
+    return { eps: total / seconds, events: total, clients, seconds, cpu, host, cpuSeconds };
   } finally {
     clearInterval(ticker);
     await Promise.all(list.map((c) => c.close()));

@@ -14,7 +14,7 @@ import { serialize } from '../event.js';
 import { findBrokerPid } from './broker-proc.js';
 import type { BenchEnv } from './env.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, connectBroker } from './util.js';
+import { CpuMeter, connectBroker, type HostCpu } from './util.js';
 
 /** Publisher counts measured; the best is the ceiling. */
 export const CEILING_PUBLISHERS = [1, 2, 4] as const;
@@ -25,6 +25,8 @@ export interface CeilingRun {
   seconds: number;
   /** Cores used by the local broker and by this process (publishers + consumer) meanwhile. */
   cpu: Record<string, number>;
+  /** The machine's cores meanwhile, by kind (util.ts, HostCpu): where the rest of its CPU went. */
+  host: HostCpu | undefined;
 }
 
 export interface CeilingResult {
@@ -40,6 +42,7 @@ export interface CeilingResult {
   ackEvery: number;
   /** The best run's cores. */
   cpu: Record<string, number>;
+  host: HostCpu | undefined;
   /** Every publisher count measured, in order. */
   runs: CeilingRun[];
 }
@@ -179,7 +182,7 @@ async function runOnce(s: RunSetup, publishers: number): Promise<CeilingRun> {
     );
     const tEnd = await done;
     const seconds = (tEnd - t0) / 1000;
-    return { publishers, eps: count / seconds, seconds, cpu: meter.read() };
+    return { publishers, eps: count / seconds, seconds, cpu: meter.read(), host: meter.host() };
   } finally {
     for (const c of pubConns) await c.close().catch(() => undefined);
     await subConn.close().catch(() => undefined);
@@ -217,6 +220,7 @@ export async function runCeiling(env: BenchEnv, progress: Progress, count: numbe
     prefetch,
     ackEvery,
     cpu: best.cpu,
+    host: best.host,
     runs,
   };
 }

@@ -7,7 +7,7 @@
 import type { Instance, Result } from 'autocannon';
 import { WarrenError } from '../errors.js';
 import type { Stage } from './stage.js';
-import { sleep } from './util.js';
+import { type HostCpu, sleep } from './util.js';
 import { processed } from './watch.js';
 
 export interface HttpResult {
@@ -25,6 +25,8 @@ export interface HttpResult {
   seconds: number;
   latencyMs: { p50: number; p99: number };
   cpu: Record<string, number>;
+  /** The machine's cores meanwhile, by kind (util.ts, HostCpu): where the rest of its CPU went. */
+  host: HostCpu | undefined;
   /** CPU time of the ingest processes per request answered, in µs (`ingest_cpu_us_per_request`). */
   ingestCpuUsPerRequest: number;
 }
@@ -135,6 +137,7 @@ async function run(stage: Stage, load: Load): Promise<HttpResult> {
   progress.update(`${accepted.toLocaleString('en-US')} × 202; waiting for the commits`);
   const tEnd = await watcher.until(base + events, stage.timeoutMs(events), load.what);
   const cpu = meter.read();
+  const host = meter.host();
   const ingestCpuS = Object.entries(meter.cpuSeconds())
     .filter(([k]) => k.startsWith('ingest'))
     .reduce((sum, [, v]) => sum + v, 0);
@@ -155,6 +158,7 @@ async function run(stage: Stage, load: Load): Promise<HttpResult> {
     seconds: (tEnd - t0) / 1000,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
     cpu,
+    host,
     ingestCpuUsPerRequest: (ingestCpuS * 1e6) / Math.max(1, result.requests.total),
   };
 }

@@ -12,7 +12,7 @@ import { startTraefik } from '../stack/index.js';
 import type { BenchEnv } from './env.js';
 import { autocannon } from './http.js';
 import type { Progress } from './progress.js';
-import { CpuMeter, freePort, guardedPid, sleep } from './util.js';
+import { CpuMeter, freePort, guardedPid, type HostCpu, sleep } from './util.js';
 
 /** Keep-alive connections measured; the best is the ceiling. */
 export const PROXY_CONNECTIONS = [64, 128, 256] as const;
@@ -25,6 +25,8 @@ export interface ProxyRun {
   seconds: number;
   latencyMs: { p50: number; p99: number };
   cpu: Record<string, number>;
+  /** The machine's cores meanwhile, by kind (util.ts, HostCpu): where the rest of its CPU went. */
+  host: HostCpu | undefined;
   /** CPU time of the do-nothing backend per request, µs: the least a Node ingest could cost. */
   backendCpuUsPerRequest: number;
 }
@@ -90,6 +92,7 @@ async function loadThrough(
   const result: Result = await instance;
   const s = (performance.now() - t0) / 1000;
   const cpu = meter.read();
+  const host = meter.host();
   const backendCpuS = meter.cpuSeconds().backend ?? Number.NaN;
   const ok = result.statusCodeStats['202']?.count ?? 0;
   if (ok === 0)
@@ -104,6 +107,7 @@ async function loadThrough(
     seconds: s,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
     cpu,
+    host,
     backendCpuUsPerRequest: (backendCpuS * 1e6) / Math.max(1, result.requests.total),
   };
 }

@@ -13,7 +13,7 @@ import type { ReadsResult } from './reads.js';
 import type { Sizes } from './sizes.js';
 import type { UniquesResult } from './uniques.js';
 import { uniquesJson, uniquesRows } from './uniques-report.js';
-import { fmt, round } from './util.js';
+import { fmt, type HostCpu, round } from './util.js';
 
 export interface Results {
   quick: boolean;
@@ -135,6 +135,12 @@ function cpu(c: Record<string, number> | undefined): string {
   return `cores: ${parts.join(', ')}`;
 }
 
+/** Where the machine's cores went that the measured processes did not use (HostCpu). */
+function host(h: HostCpu | undefined): string {
+  if (!h) return '';
+  return `; machine idle ${fmt(h.idle, 2)}, iowait ${fmt(h.iowait, 2)}, steal ${fmt(h.steal, 2)}`;
+}
+
 type Row = [what: string, figure: string, detail: string];
 
 /** The latency stage's stalls: how many, and the worst with its confirms (the broker's share). */
@@ -156,7 +162,7 @@ function throughputRows(r: Results): Row[] {
     add(
       'broker ceiling',
       `${fmt(x.eps)} ev/s`,
-      `best of ${each}; ${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}/publisher, prefetch ${x.prefetch}; ${cpu(x.cpu)}`,
+      `best of ${each}; ${fmt(x.messages)} msgs of ${x.bodyBytes} B, window ${x.window}/publisher, prefetch ${x.prefetch}; ${cpu(x.cpu)}${host(x.host)}`,
     );
   }
   const px = r.proxy;
@@ -168,7 +174,7 @@ function throughputRows(r: Results): Row[] {
     add(
       'proxy ceiling (Traefik)',
       `${fmt(px.rps)} req/s`,
-      `best of ${each}; one event per request to a backend that does nothing (${fmt(px.backendCpuUsPerRequest)} µs CPU/request), p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}`,
+      `best of ${each}; one event per request to a backend that does nothing (${fmt(px.backendCpuUsPerRequest)} µs CPU/request), p99 ${fmt(px.latencyMs.p99)} ms; cores: ${cores}${host(px.host)}`,
     );
   }
   const a = r.amqp;
@@ -176,14 +182,14 @@ function throughputRows(r: Results): Row[] {
     add(
       'AMQP path',
       `${fmt(a.eps)} ev/s`,
-      `${pct(a.eps)}${a.clients} clients, ${fmt(a.events)} events; ${cpu(a.cpu)}`,
+      `${pct(a.eps)}${a.clients} clients, ${fmt(a.events)} events; ${cpu(a.cpu)}${host(a.host)}`,
     );
   const b = r.httpBatch;
   if (b)
     add(
       `HTTP batch (${b.eventsPerRequest}/req)`,
       `${fmt(b.eps)} ev/s`,
-      `${pct(b.eps)}${fmt(b.accepted)} × 202, ${b.connections} conns; ${cpu(b.cpu)}`,
+      `${pct(b.eps)}${fmt(b.accepted)} × 202, ${b.connections} conns; ${cpu(b.cpu)}${host(b.host)}`,
     );
   const ofProxy = (rps: number) =>
     r.proxy?.rps ? `${fmt((rps / r.proxy.rps) * 100)}% of the proxy ceiling; ` : '';
@@ -195,7 +201,7 @@ function throughputRows(r: Results): Row[] {
       add(
         name,
         `${fmt(s.rps)} req/s`,
-        `${ofProxy(s.rps)}${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ingest ${fmt(s.ingestCpuUsPerRequest)} µs CPU/request; ${cpu(s.cpu)}`,
+        `${ofProxy(s.rps)}${fmt(s.eps)} ev/s committed, all ${fmt(s.accepted)} counted, p99 ${fmt(s.latencyMs.p99)} ms, ${s.connections} conns; ingest ${fmt(s.ingestCpuUsPerRequest)} µs CPU/request; ${cpu(s.cpu)}${host(s.host)}`,
       );
   }
   const l = r.latency;

@@ -92,16 +92,57 @@ export function treeCpuS(pid: number): number | undefined {
 }
 
 /**
+ * The whole machine's CPU time by kind: busy (user, nice, system, irq, softirq; guests are in
+ * user), idle, waiting for I/O, and stolen by the hypervisor. In seconds or, from CpuMeter.host(),
+ * in cores; busy + idle + iowait + steal is the machine's core count.
+ */
+export interface HostCpu {
+  busy: number;
+  idle: number;
+  iowait: number;
+  steal: number;
+}
+
+/** /proc/stat's `cpu` line (every core) in seconds since boot; undefined off Linux. */
+export function hostCpuS(): HostCpu | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map((v) => Number(v) / TICKS_PER_S);
+    if (steal === undefined || !line.startsWith('cpu ')) return undefined;
+    return { busy: user! + nice! + system! + irq! + softirq!, idle: idle!, iowait: iowait!, steal };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * CPU used by named processes (each with its children) between two moments, in cores (1.0 = one
- * core busy all along).
+ * core busy all along), and the whole machine's (host()).
  */
 export class CpuMeter {
   private readonly start = new Map<string, number>();
   private readonly t0 = performance.now();
+  private readonly host0 = hostCpuS();
 
   constructor(private readonly pids: Record<string, number>) {
     for (const [name, pid] of Object.entries(pids)) this.start.set(name, treeCpuS(pid) ?? 0);
     this.start.set('bench', selfCpuS());
+  }
+
+  /**
+   * The machine's cores by kind since the meter started: what the measured processes did not
+   * use went to other work (busy), nobody (idle), a disk (iowait) or the hypervisor (steal).
+   */
+  host(): HostCpu | undefined {
+    const now = hostCpuS();
+    const s = (performance.now() - this.t0) / 1000;
+    if (!now || !this.host0 || s <= 0) return undefined;
+    const cores = (k: keyof HostCpu) => round((now[k] - this.host0![k]) / s, 2);
+    return { busy: cores('busy'), idle: cores('idle'), iowait: cores('iowait'), steal: cores('steal') };
   }
 
   /** Cores used per process (and by this benchmark process, "bench") since the meter started. */
