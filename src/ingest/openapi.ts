@@ -14,7 +14,7 @@ export const errorSchema = {
     error: {
       type: 'string',
       description:
-        'invalid_json, invalid_event, too_large, unsupported_media_type, unauthorized, forbidden, rate_limited, broker_unavailable or not_found',
+        'invalid_json, invalid_event, too_large, unsupported_media_type, unauthorized, forbidden, rate_limited, broker_unavailable or not_found; for a request that is not valid HTTP, bad_request (400), too_large (431: headers over 16 KiB) or request_timeout (408)',
     },
     message: { type: 'string', description: 'A sentence for a person: the cause and the fix.' },
     details: {
