@@ -97,6 +97,7 @@ describe('warren bench --quick', () => {
     assert.equal(json.broker_ceiling_eps, Math.round(Math.max(...details.ceiling!.runs.map((r) => r.eps!))));
     assert.equal(json.proxy_ceiling_rps, Math.round(Math.max(...details.proxy!.runs.map((r) => r.rps!))));
     // Where the machine's CPU went in each stage a ratio compares: its cores, busy or not.
+    assert.match(p.stdout(), /AMQP path .*; machine idle \d+\.\d\d, iowait \d+\.\d\d, steal \d+\.\d\d/);
     const stages = json.details as Record<string, { host?: Record<string, number> }>;
     for (const stage of ['ceiling', 'proxy', 'amqp_path', 'http_batch', 'http_single', 'http_send']) {
       const host = stages[stage]?.host;
