@@ -149,6 +149,12 @@ export class BrokerConnection extends EventEmitter {
       this.onFailure(url, err);
       return;
     }
+    // close() came while the setups ran: it saw no connection to close, so this one is closed
+    // here (kept, it held the process open with its heartbeat).
+    if (this.closing) {
+      await conn.close().catch(() => undefined);
+      return;
+    }
     this.conn = conn;
     const downMs = this.downSince === undefined ? 0 : Date.now() - this.downSince;
     this.downSince = undefined;
