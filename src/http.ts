@@ -1,7 +1,7 @@
 // Pieces every Warren HTTP server shares: one error handler answering CONTRACT.md's JSON error
 // shape (never a stack trace or a file path), the not-found answer, and a listen that names
 // the setting when a port is taken.
-import type { Server } from 'node:http';
+import { type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, WarrenError } from './errors.js';
@@ -98,10 +98,8 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
   const [status, code, message] = clientErrorAnswer(err.code);
   if (socket.writable) {
     const body = JSON.stringify(errorBody(code, message));
-    const reason =
-      status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
     socket.write(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(err);
