@@ -10,10 +10,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
+import { freePorts } from '../src/net.ts';
 
 const root = join(import.meta.dirname, '..');
 const t0 = Date.now();
@@ -71,17 +71,6 @@ async function waitFor(what, fn, ms, every = 1000) {
     }
     await sleep(every);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '0.0.0.0', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // --- the engine, Compose v2 and the images ---------------------------------------------------
@@ -230,8 +219,9 @@ class Project {
 }
 
 async function newProject(name, extra = {}) {
-  const ports = {};
-  for (const k of [
+  // Distinct ports below the kernel's ephemeral range: two listen(0) calls can hand out one
+  // port twice, and docker then fails the second bind ("address already in use").
+  const names = [
     'HTTP',
     'DASHBOARD',
     'AMQP',
@@ -246,9 +236,9 @@ async function newProject(name, extra = {}) {
     'MANAGEMENT_1',
     'MANAGEMENT_2',
     'MANAGEMENT_3',
-  ]) {
-    ports[`PUBLISH_${k}`] = String(await freePort());
-  }
+  ];
+  const free = await freePorts(names.length);
+  const ports = Object.fromEntries(names.map((k, i) => [`PUBLISH_${k}`, String(free[i])]));
   const secret = () => randomBytes(12).toString('hex');
   const dashboardPassword = secret();
   const env = {

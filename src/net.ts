@@ -9,12 +9,31 @@ import { createServer } from 'node:net';
  * so between our close and the child's bind a client socket could take it (EADDRINUSE).
  */
 export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0] as number;
+}
+
+/**
+ * Ports this process handed out: a child given one may not have bound it yet, so it is not handed
+ * out again (a cluster's six ports are picked before any node starts). Forgotten when half the
+ * window is used.
+ */
+const handedOut = new Set<number>();
+
+/**
+ * n distinct free ports, for a set of children bound at once (a compose project publishes 14):
+ * each is checked free, and none is handed out twice.
+ */
+export async function freePorts(n: number): Promise<number[]> {
   const [low, span] = portWindow();
-  for (let i = 0; i < 100; i++) {
+  if (handedOut.size + n > span / 2) handedOut.clear();
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < n && tries < 100 * n; tries++) {
     const port = low + Math.floor(Math.random() * span);
-    if (await canListen(port)) return port;
+    if (!ports.has(port) && !handedOut.has(port) && (await canListen(port))) ports.add(port);
   }
-  return listenAny();
+  while (ports.size < n) ports.add(await listenAny());
+  for (const p of ports) handedOut.add(p);
+  return [...ports];
 }
 
 /** [first port, how many] below the ephemeral range (Linux: ip_local_port_range). */
