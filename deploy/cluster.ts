@@ -6,14 +6,15 @@
 //   npm run cluster -- stop          stop a cluster started by another `npm run cluster`
 //   npm run cluster -- --fresh       wipe data/cluster first
 // Ports: AMQP 5681-5683, distribution 25681-25683 (CLUSTER_PORT / CLUSTER_DIST_PORT move them,
-// CLUSTER_NODES changes the size). Needs root (the nodes run as the `rabbitmq` user).
+// CLUSTER_NODES changes the size; CLUSTER_DIR moves data/cluster/ and CLUSTER_NAME the node names'
+// prefix, warren_cluster_). Needs root (the nodes run as the `rabbitmq` user).
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createCluster } from './rabbit-cluster.js';
 
 const root = join(import.meta.dirname, '..');
-const dir = join(root, 'data', 'cluster');
+const dir = process.env.CLUSTER_DIR || join(root, 'data', 'cluster');
 const stateFile = join(dir, 'cluster.json');
 const size = Number(process.env.CLUSTER_NODES ?? 3);
 const port = Number(process.env.CLUSTER_PORT ?? 5681);
@@ -26,7 +27,7 @@ const shipped = readFileSync(join(root, 'deploy', 'rabbitmq', '20-warren.conf'),
   .filter((line) => line.startsWith('raft.'));
 const cluster = createCluster({
   dir,
-  prefix: 'warren_cluster_',
+  prefix: process.env.CLUSTER_NAME || 'warren_cluster_',
   ports: range(port),
   distPorts: range(distPort),
   conf: shipped,

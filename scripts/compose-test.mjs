@@ -189,6 +189,20 @@ class Project {
     return this.ps().find((c) => c.Service === service && Number(c.Name.split('-').pop()) === index)?.Name;
   }
 
+  /** The quorum WAL size a broker service runs with (deploy/rabbitmq/20-warren.conf ships 64 MiB). */
+  walSize(service) {
+    const c = this.container(service);
+    expect(c, `no ${service} container`);
+    const out = must(
+      'docker',
+      ['exec', c, 'rabbitmqctl', 'eval', 'application:get_env(ra, wal_max_size_bytes).'],
+      `the WAL size of ${service}`,
+    );
+    // Only the answer: with RABBITMQ_ERLANG_COOKIE set (the cluster profile) rabbitmqctl prints
+    // a deprecation warning first.
+    return /\{ok,\d+\}|undefined/.exec(out)?.[0] ?? out.trim();
+  }
+
   diagnose() {
     process.stderr.write(
       `\n--- docker compose ps (${this.name})\n${sh('docker', this.args(['ps', '-a'])).out}`,
@@ -405,6 +419,10 @@ async function core(s, { pg = false } = {}) {
         'guest was let in',
       );
     });
+    await step("the broker runs Warren's settings: the quorum WAL rolls over at 64 MiB", async () => {
+      const got = p.walSize('rabbitmq');
+      expect(got === '{ok,67108864}', `rabbitmq: ra wal_max_size_bytes is ${got}`);
+    });
     await step('the alert deliverer (alertas) consumes alertas.webhooks', async () => {
       const url = `http://127.0.0.1:${p.env.PUBLISH_MANAGEMENT}/api/queues/%2F/alertas.webhooks`;
       const auth = { authorization: basic(p.env.RABBITMQ_USER, p.env.RABBITMQ_PASSWORD) };
@@ -498,6 +516,15 @@ async function clusterRun() {
   try {
     await p.up();
     await step('cluster: three brokers and every service healthy', () => p.healthy('the cluster profile'));
+    await step(
+      "cluster: every broker runs Warren's settings: the quorum WAL rolls over at 64 MiB",
+      async () => {
+        for (const b of ['rabbitmq-1', 'rabbitmq-2', 'rabbitmq-3']) {
+          const got = p.walSize(b);
+          expect(got === '{ok,67108864}', `${b}: ra wal_max_size_bytes is ${got}`);
+        }
+      },
+    );
     await step('cluster: a broker stopped mid-stream loses nothing', async () => {
       s.key = s.addKey('cliente_x');
       await waitFor('ingest to require a key', async () => (await s.send('wrong-key')) === 401, 30_000);
