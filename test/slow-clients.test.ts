@@ -1,6 +1,7 @@
 // Slow clients (slowloris) against a real ingest on loopback: many connections that trickle their
 // headers one byte a second are cut at HTTP_HEADERS_TIMEOUT_MS, while a normal client keeps
-// getting 202 within a second; connections beyond HTTP_MAX_CONNECTIONS are closed at once.
+// getting 202 within a second; connections beyond HTTP_MAX_CONNECTIONS are closed at once;
+// analytics and the panel do the same.
 // Bounded in count and time, loopback only.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -8,7 +9,8 @@ import { test } from 'node:test';
 import { build as buildAnalytics } from '../src/analytics/service.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { sleep, testEnv, waitFor } from './support/helpers.js';
+import { build as buildPanel } from '../src/panel/server.js';
+import { freePort, sleep, testEnv, waitFor } from './support/helpers.js';
 import { LOG_LEVEL, startIngest } from './support/ingest-fixture.js';
 
 const SLOW = 200;
@@ -102,24 +104,54 @@ test('connections beyond HTTP_MAX_CONNECTIONS are closed at once', async (t) => 
   }
 });
 
-test('analytics cuts a trickling connection at the headers timeout too', async (t) => {
-  const te = testEnv('slow_analytics');
-  const config = loadConfig({ ...te.env, LOG_LEVEL, ANALYTICS_PORT: '0', HTTP_HEADERS_TIMEOUT_MS: '1000' });
-  const svc = buildAnalytics(config, createLogger(LOG_LEVEL, 'analytics'));
-  t.after(async () => {
-    await svc.close();
-    await te.cleanup();
+// README: "ingest, analytics and the panel cut a connection that has not sent its headers within
+// HTTP_HEADERS_TIMEOUT_MS ... and at most HTTP_MAX_CONNECTIONS connections".
+const OTHERS: [
+  string,
+  (env: Record<string, string>) => { start(): Promise<number>; close(): Promise<void> },
+][] = [
+  [
+    'analytics',
+    (env) =>
+      buildAnalytics(loadConfig({ ...env, ANALYTICS_PORT: '0' }), createLogger(LOG_LEVEL, 'analytics')),
+  ],
+  [
+    'the panel',
+    (env) => buildPanel(loadConfig({ ...env, PANEL_PORT: '0' }), createLogger(LOG_LEVEL, 'panel')),
+  ],
+];
+
+for (const [name, build] of OTHERS) {
+  test(`${name} cuts a trickling connection at the headers timeout and closes those beyond HTTP_MAX_CONNECTIONS`, async (t) => {
+    const te = testEnv('slow_others');
+    const env = { ...te.env, LOG_LEVEL, ANALYTICS_URL: `http://127.0.0.1:${await freePort()}` };
+    const bounded = build({ ...env, HTTP_MAX_CONNECTIONS: '5' });
+    const timed = build({ ...env, HTTP_HEADERS_TIMEOUT_MS: '1000' });
+    t.after(async () => {
+      await bounded.close();
+      await timed.close();
+      await te.cleanup();
+    });
+    // Beyond the bound: 8 connections that never finish their headers (the timeout is 10 s), 3 closed.
+    const boundedPort = await bounded.start();
+    const socks = Array.from({ length: 8 }, () => openSlow(boundedPort, Date.now() + 10_000));
+    try {
+      await waitFor('the extra connections closed', () => socks.filter((s) => s.closedAt).length >= 3, 5000);
+      assert.equal(socks.filter((s) => s.closedAt).length, 3, 'only those beyond the bound');
+    } finally {
+      for (const s of socks) s.socket.destroy();
+    }
+    const port = await timed.start();
+    const started = Date.now();
+    const s = openSlow(port, started + 10_000);
+    try {
+      await waitFor('the slow connection cut', () => s.closedAt, 8000);
+      t.diagnostic(`${name} cut it after ${(s.closedAt ?? 0) - started} ms`);
+    } finally {
+      s.socket.destroy();
+    }
   });
-  const port = await svc.start();
-  const started = Date.now();
-  const s = openSlow(port, started + 10_000);
-  try {
-    await waitFor('the slow connection cut', () => s.closedAt, 8000);
-    t.diagnostic(`analytics cut it after ${(s.closedAt ?? 0) - started} ms`);
-  } finally {
-    s.socket.destroy();
-  }
-});
+}
 
 test('a trickled body is cut at the request timeout; a keep-alive connection serves a bounded number of requests', async (t) => {
   const f = await startIngest(t, {
