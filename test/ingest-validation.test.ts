@@ -227,3 +227,19 @@ test('every malformed request gets its 4xx and code, and nothing is published', 
   assert.equal(res.statusCode, 202);
   await waitFor('the valid event in the queue', async () => (await queueDepth(f.te.queue)) === 1, 10_000);
 });
+
+test('INGEST_BODY_LIMIT moves the limit: a body one byte over it is 413 too_large, one at it is 202', async (t) => {
+  const f = await startIngest(t, { INGEST_BODY_LIMIT: '2000' });
+  const sized = (n: number) => {
+    const head = '{"cliente":"c","evento":"a","pad":"';
+    return `${head}${'p'.repeat(n - head.length - 2)}"}`;
+  };
+  assert.equal(Buffer.byteLength(sized(2000)), 2000);
+  const send = (payload: string) =>
+    f.inject({ method: 'POST', url: '/events', headers: { 'content-type': J }, payload });
+  const at = await send(sized(2000));
+  assert.equal(at.statusCode, 202, at.body);
+  const over = await send(sized(2001));
+  assert.equal(over.statusCode, 413, over.body);
+  assert.equal(json(over).error, 'too_large');
+});
