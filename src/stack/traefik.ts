@@ -2,7 +2,7 @@
 // runs it under a Supervisor. `warren up` uses these; tests and the benchmark can call
 // startTraefik() to put a real Traefik in front of whatever they started.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { WarrenError } from '../errors.js';
@@ -21,10 +21,11 @@ import { localAddress } from './urls.js';
 /** The repository root, from src/stack (tsx) or dist/stack (tsc) alike. */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
+/** An executable regular file (a folder passes X_OK too, and then fails only when spawned). */
 function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }
