@@ -106,3 +106,35 @@ describe('retention runner', () => {
       }
     }));
 });
+
+// README, "Data lifecycle": "every RETENTION_INTERVAL_S (300; 0 turns it off)".
+test('RETENTION_INTERVAL_S=0 runs no pass; 1 runs one each second', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const lines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (l: string) => lines.push(l) });
+  const asked = { off: 0, on: 0 };
+  // The runner asks for the store at each tick; undefined makes the tick do nothing more.
+  const off = new RetentionRunner(
+    () => {
+      asked.off++;
+      return undefined;
+    },
+    { ...SETTINGS, retentionIntervalS: 0 },
+    log,
+  );
+  const on = new RetentionRunner(
+    () => {
+      asked.on++;
+      return undefined;
+    },
+    { ...SETTINGS, retentionIntervalS: 1 },
+    log,
+  );
+  off.start();
+  on.start();
+  t.mock.timers.tick(60_000);
+  assert.equal(asked.off, 0, 'RETENTION_INTERVAL_S=0 ran a pass');
+  assert.equal(asked.on, 60, `RETENTION_INTERVAL_S=1 ticked ${asked.on} times`);
+  assert.ok(lines.some((l) => l.includes('retention is off (RETENTION_INTERVAL_S=0)')));
+  return Promise.all([off.stop(), on.stop()]).then(() => undefined);
+});
