@@ -147,6 +147,20 @@ for (const kind of kinds) {
       const cli = warren(['reconcile'], { ...env, ANALYTICS_URL: base });
       assert.equal(await cli.exited, 0, cli.output());
       assert.match(cli.stdout(), /: balanced/);
+      // --from (inclusive) and --to (exclusive) pick minutes of event time; --json prints the answer.
+      const some = warren(['reconcile', '--json', '--from', minute(3), '--to', minute(6)], {
+        ...env,
+        ANALYTICS_URL: base,
+      });
+      assert.equal(await some.exited, 0, some.output());
+      const picked = JSON.parse(some.stdout()) as ReconcileAnswer;
+      const minutes = new Set(picked.rows.map((r) => r.t));
+      assert.ok(minutes.has(minute(3)) && minutes.has(minute(5)), JSON.stringify([...minutes]));
+      for (const t of minutes) assert.ok(t !== null && t >= minute(3) && t < minute(6), `row at ${t}`);
+      assert.equal(rowOf(picked, 'c5', minute(5)).counted, 1);
+      const badTime = warren(['reconcile', '--from', 'yesterday'], { ...env, ANALYTICS_URL: base });
+      assert.equal(await badTime.exited, 2, badTime.output());
+      assert.match(badTime.output(), /--from/);
 
       // Events purged from the queue behind Warren's back, while analytics was away.
       await analytics.close();
