@@ -9,9 +9,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { waitFor } from './support/helpers.js';
+import { waitFor, within } from './support/helpers.js';
 import { fillDay, isoS, NOW_S } from './support/reads.js';
-import { apiOn, withStore } from './support/store.js';
+import { apiOn, ev, withStore } from './support/store.js';
 
 interface Opened {
   status: number;
@@ -130,6 +130,63 @@ test('an export whose client stops reading is ended after READ_TIMEOUT_MS, and i
       await ended;
       assert.equal(stalled.res.complete, false, 'the response was cut, not completed');
     } finally {
+      await app.close();
+    }
+  }));
+
+test('PostgreSQL: at most 3 exports stream at once whatever EXPORT_CONCURRENCY says; the commits keep a connection', () =>
+  withStore('postgres', async (store, db) => {
+    await fillDay(store, EVENTS, 10_000);
+    // README: EXPORT_CONCURRENCY is capped at 3 with PostgreSQL (export-route.ts). The store's
+    // pool has 4 connections, each streaming export holds one for as long as it streams (a
+    // server-side cursor), and the commits need the one left.
+    const app = apiOn(store, { exports: { concurrency: 5 } });
+    const base = await listening(app);
+    const open: Opened[] = [];
+    try {
+      for (let i = 0; i < 3; i++) open.push(await openExport(base));
+      assert.deepEqual(
+        open.map((e) => e.status),
+        [200, 200, 200],
+      );
+      const refused = await openExport(base);
+      open.push(refused); // closed at the end, should it have been served
+      assert.equal(refused.status, 503, `a 4th export with EXPORT_CONCURRENCY=5 was ${refused.status}`);
+      assert.equal(JSON.parse(refused.body).error, 'overloaded');
+      assert.match(JSON.parse(refused.body).message, /\(3 at once\).*EXPORT_CONCURRENCY/);
+      assert.ok(Number(refused.headers['retry-after']) >= 1, 'Retry-After');
+      // The three are streaming on the server: each has its cursor open, paused between pages.
+      const cursors = await db.sql(
+        store,
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'FETCH%'",
+      );
+      assert.equal(Number(cursors[0]!.n), 3, 'export cursors open');
+      // With three exports held open, a batch still commits on the store's pool.
+      const r = await within(
+        'a commit while 3 exports stream',
+        10_000,
+        store.commit([ev('during-exports', 'cliente_x', 'click', isoS(NOW_S - 30))]),
+      );
+      assert.equal(r.counted, 1);
+
+      // A client that goes away gives its slot back, and it is the only one: the next is served,
+      // the one after is refused again.
+      open.shift()!.req.destroy();
+      await waitFor(
+        'a slot freed by the client that left',
+        async () => {
+          const e = await openExport(base);
+          if (e.status === 200) open.push(e);
+          return e.status === 200;
+        },
+        10_000,
+        50,
+      );
+      const again = await openExport(base);
+      open.push(again);
+      assert.equal(again.status, 503, 'three stream again');
+    } finally {
+      for (const e of open) e.req.destroy();
       await app.close();
     }
   }));

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
 import type { Report } from '../src/analytics/index.js';
-import { sleep } from './support/helpers.js';
+import { sleep, waitFor, within } from './support/helpers.js';
 import { DAY_S, fillDay, isoS as iso, NOW_S, uncachedReport } from './support/reads.js';
 import { apiOn, ev, kinds, withStore } from './support/store.js';
 
@@ -152,4 +153,65 @@ test('PostgreSQL: reads take at most READ_CONCURRENCY pool connections; past the
     await store.commit([ev('b', 'cliente_uno', 'click', iso(NOW_S - 30))]);
     assert.equal(JSON.parse((await inject(app, uncachedReport(50))).body).total, 2);
     await app.close();
+  }));
+
+test('PostgreSQL: report reads run on their own pool, at most 4 connections named warren-reads', () =>
+  withStore(postgres, async (store, db) => {
+    await store.commit([ev('a', 'cliente_uno', 'click', iso(NOW_S - 30))]);
+    // READ_CONCURRENCY well above the pool's 4, and room for every read to wait: nothing but the
+    // read pool's own bound keeps them from taking a connection each.
+    const app = apiOn(store, { reads: { concurrency: 12, queue: 32 } });
+    // The read pool's sessions on this test's database, and those of them waiting on a lock; `most`
+    // is the largest count any sample saw. Asked on the store's pool: the lock holder's transaction
+    // would see one frozen snapshot of the view.
+    let most = 0;
+    const sample = async () => {
+      const [r] = await db.sql(
+        store,
+        "SELECT count(*)::int AS n, count(*) FILTER (WHERE wait_event_type = 'Lock')::int AS blocked " +
+          "FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'warren-reads'",
+      );
+      most = Math.max(most, Number(r!.n));
+      return { n: Number(r!.n), blocked: Number(r!.blocked) };
+    };
+    // Another session holds every counter table a report reads, so each read that starts keeps its
+    // connection, stuck behind the lock, until the lock goes: 12 reads at once, for as long as the
+    // test looks, instead of reads that finish too fast to ever need more than one connection.
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    let answers: Promise<Awaited<ReturnType<typeof inject>>[]> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query(
+        'LOCK TABLE totals, counts_minute, counts_hour, counts_day, series_minute, series_hour, series_day ' +
+          'IN ACCESS EXCLUSIVE MODE',
+      );
+      answers = Promise.all(Array.from({ length: 12 }, (_, i) => inject(app, uncachedReport(i))));
+      // Reads are waiting on warren-reads sessions: they run on the read pool, not the store's.
+      await waitFor(
+        'report reads waiting on the lock, on warren-reads connections',
+        async () => {
+          const s = await sample();
+          // Every read session waiting on the lock (or one too many: no need to look further).
+          return s.n > 4 || (s.blocked > 0 && s.blocked === s.n);
+        },
+        15_000,
+        20,
+      );
+      assert.ok(most <= 4, `${most} warren-reads connections while the reads waited (at most 4)`);
+      // The lock goes: the reads that waited, and those queued behind them, run, reusing the pool.
+      await holder.query('ROLLBACK');
+      for (const a of await within('the 12 reports', 30_000, answers)) assert.equal(a.status, 200, a.body);
+      // The pool keeps its idle connections (pg closes them after 10 s): all it ever opened are
+      // still there, so this sample sees the most it had at once too.
+      const after = await sample();
+      assert.ok(after.n <= 4, `the read pool opened ${after.n} warren-reads connections (at most 4)`);
+      // The consumer's commits are on the store's pool, untouched by the reads.
+      await store.commit([ev('b', 'cliente_uno', 'click', iso(NOW_S - 30))]);
+      assert.equal(JSON.parse((await inject(app, uncachedReport(50))).body).total, 2);
+    } finally {
+      await holder.end();
+      await answers?.catch(() => undefined);
+      await app.close();
+    }
   }));
