@@ -13,6 +13,7 @@ import {
   type RetryInfo,
   readSpool,
   SdkError,
+  type WarrenClient,
 } from '../src/sdk/index.js';
 import {
   freePort,
@@ -102,6 +103,55 @@ describe('SDK policies', () => {
     assert.ok(taken > 0 && taken < 10, `took ${taken}`);
     await small.close();
     assert.equal(await queueDepth(env.queue), 300 + taken);
+  });
+
+  it('holds 10,000 events and 8 MiB by default (README), and refuses the next one', async (t) => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const opened: WarrenClient[] = [];
+    // Whatever the outcome, the clients stop retrying: close() gives up (timeout) at once.
+    t.after(() => Promise.all(opened.map((c) => c.close({ timeoutMs: 50 }).catch(() => undefined))));
+    // Nothing listens: every event stays held. The 10,001st small event is refused.
+    const byCount = createClient({ transport: 'http', url: dead, cliente: 'sdk_defaults', backoff: fast });
+    opened.push(byCount);
+    for (let i = 0; i < 10_000; i++) byCount.track('click');
+    assert.equal(byCount.stats.pending, 10_000);
+    assert.throws(
+      () => byCount.track('click'),
+      (err: unknown) => err instanceof BufferFullError && err.limit === 'events',
+    );
+    assert.equal(byCount.stats.tracked, 10_000);
+
+    // Large events, with the event bound out of the way: the byte bound (8 MiB) stops them. Every
+    // event is the same size; each counts its JSON plus one byte for the comma between events.
+    const byBytes = createClient({
+      transport: 'http',
+      url: dead,
+      cliente: 'sdk_defaults',
+      maxBufferEvents: 1_000_000,
+      backoff: fast,
+    });
+    opened.push(byBytes);
+    const usuario = '\u{1F600}'.repeat(128); // 128 characters, 512 bytes of UTF-8
+    const timestamp = '2025-04-13T12:00:00.000Z';
+    const idOf = (i: number) => `id-${String(i).padStart(125, '0')}`; // 128 characters
+    const size =
+      Buffer.byteLength(
+        JSON.stringify({ id: idOf(0), cliente: 'sdk_defaults', evento: 'e'.repeat(64), timestamp, usuario }),
+      ) + 1;
+    let taken = 0;
+    const err = (() => {
+      for (;;) {
+        try {
+          byBytes.track('e'.repeat(64), { id: idOf(taken), timestamp, usuario });
+          taken++;
+        } catch (e) {
+          return e;
+        }
+      }
+    })();
+    assert.ok(err instanceof BufferFullError && err.limit === 'bytes', String(err));
+    assert.equal(taken, Math.floor((8 * 1024 * 1024) / size), `took ${taken} events of ${size} bytes`);
+    assert.equal(byBytes.stats.pending, taken);
   });
 
   it('reports 401 and 403 without retrying, and retries 429 after Retry-After', async () => {
