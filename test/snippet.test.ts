@@ -32,6 +32,7 @@ describe('browser snippet (warren.js) in Chromium', () => {
   let browser: Browser;
   let site: Site;
   let aPort: number;
+  let ingestUrl: string;
   const children: WarrenProcess[] = [];
   before(async () => {
     const built = spawnSync(process.execPath, ['scripts/build-snippet.mjs'], { cwd: ROOT, encoding: 'utf8' });
@@ -48,6 +49,11 @@ describe('browser snippet (warren.js) in Chromium', () => {
 <script src="http://localhost:${iPort}/warren.js" data-cliente="snip_cross"></script>
 <script>for (let i = 0; i < 4; i++) warren.track('click'); warren.flush();
 for (let i = 0; i < 3; i++) warren.track('view'); location.href = '/bye.html';</script>`;
+    // The script from the page's own origin, its events to another one named by data-url.
+    pages['/data-url.html'] = `<!doctype html>
+<script src="/warren.js" data-cliente="snip_dataurl" data-url="http://localhost:${iPort}"></script>
+<script>for (let i = 0; i < 3; i++) warren.track('click'); warren.flush();</script>`;
+    ingestUrl = `http://localhost:${iPort}`;
     site = await startSite(await freePort(), iPort, pages);
     browser = await launchChromium();
   });
@@ -117,6 +123,29 @@ for (let i = 0; i < 3; i++) warren.track('view'); location.href = '/bye.html';</
       20_000,
     );
     await page.close();
+  });
+
+  it('sends to the data-url origin, not the page’s own', async () => {
+    const page = await browser.newPage();
+    const posts: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST') posts.push(r.url());
+    });
+    const answered = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/events',
+      { timeout: 20_000 },
+    );
+    await page.goto(`${site.url}/data-url.html`);
+    const res = await answered;
+    assert.equal(res.url(), `${ingestUrl}/events`);
+    assert.equal(res.status(), 202);
+    await waitFor(
+      'the data-url events counted',
+      async () => (await report(aPort)).clientes.snip_dataurl === 3,
+      20_000,
+    );
+    await page.close();
+    assert.deepEqual(posts, [`${ingestUrl}/events`], 'one POST, to data-url and not to the page’s origin');
   });
 
   it('retries with the same ids while the broker is away and carries them to the next page', async () => {
