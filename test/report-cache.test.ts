@@ -78,6 +78,16 @@ describe('report cache', () => {
       // Another range is another entry; the first one is still served.
       const wider = await get(app, '/api/v1/report?from=2025-04-13T12:00:00Z');
       assert.deepEqual([wider.cache, wider.body.total], ['miss', 3]);
+      // warren_report_cache_total{result} counts each X-Cache answer so far (README).
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      const counted = (result: string) =>
+        Number(
+          new RegExp(`^warren_report_cache_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(metrics)?.[1],
+        );
+      assert.deepEqual(
+        { miss: counted('miss'), hit: counted('hit'), update: counted('update') },
+        { miss: 4, hit: 3, update: 1 },
+      );
       assert.equal((await get(app, range)).cache, 'hit');
 
       const ts = '/api/v1/timeseries?bucket=minute';
