@@ -138,6 +138,27 @@ describe('report cache', () => {
     assert.deepEqual([next.result, next.body.toString()], ['hit', '1']);
   });
 
+  test('by default 64 answers and 128 MiB are kept (README), no more', async () => {
+    const cache = new ResponseCache();
+    const sized = (bytes: number) => async (): Promise<View> => ({
+      apply: () => true,
+      body: () => Buffer.from('x'),
+      size: () => bytes,
+    });
+    const same = async () => '1';
+    for (let i = 0; i < 64; i++) await cache.get(`k${i}`, '1', sized(1), same);
+    assert.equal(cache.size, 64);
+    assert.equal((await cache.get('k0', '1', sized(1), same)).result, 'hit', 'the 64th is still kept');
+    await cache.get('k64', '1', sized(1), same);
+    assert.equal(cache.size, 64, 'the 65th evicts one');
+    assert.equal((await cache.get('k1', '1', sized(1), same)).result, 'miss', 'the least recent went');
+    const big = new ResponseCache();
+    await big.get('at', '1', sized(128 * 1024 * 1024), same);
+    assert.equal((await big.get('at', '1', sized(1), same)).result, 'hit', '128 MiB is kept');
+    await big.get('over', '1', sized(128 * 1024 * 1024 + 1), same);
+    assert.equal((await big.get('over', '1', sized(1), same)).result, 'miss', 'over 128 MiB is not');
+  });
+
   test('bounded: least recently used entries go first, by count and by size', async () => {
     const cache = new ResponseCache({ maxEntries: 2, maxBytes: 10 });
     const view = (s: string) => async (): Promise<View> => ({
