@@ -30,6 +30,16 @@ describe('DayUnions', () => {
     assert.ok(kept.size < 100 && kept.size > 10, `${kept.size} days kept`);
   });
 
+  it('by default holds 32 MiB of unions (README), no more', () => {
+    const kept = new DayUnions();
+    const dense = all(Array.from({ length: 3000 }, (_, i) => `u${i}`)); // one dense sketch, about 16.5 KB
+    for (let d = 0; d < 2500; d++) kept.set(`day${d}`, d, dense);
+    const budget = 32 * 1024 * 1024;
+    assert.ok(kept.bytes <= budget, `${kept.bytes} bytes kept`);
+    assert.ok(kept.bytes > budget - 20_000, `${kept.bytes} bytes kept: the budget is used`);
+    assert.ok(kept.size > 1900 && kept.size < 2100, `${kept.size} unions kept`);
+  });
+
   it('gives a union only for the count it was read with', () => {
     const kept = new DayUnions();
     kept.set('d', 10, all(['a']));
