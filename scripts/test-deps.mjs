@@ -3,16 +3,17 @@
 // returns undefined when the thing is there (setting the environment the tests read), or one
 // line saying what is missing and the command that installs it.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
 const say = (msg) => process.stderr.write(`setup: ${msg}\n`);
 const isRoot = () => process.getuid?.() === 0;
 
+/** An executable regular file (a folder passes X_OK too). */
 function executable(path) {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }

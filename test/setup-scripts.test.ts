@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, ROOT } from './support/helpers.js';
@@ -37,15 +38,18 @@ test('npm start and npm test run the set-up first; without RabbitMQ it says so i
 
 test('npm test names a missing Chromium and an unreachable PostgreSQL, one line each, before anything runs', async () => {
   const port = await freePort();
-  // 127.0.0.2: not "this machine" to the set-up, so it does not try to start a local cluster.
-  const r = node('test.mjs', {
-    CHROMIUM_PATH: '/nonexistent/chromium',
-    TEST_DATABASE_URL: `postgres://postgres@127.0.0.2:${port}/test`,
-  });
-  assert.equal(r.code, 1, r.stderr);
-  assert.deepEqual(r.stderr.trim().split('\n'), [
-    'npm test: CHROMIUM_PATH is "/nonexistent/chromium", which is not an executable file; fix the path or unset it',
-    `npm test: PostgreSQL is not reachable at 127.0.0.2:${port} (the store tests need one); start it (\`sudo pg_ctlcluster 15 main start\`, or \`sudo apt-get install -y postgresql\` first) or set TEST_DATABASE_URL`,
-  ]);
-  assert.equal(r.stdout, '', 'no step ran');
+  // A path that does not exist, and a folder (a folder passes the executable bit check).
+  for (const chromium of ['/nonexistent/chromium', tmpdir()]) {
+    // 127.0.0.2: not "this machine" to the set-up, so it does not try to start a local cluster.
+    const r = node('test.mjs', {
+      CHROMIUM_PATH: chromium,
+      TEST_DATABASE_URL: `postgres://postgres@127.0.0.2:${port}/test`,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(r.stderr.trim().split('\n'), [
+      `npm test: CHROMIUM_PATH is ${JSON.stringify(chromium)}, which is not an executable file; fix the path or unset it`,
+      `npm test: PostgreSQL is not reachable at 127.0.0.2:${port} (the store tests need one); start it (\`sudo pg_ctlcluster 15 main start\`, or \`sudo apt-get install -y postgresql\` first) or set TEST_DATABASE_URL`,
+    ]);
+    assert.equal(r.stdout, '', 'no step ran');
+  }
 });
