@@ -7,9 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import amqp from 'amqplib';
 import {
-  AMQP_URL,
+  consumerCount,
   publishRaw,
   ROOT,
   type TestEnv,
@@ -38,20 +37,6 @@ function lines(): string[] {
     return [];
   }
   return files.flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
-}
-
-async function auditConsumers(): Promise<number> {
-  const conn = await amqp.connect(AMQP_URL);
-  conn.on('error', () => undefined);
-  try {
-    const ch = await conn.createChannel();
-    ch.on('error', () => undefined);
-    return (await ch.checkQueue(env.auditQueue)).consumerCount;
-  } catch {
-    return -1; // not declared (404)
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
 }
 
 // A basic.ack frame on the wire: payload size 13, class 60 (basic), method 80 (ack), as strace -xx
@@ -112,7 +97,11 @@ test('audit: what is published while it is down waits in cola_auditoria; each ac
   procs.push(early);
   assert.equal(await early.exited, 0, early.output());
   assert.match(early.stdout(), /^40 confirmed\n$/);
-  assert.equal(await auditConsumers(), 0, 'cola_auditoria declared by the client, no consumer yet');
+  assert.equal(
+    await consumerCount(env.auditQueue),
+    0,
+    'cola_auditoria declared by the client, no consumer yet',
+  );
 
   const trace = join(env.dir, 'strace.txt');
   const child = spawn(

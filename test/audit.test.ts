@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import amqp from 'amqplib';
 import type { Reporte } from '../src/analytics/index.js';
 import type { AuditRecord } from '../src/audit/record.js';
 import {
-  AMQP_URL,
+  consumerCount,
   freePort,
   getJson,
   publishRaw,
@@ -44,21 +43,6 @@ async function analytics(db: string): Promise<{ proc: WarrenProcess; base: strin
   return { proc, base };
 }
 
-async function consumers(queue: string): Promise<number> {
-  const conn = await amqp.connect(AMQP_URL);
-  conn.on('error', () => undefined);
-  try {
-    const ch = await conn.createChannel();
-    // A queue not declared yet closes the channel (404): that is a "not yet", not a failure.
-    ch.on('error', () => undefined);
-    return (await ch.checkQueue(queue)).consumerCount;
-  } catch {
-    return 0;
-  } finally {
-    await conn.close();
-  }
-}
-
 function auditFiles(): string[] {
   const dir = env.env.AUDIT_DIR!;
   return readdirSync(dir)
@@ -91,7 +75,7 @@ after(async () => {
 
 test('audit files hold every message; replay into an empty store rebuilds the counts, twice safely', async () => {
   const audit = start(['audit']);
-  await waitFor('the audit consumer', async () => (await consumers(env.auditQueue)) === 1, 60_000);
+  await waitFor('the audit consumer', async () => (await consumerCount(env.auditQueue)) === 1, 60_000);
   const first = await analytics('first.db');
 
   const clients = [

@@ -300,6 +300,21 @@ export async function publishRaw(
   }
 }
 
+/** Consumers on a queue, or undefined when it is not declared (the broker answers 404). */
+export async function consumerCount(queue: string): Promise<number | undefined> {
+  const conn = await amqp.connect(AMQP_URL);
+  conn.on('error', () => undefined);
+  try {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined); // the 404 closes the channel: a "not yet", not a failure
+    return (await ch.checkQueue(queue)).consumerCount;
+  } catch {
+    return undefined;
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
 /** Message count of a queue (declared passively). */
 export async function queueDepth(queue: string): Promise<number> {
   const conn = await amqp.connect(AMQP_URL);
