@@ -51,7 +51,8 @@ function portWindow(): [number, number] {
   return ephemeralLow - low >= 1_000 ? [low, ephemeralLow - low] : [20_000, 12_000];
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Whether a server can listen on port (127.0.0.1) right now: nothing holds it. */
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));

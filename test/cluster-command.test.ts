@@ -7,13 +7,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import amqp from 'amqplib';
 import { rabbitmqctl } from '../deploy/rabbit-cluster.js';
-import { freePorts } from '../src/net.js';
+import { canListen, freePorts } from '../src/net.js';
 import { ROOT, waitFor, within } from './support/helpers.js';
 
 const SIZE = 2;
@@ -23,19 +22,11 @@ const name = `warren_cc_${randomBytes(3).toString('hex')}_`;
 let fg: ChildProcess | undefined;
 let env: NodeJS.ProcessEnv = {};
 
-/** Listening on port is possible (nothing holds it). */
-const free = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
 /** Two runs of SIZE consecutive free ports (deploy/cluster.ts numbers its nodes' ports from one). */
 async function consecutive(): Promise<[number, number]> {
   for (;;) {
     const [a, b] = (await freePorts(2)) as [number, number];
-    if (Math.abs(a - b) > SIZE && (await free(a + 1)) && (await free(b + 1))) return [a, b];
+    if (Math.abs(a - b) > SIZE && (await canListen(a + 1)) && (await canListen(b + 1))) return [a, b];
   }
 }
 
